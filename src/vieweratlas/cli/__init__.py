@@ -1,0 +1,30 @@
+"""The ``vieweratlas`` command line: thin commands over the library.
+
+Each command resolves settings, calls one library function and renders its result. Domain
+errors (:class:`~vieweratlas.errors.VieweratlasError`) become one line on stderr and exit 2;
+usage errors exit 2 as well (Typer's own handling).
+"""
+
+from __future__ import annotations
+
+import sys
+
+# Command modules register themselves on ``app`` when imported.
+from vieweratlas.cli import analysis, data  # noqa: F401
+from vieweratlas.cli.app import app
+from vieweratlas.errors import VieweratlasError
+
+__all__ = ["app", "main"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``vieweratlas`` and ``python -m vieweratlas``."""
+    try:
+        app(args=argv, prog_name="vieweratlas")
+    except VieweratlasError as exc:
+        # Plain write: the message may hold untrusted text (file names, channel names).
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)

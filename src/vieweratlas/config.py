@@ -1,0 +1,352 @@
+"""Settings: one typed, immutable object resolved once and passed down.
+
+Precedence, lowest to highest: built-in defaults < preset < YAML file (``--config``) <
+environment (``VIEWERATLAS_…``, nested with ``__``; plus the original product's
+``TWITCH_CLIENT_ID`` / ``TWITCH_CLIENT_SECRET`` / ``TWITCH_OAUTH_TOKEN``) < command-line flags.
+Unknown keys and bad values are :class:`~vieweratlas.errors.ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from vieweratlas.errors import ConfigError
+
+ENV_PREFIX = "VIEWERATLAS_"
+LEGACY_ENV = {
+    "TWITCH_CLIENT_ID": ("twitch", "client_id"),
+    "TWITCH_CLIENT_SECRET": ("twitch", "client_secret"),
+    "TWITCH_OAUTH_TOKEN": ("twitch", "oauth_token"),
+}
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: object) -> timedelta:
+    """``30s``, ``5m``, ``1h``, ``7d`` (or a bare number of seconds) → timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like 30s, 5m, 1h or 7d, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION_RE.match(value)):
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2) or "s"]
+    else:
+        raise ValueError(f"expected a duration like 30s, 5m, 1h or 7d, got {value!r}")
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return timedelta(seconds=seconds)
+
+
+def parse_timestamp(value: object) -> datetime:
+    """ISO-8601 (date or datetime; naive means UTC) or epoch seconds → aware UTC datetime."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        dt = datetime.fromtimestamp(float(value), tz=UTC)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            dt = datetime.fromtimestamp(float(text), tz=UTC)
+        except ValueError:
+            try:
+                dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(
+                    f"expected an ISO-8601 time or epoch seconds, got {value!r}"
+                ) from None
+    else:
+        raise ValueError(f"expected an ISO-8601 time or epoch seconds, got {value!r}")
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Timestamp = Annotated[datetime, BeforeValidator(parse_timestamp)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class TwitchSettings(_Section):
+    client_id: str | None = Field(None, description="Helix application client id.")
+    client_secret: SecretStr | None = Field(
+        None, description="Helix application secret (never logged)."
+    )
+    oauth_token: SecretStr | None = Field(
+        None,
+        description="User OAuth token for IRC login and Get Chatters (never logged); "
+        "anonymous read-only IRC when unset.",
+    )
+    irc_url: str = Field(
+        "ircs://irc.chat.twitch.tv:6697", description="Twitch IRC endpoint (irc:// or ircs://)."
+    )
+    auth_url: str = Field(
+        "https://id.twitch.tv/oauth2/token", description="OAuth token endpoint."
+    )
+    helix_url: str = Field("https://api.twitch.tv/helix", description="Helix API base URL.")
+    gql_url: str = Field("https://gql.twitch.tv/gql", description="GraphQL endpoint (VOD chat).")
+
+
+class CollectSettings(_Section):
+    interval: Duration = Field(
+        timedelta(minutes=5), description="Length of one presence snapshot window."
+    )
+    channels_file: Path | None = Field(
+        None, description="File with one channel login per line (the original channels.txt)."
+    )
+    top: int = Field(100, ge=1, description="Channels to track when taken from the Helix top.")
+    refresh: Duration = Field(
+        timedelta(minutes=10), description="How often the channel list is refreshed."
+    )
+    channels_per_connection: int = Field(
+        100, ge=1, le=1000, description="Channels joined on one IRC connection at most."
+    )
+    joins_per_window: int = Field(
+        20, ge=1, description="JOINs allowed per connection in one join window (Twitch: 20)."
+    )
+    join_window: Duration = Field(
+        timedelta(seconds=10), description="The join rate-limit window (Twitch: 10 s)."
+    )
+    silence_timeout: Duration = Field(
+        timedelta(minutes=5),
+        description="No traffic for this long → PING; no answer → reconnect.",
+    )
+
+
+class BotSettings(_Section):
+    blocklist: bool = Field(True, description="Remove the shipped list of known bot accounts.")
+    extra: tuple[str, ...] = Field((), description="More account names to treat as bots.")
+    max_channel_share: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="A viewer seen in more than this share of all channels is a bot …",
+    )
+    min_channels: int = Field(
+        25, ge=2, description="… but only when that is also at least this many channels."
+    )
+    max_concurrent: int = Field(
+        25, ge=2, description="A viewer seen in more channels than this in one window is a bot."
+    )
+
+
+class AnalysisSettings(_Section):
+    since: Timestamp | None = Field(None, description="First snapshot time included (UTC).")
+    until: Timestamp | None = Field(None, description="Snapshots before this time (UTC).")
+    max_channels: int = Field(
+        5000, ge=2, description="Keep at most this many channels, the most-watched first."
+    )
+    min_channel_viewers: int = Field(
+        5, ge=1, description="Channels with fewer unique viewers (after bots) are left out."
+    )
+    overlap_threshold: int = Field(
+        5, ge=1, description="An edge needs at least this many shared unique viewers."
+    )
+    weight: Literal["cosine", "jaccard", "shared"] = Field(
+        "cosine",
+        description="Edge weight used for community detection: shared/sqrt(na*nb), "
+        "shared/(na+nb-shared), or the raw count (makes big channels hubs).",
+    )
+    algorithm: Literal["leiden", "louvain"] = Field(
+        "leiden", description="Community detection algorithm."
+    )
+    resolution: float = Field(1.0, gt=0, description="Modularity resolution (higher → smaller).")
+    seed: int = Field(42, description="Random seed: same seed, same communities.")
+    min_community_size: int = Field(
+        3,
+        ge=1,
+        description="Smaller communities are merged into their strongest neighbour "
+        "(or marked unclustered, -1).",
+    )
+    bots: BotSettings = Field(default_factory=BotSettings)
+
+
+class VodSettings(_Section):
+    max_age_days: int = Field(30, ge=1, description="Only VODs newer than this.")
+    min_views: int = Field(100, ge=0, description="Only VODs with at least this many views.")
+    bucket_len: Duration = Field(
+        timedelta(seconds=300), description="Presence bucket length from the VOD start."
+    )
+
+
+class RetentionSettings(_Section):
+    raw: Duration = Field(timedelta(days=30), description="How long raw snapshots are kept.")
+    vod_raw: Duration = Field(timedelta(days=7), description="How long raw VOD chat is kept.")
+
+
+class Settings(BaseSettings):
+    """Everything ViewerAtlas can be told. Immutable; build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    lake: str = Field("./atlas-data", description="Lake root: a folder or s3://bucket/prefix.")
+    preset: Literal["default", "rigorous", "explorer", "debug"] = Field(
+        "default", description="Preset the settings started from."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Logging level."
+    )
+    twitch: TwitchSettings = Field(default_factory=TwitchSettings)
+    collect: CollectSettings = Field(default_factory=CollectSettings)
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+    vod: VodSettings = Field(default_factory=VodSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings() layers preset < file < environment < flags itself, so that an
+        # unknown VIEWERATLAS_ variable is an error naming it rather than silently ignored.
+        return (init_settings,)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "rigorous": {
+        "analysis": {
+            "overlap_threshold": 300,
+            "min_community_size": 10,
+            "min_channel_viewers": 10,
+        }
+    },
+    "explorer": {"analysis": {"resolution": 2.0}},
+    "debug": {"analysis": {"max_channels": 100}, "collect": {"top": 100}, "log_level": "DEBUG"},
+}
+
+
+def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested dict merge; values of ``top`` win, mappings merge key by key."""
+    out = copy.deepcopy(dict(base))
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _known_keys(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    keys: set[tuple[str, ...]] = set()
+    for name, info in model.model_fields.items():
+        path = (*prefix, name)
+        keys.add(path)
+        ann = info.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            keys |= _known_keys(ann, path)
+    return keys
+
+
+def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+    known = _known_keys(Settings)
+    layer: dict[str, Any] = {}
+    for var, section_key in LEGACY_ENV.items():
+        if environ.get(var):
+            layer.setdefault(section_key[0], {})[section_key[1]] = environ[var]
+    for var, value in environ.items():
+        if not var.startswith(ENV_PREFIX):
+            continue
+        path = tuple(part.lower() for part in var[len(ENV_PREFIX) :].split("__"))
+        if path not in known:
+            raise ConfigError(f"environment variable {var}: unknown setting {'.'.join(path)!r}")
+        node = layer
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return layer
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    return data
+
+
+def load_settings(
+    *,
+    config_file: Path | str | None = None,
+    preset: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve settings from every layer; ``overrides`` are the command-line flags."""
+    environ = os.environ if environ is None else environ
+    file_layer = _read_yaml(Path(config_file)) if config_file else {}
+    env_layer = _env_layer(environ)
+    overrides = dict(overrides or {})
+    name = (
+        preset
+        or overrides.get("preset")
+        or env_layer.get("preset")
+        or file_layer.get("preset")
+        or "default"
+    )
+    if name not in PRESETS:
+        raise ConfigError(f"preset: unknown preset {name!r} (choose from {', '.join(PRESETS)})")
+    merged: dict[str, Any] = {}
+    for layer in (PRESETS[name], file_layer, env_layer, overrides):
+        merged = deep_merge(merged, layer)
+    merged["preset"] = name
+    try:
+        return Settings(**merged)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        msg = f"{key}: unknown setting"
+    else:
+        msg = f"{key}: {err['msg']} (got {err.get('input')!r})"
+    more = exc.error_count() - 1
+    return msg + (f" (+{more} more problems)" if more else "")
+
+
+def settings_reference() -> list[tuple[str, str, str]]:
+    """(key, default, help) for every setting; used by docs and a test."""
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, info in model.model_fields.items():
+            ann = info.annotation
+            key = prefix + name
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                walk(ann, key + ".")
+            else:
+                default = info.get_default(call_default_factory=True)
+                rows.append((key, repr(default), info.description or ""))
+
+    walk(Settings, "")
+    return rows

@@ -1,0 +1,63 @@
+"""The one exception hierarchy of ViewerAtlas.
+
+Every error a user can cause (a bad file, a bad setting, an unreachable endpoint) is a
+:class:`VieweratlasError` whose message is a single line that says what was wrong and where.
+The CLI prints that line and exits with code 2; anything else is a bug and keeps its
+traceback.
+
+    VieweratlasError
+    ├── ConfigError       a setting, preset, YAML file or environment variable is invalid
+    ├── InputError        an imported file is malformed (names file, line and field)
+    ├── LakeError         the lake cannot be read or written as asked
+    ├── AnalysisError     the data cannot be analysed as asked (e.g. empty window)
+    └── TwitchError       a Twitch endpoint (IRC, Helix, GQL) failed or answered nonsense
+"""
+
+from __future__ import annotations
+
+
+class VieweratlasError(Exception):
+    """Base class: a user-facing error with a one-line message."""
+
+    def __str__(self) -> str:
+        # Messages are one line by contract; collapse anything a caller let slip through.
+        return " ".join(super().__str__().split())
+
+
+class ConfigError(VieweratlasError):
+    """A setting, preset, config file or environment variable is invalid."""
+
+
+class InputError(VieweratlasError):
+    """An input file is malformed; the message names the file, the line and the field."""
+
+    def __init__(
+        self,
+        path: str,
+        problem: str,
+        *,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        where = path
+        if line is not None:
+            where += f":{line}"
+        if field is not None:
+            where += f": field {field!r}"
+        super().__init__(f"{where}: {problem}")
+        self.path = path
+        self.line = line
+        self.field = field
+        self.problem = problem
+
+
+class LakeError(VieweratlasError):
+    """The lake cannot be read or written as asked."""
+
+
+class AnalysisError(VieweratlasError):
+    """The data cannot be analysed as asked."""
+
+
+class TwitchError(VieweratlasError):
+    """A Twitch endpoint failed, refused us, or answered something we cannot use."""

@@ -1,0 +1,8 @@
+"""The Parquet data lake (local folder or object store) and its table schemas."""
+
+from __future__ import annotations
+
+from vieweratlas.lake.schema import CHANNELS, PRESENCE, TABLES, TableSpec
+from vieweratlas.lake.store import Lake, Stage, WriteResult
+
+__all__ = ["CHANNELS", "PRESENCE", "TABLES", "Lake", "Stage", "TableSpec", "WriteResult"]

@@ -1,0 +1,80 @@
+"""Arrow schemas of the lake's tables, defined once (DESIGN.md §2).
+
+Each table is Hive-partitioned by ``platform`` and ``date`` (the UTC day of ``ts``); the
+partition columns live in the path, not in the files, as Athena expects. ``key`` is what
+makes a row unique: re-ingesting a row with the same key never adds a second copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+TS = pa.timestamp("us", tz="UTC")
+
+PARTITION_SCHEMA = pa.schema([("platform", pa.string()), ("date", pa.string())])
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A lake table: where it lives, its file schema and its unique key."""
+
+    name: str
+    path: str  # relative to the lake root
+    schema: pa.Schema  # columns stored in the files (partition columns excluded)
+    key: tuple[str, ...]  # with ``platform``, the row identity
+    lower: tuple[str, ...] = ()  # string columns normalised to lower case
+    required: tuple[str, ...] = ()  # columns that may not be null
+
+    @property
+    def full_schema(self) -> pa.Schema:
+        """File columns plus the partition columns, as readers see the table."""
+        return pa.schema([*self.schema, *PARTITION_SCHEMA])
+
+
+PRESENCE = TableSpec(
+    name="presence",
+    path="curated/presence",
+    schema=pa.schema(
+        [
+            ("ts", TS),
+            ("channel", pa.string()),
+            ("user", pa.string()),
+            ("user_id", pa.string()),
+            ("source", pa.string()),
+            ("messages", pa.int32()),
+        ]
+    ),
+    key=("ts", "channel", "user"),
+    lower=("channel", "user"),
+    required=("ts", "channel", "user", "source", "messages"),
+)
+
+CHANNELS = TableSpec(
+    name="channels",
+    path="curated/channels",
+    schema=pa.schema(
+        [
+            ("ts", TS),
+            ("channel", pa.string()),
+            ("channel_id", pa.string()),
+            ("display_name", pa.string()),
+            ("game", pa.string()),
+            ("language", pa.string()),
+            ("viewers", pa.int64()),
+            ("title", pa.string()),
+        ]
+    ),
+    key=("ts", "channel"),
+    lower=("channel",),
+    required=("ts", "channel"),
+)
+
+TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (PRESENCE, CHANNELS)}
+
+
+def register_table(spec: TableSpec) -> TableSpec:
+    """Add a table (e.g. processed VODs) so the lake and ``sql`` know it."""
+    TABLES[spec.name] = spec
+    return spec

@@ -1,0 +1,59 @@
+"""Shared fixtures: a fresh lake, system-program requirements, no unexpected network."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vieweratlas.lake import Lake
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_program(name: str) -> str:
+    """Path of a system program; skip locally when missing, but fail under CI=true."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"system program {name!r} is not installed (.ci/run installs it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_external_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any connection to a non-loopback address fails the test."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> object:
+        host = address[0] if isinstance(address, tuple) else None
+        if isinstance(host, str) and self.family in (socket.AF_INET, socket.AF_INET6):
+            if host not in ("127.0.0.1", "::1", "localhost") and not host.startswith("127."):
+                raise AssertionError(f"unexpected network access to {address!r}")
+        return real_connect(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture
+def lake_dir(tmp_path: Path) -> Path:
+    return tmp_path / "lake"
+
+
+@pytest.fixture
+def lake(lake_dir: Path) -> Iterator[Lake]:
+    yield Lake.open(str(lake_dir))
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never inherit a developer's VIEWERATLAS_* or TWITCH_* settings."""
+    for var in list(os.environ):
+        if var.startswith(("VIEWERATLAS_", "TWITCH_")):
+            monkeypatch.delenv(var)
