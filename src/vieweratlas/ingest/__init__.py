@@ -1,0 +1,1 @@
+"""Importers: files people already have → validated presence / channel rows for the lake."""
