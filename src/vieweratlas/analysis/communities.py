@@ -1,0 +1,133 @@
+"""Community detection (Leiden or Louvain) with a minimum community size.
+
+Deterministic for a given seed. Communities smaller than ``min_size`` are merged into the
+neighbouring community they are most strongly tied to; a small group with no ties outside
+itself is marked unclustered (``-1``).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import igraph as ig
+import leidenalg
+import numpy as np
+import scipy.sparse as sp
+
+from vieweratlas.analysis.overlap import Overlap
+
+UNCLUSTERED = -1
+
+
+@dataclass(frozen=True)
+class Partition:
+    membership: np.ndarray  # int32 community per channel, 0..k-1 by size, or -1
+    modularity: float
+    merged: int  # small communities merged into a neighbour
+    unclustered: int  # channels left in -1
+
+
+def build_graph(graph: Overlap) -> ig.Graph:
+    g = ig.Graph(n=graph.n, edges=np.column_stack([graph.src, graph.dst]), directed=False)
+    g.es["weight"] = graph.weight
+    return g
+
+
+def detect(
+    graph: Overlap, *, algorithm: str, resolution: float, seed: int, min_size: int
+) -> Partition:
+    g = build_graph(graph)
+    if algorithm == "leiden":
+        part = leidenalg.find_partition(
+            g,
+            leidenalg.RBConfigurationVertexPartition,
+            weights="weight",
+            resolution_parameter=resolution,
+            seed=seed,
+            n_iterations=-1,
+        )
+        membership = np.asarray(part.membership, dtype=np.int64)
+    elif algorithm == "louvain":
+        # igraph draws from Python's `random`; give it its own seeded generator.
+        ig.set_random_number_generator(random.Random(seed))
+        try:
+            clusters = g.community_multilevel(weights="weight", resolution=resolution)
+        finally:
+            ig.set_random_number_generator(random)
+        membership = np.asarray(clusters.membership, dtype=np.int64)
+    else:
+        raise ValueError(f"unknown algorithm {algorithm!r}")
+    membership, merged = merge_small(graph.adjacency(), membership, min_size)
+    membership = relabel_by_size(membership)
+    unclustered = int((membership == UNCLUSTERED).sum())
+    modularity = modularity_of(g, membership, resolution)
+    return Partition(membership.astype(np.int32), modularity, merged, unclustered)
+
+
+def merge_small(
+    adjacency: sp.csr_matrix, membership: np.ndarray, min_size: int
+) -> tuple[np.ndarray, int]:
+    """Merge communities below ``min_size`` into their most strongly tied neighbour."""
+    membership = membership.copy()
+    merged = 0
+    if min_size <= 1 or len(membership) == 0:
+        return membership, merged
+    while True:
+        sizes = np.bincount(membership[membership >= 0], minlength=membership.max() + 1)
+        small = np.flatnonzero((sizes > 0) & (sizes < min_size))
+        if len(small) == 0:
+            return membership, merged
+        k = len(sizes)
+        n = len(membership)
+        assigned = membership >= 0
+        onehot = sp.csr_matrix(
+            (np.ones(int(assigned.sum())), (np.flatnonzero(assigned), membership[assigned])),
+            shape=(n, k),
+        )
+        ties = (onehot.T @ adjacency @ onehot).toarray()  # k × k total edge weight
+        np.fill_diagonal(ties, 0.0)
+        progressed = False
+        # Smallest first; targets may themselves be small and absorb more later.
+        for c in small[np.argsort(sizes[small], kind="stable")]:
+            if sizes[c] == 0:
+                continue
+            target = int(np.argmax(ties[c]))
+            members = membership == c
+            if ties[c, target] <= 0:
+                membership[members] = UNCLUSTERED
+            else:
+                membership[members] = target
+                ties[target] += ties[c]
+                ties[:, target] += ties[:, c]
+                ties[target, target] = 0.0
+                sizes[target] += sizes[c]
+                merged += 1
+            ties[c] = 0.0
+            ties[:, c] = 0.0
+            sizes[c] = 0
+            progressed = True
+        if not progressed:
+            return membership, merged
+
+
+def relabel_by_size(membership: np.ndarray) -> np.ndarray:
+    """Renumber communities 0..k-1, largest first (ties by lowest original id)."""
+    out = np.full(len(membership), UNCLUSTERED, dtype=np.int64)
+    assigned = membership >= 0
+    if not assigned.any():
+        return out
+    ids, inverse, counts = np.unique(membership[assigned], return_inverse=True, return_counts=True)
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[np.lexsort((ids, -counts))] = np.arange(len(ids))
+    out[assigned] = rank[inverse]
+    return out
+
+
+def modularity_of(g: ig.Graph, membership: np.ndarray, resolution: float) -> float:
+    if g.ecount() == 0:
+        return 0.0
+    m = membership.copy()
+    loose = np.flatnonzero(m < 0)
+    m[loose] = m.max(initial=-1) + 1 + np.arange(len(loose))  # each loose channel alone
+    return float(g.modularity(m.tolist(), weights="weight", resolution=resolution))

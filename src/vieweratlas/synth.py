@@ -1,0 +1,244 @@
+"""A Twitch-like synthetic data set with a planted truth, for the demo, tests and benchmarks.
+
+The model, all vectorised with NumPy:
+
+* channels have heavy-tailed (Pareto) popularity and belong to planted communities; each
+  community has its own language and a few games;
+* each viewer has a home community, visits a handful of channels (heavy-tailed count), each
+  chosen in the home community with probability ``1 - mixing`` and anywhere otherwise, both
+  weighted by popularity, and is present in several snapshots of each channel (repeat visits);
+* lurker bots (not on any blocklist) sit in a large share of all channels in every snapshot,
+  and service bots (nightbot, streamelements, …) are in many channels and chat there.
+
+The planted truth (channel → community, game, language; the bot accounts) is returned and
+written to the lake under ``synthetic/`` so recovery can be measured.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from vieweratlas.lake.schema import TS
+
+SERVICE_BOTS = ("nightbot", "streamelements", "moobot", "fossabot", "streamlabs", "sery_bot")
+LANGUAGES = ("en", "es", "de", "fr", "pt", "ru", "ja", "ko", "it", "pl", "tr", "zh")
+GAMES = (
+    "Just Chatting", "League of Legends", "Grand Theft Auto V", "VALORANT", "Counter-Strike",
+    "Minecraft", "Fortnite", "Dota 2", "World of Warcraft", "Apex Legends", "Hearthstone",
+    "Teamfight Tactics", "Rocket League", "Elden Ring", "Overwatch 2", "Dead by Daylight",
+    "Call of Duty: Warzone", "Slots", "Art", "Music", "Chess", "EA Sports FC", "Rust",
+    "Escape from Tarkov", "Pokémon", "Path of Exile", "Software and Game Development",
+    "Retro", "Speedrunning", "Lost Ark",
+)  # fmt: skip
+_SYLLABLES = (
+    "ka", "zu", "mi", "ro", "xi", "lo", "ne", "ta", "vy", "pa", "qu", "shi", "do", "re",
+    "gan", "tor", "lyn", "mar", "kev", "sol", "jin", "ax", "el", "or", "im", "ul",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SynthSpec:
+    """What to generate; every field is a knob of the model above."""
+
+    channels: int = 500
+    viewers: int = 50_000
+    communities: int = 8
+    seed: int = 0
+    mixing: float = 0.15  # share of a viewer's visits outside their home community
+    windows: int = 24  # snapshots
+    window: timedelta = timedelta(hours=1)
+    start: datetime = datetime(2026, 1, 5, tzinfo=UTC)
+    visits_mean: float = 3.0  # mean distinct channels per viewer (heavy-tailed)
+    repeat_mean: float = 3.0  # mean snapshots per (viewer, channel)
+    popularity_alpha: float = 1.2  # Pareto tail of channel popularity (smaller = heavier)
+    lurker_bots: int = 20
+    lurker_share: tuple[float, float] = (0.3, 0.9)  # share of channels a lurker sits in
+    service_bot_share: float = 0.4
+
+
+@dataclass(frozen=True)
+class SynthData:
+    presence: pa.Table  # lake presence columns + platform
+    channels: pa.Table  # lake channels columns + platform
+    truth: pa.Table  # channel, community, game, language, popularity
+    bots: tuple[str, ...]  # every bot account generated (lurkers and service bots)
+    spec: SynthSpec
+
+    def manifest(self) -> dict[str, object]:
+        spec = {k: str(v) if isinstance(v, datetime | timedelta) else v
+                for k, v in asdict(self.spec).items()}  # fmt: skip
+        return {
+            "spec": spec,
+            "presence_rows": self.presence.num_rows,
+            "channels": self.truth.num_rows,
+            "bots": list(self.bots),
+        }
+
+    def manifest_json(self) -> bytes:
+        return json.dumps(self.manifest(), indent=2).encode()
+
+
+def _names(rng: np.random.Generator, n: int, prefix: str = "") -> list[str]:
+    """n distinct lower-case logins that look like Twitch names."""
+    syl = np.array(_SYLLABLES)
+    parts = syl[rng.integers(0, len(syl), size=(n, 3))]
+    return [f"{prefix}{a}{b}{c}_{i}" for i, (a, b, c) in enumerate(parts.tolist())]
+
+
+def _community_sizes(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    """Uneven community sizes (Dirichlet shares), each at least 3 channels."""
+    k = max(1, min(k, n // 3))
+    shares = rng.dirichlet(np.full(k, 2.0))
+    sizes = np.maximum(3, np.floor(shares * (n - 3 * k)).astype(np.int64) + 3)
+    sizes[np.argmax(sizes)] += n - sizes.sum()
+    return sizes
+
+
+def _weighted_pick(rng: np.random.Generator, cdf: np.ndarray, count: int) -> np.ndarray:
+    return np.minimum(np.searchsorted(cdf, rng.random(count) * cdf[-1]), len(cdf) - 1)
+
+
+def generate(spec: SynthSpec) -> SynthData:
+    rng = np.random.default_rng(spec.seed)
+    n_ch, k = spec.channels, spec.communities
+    sizes = _community_sizes(rng, n_ch, k)
+    k = len(sizes)
+    community = np.repeat(np.arange(k), sizes)
+    rng.shuffle(community)
+    order = np.argsort(community, kind="stable")  # channels grouped by community
+    popularity = rng.pareto(spec.popularity_alpha, n_ch) + 1.0
+
+    # Community attributes: a language (several communities may share one) and 1-3 games.
+    comm_lang = rng.choice(len(LANGUAGES), size=k, p=_lang_weights())
+    comm_games = [rng.choice(len(GAMES), size=rng.integers(1, 4), replace=False) for _ in range(k)]
+    own_game = rng.random(n_ch) < 0.9
+    ch_game = np.array(
+        [rng.choice(comm_games[c]) if own_game[i] else rng.integers(len(GAMES))
+         for i, c in enumerate(community.tolist())]
+    )  # fmt: skip
+    ch_lang = np.where(rng.random(n_ch) < 0.95, comm_lang[community],
+                       rng.integers(len(LANGUAGES), size=n_ch))  # fmt: skip
+
+    # Viewers: home community in proportion to its total popularity.
+    comm_pop = np.bincount(community, weights=popularity, minlength=k)
+    home = _weighted_pick(rng, np.cumsum(comm_pop), spec.viewers)
+    visits = np.minimum(
+        1 + rng.geometric(1.0 / max(spec.visits_mean, 1.0), spec.viewers) - 1
+        + (rng.pareto(2.5, spec.viewers) * 0.5).astype(np.int64),
+        n_ch,
+    )  # fmt: skip
+    visits = np.maximum(visits, 1)
+    viewer = np.repeat(np.arange(spec.viewers), visits)
+    m = len(viewer)
+    inside = rng.random(m) >= spec.mixing
+    chosen = np.empty(m, dtype=np.int64)
+    # Inside the home community: popularity-weighted pick among its channels.
+    sorted_pop = popularity[order]
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    cum = np.cumsum(sorted_pop)
+    base = np.concatenate([[0.0], cum])[starts[:-1]]
+    h = home[viewer[inside]]
+    u = base[h] + rng.random(len(h)) * (cum[starts[1:] - 1][h] - base[h])
+    pos = np.clip(np.searchsorted(cum, u), starts[h], starts[h + 1] - 1)
+    chosen[inside] = order[pos]
+    chosen[~inside] = _weighted_pick(rng, np.cumsum(popularity), int((~inside).sum()))
+    pairs = np.unique(viewer.astype(np.int64) * n_ch + chosen)
+    p_viewer, p_channel = pairs // n_ch, pairs % n_ch
+
+    # Repeat visits: each (viewer, channel) pair is present in a few snapshots.
+    repeats = np.minimum(rng.geometric(1.0 / max(spec.repeat_mean, 1.0), len(pairs)), spec.windows)
+    r_viewer = np.repeat(p_viewer, repeats)
+    r_channel = np.repeat(p_channel, repeats)
+    r_window = rng.integers(0, spec.windows, len(r_viewer))
+    messages = (rng.random(len(r_viewer)) < 0.2) * rng.geometric(0.3, len(r_viewer))
+
+    ch_names = np.array(_names(rng, n_ch), dtype=object)
+    viewer_names = pc.binary_join_element_wise(
+        "v", pc.cast(pa.array(np.arange(spec.viewers)), pa.string()), ""
+    )
+    lurkers = [f"{name}" for name in _names(rng, spec.lurker_bots, prefix="lurk")]
+
+    rows: dict[str, list[pa.Array]] = {"user": [], "channel": [], "window": [], "messages": []}
+    rows["user"].append(viewer_names.take(pa.array(r_viewer)))
+    rows["channel"].append(pa.array(r_channel))
+    rows["window"].append(pa.array(r_window))
+    rows["messages"].append(pa.array(messages.astype(np.int32)))
+    # Lurker bots: a large share of channels, present in (nearly) every snapshot.
+    for name in lurkers:
+        share = rng.uniform(*spec.lurker_share)
+        chans = np.flatnonzero(rng.random(n_ch) < share)
+        wins = np.arange(spec.windows)
+        _add_bot(rows, name, np.repeat(chans, len(wins)), np.tile(wins, len(chans)), 0)
+    # Service bots: chat in many channels, in the windows those channels have viewers.
+    for name in SERVICE_BOTS:
+        chans = np.flatnonzero(rng.random(n_ch) < spec.service_bot_share)
+        wins = rng.integers(0, spec.windows, len(chans) * 3)
+        _add_bot(rows, name, np.repeat(chans, 3), wins, 1)
+
+    channel_idx = pa.chunked_array(rows["channel"]).combine_chunks()
+    window_idx = np.concatenate([a.to_numpy() for a in rows["window"]])
+    start_us = int(spec.start.timestamp() * 1_000_000)
+    step_us = int(spec.window.total_seconds() * 1_000_000)
+    total = len(channel_idx)
+    presence = pa.table(
+        {
+            "ts": pa.array(start_us + window_idx.astype(np.int64) * step_us, TS),
+            "channel": pa.array(ch_names).take(channel_idx),
+            "user": pa.chunked_array(rows["user"], pa.string()).combine_chunks(),
+            "user_id": pa.nulls(total, pa.string()),
+            "source": pa.array(np.full(total, "synthetic", dtype=object), pa.string()),
+            "messages": pa.chunked_array(rows["messages"], pa.int32()).combine_chunks(),
+            "platform": pa.array(np.full(total, "twitch", dtype=object), pa.string()),
+        }
+    )
+    game_names = np.array(GAMES, dtype=object)[ch_game]
+    lang_names = np.array(LANGUAGES, dtype=object)[ch_lang]
+    unique_viewers = np.bincount(p_channel, minlength=n_ch)
+    channels = pa.table(
+        {
+            "ts": pa.array([spec.start] * n_ch, TS),
+            "channel": pa.array(ch_names, pa.string()),
+            "channel_id": pa.array([str(100_000 + i) for i in range(n_ch)]),
+            "display_name": pa.array([name.capitalize() for name in ch_names]),
+            "game": pa.array(game_names, pa.string()),
+            "language": pa.array(lang_names, pa.string()),
+            "viewers": pa.array(unique_viewers.astype(np.int64)),
+            "title": pa.array([f"{g} with chat" for g in game_names], pa.string()),
+            "platform": pa.array(["twitch"] * n_ch),
+        }
+    )
+    truth = pa.table(
+        {
+            "channel": pa.array(ch_names, pa.string()),
+            "community": pa.array(community.astype(np.int32)),
+            "game": pa.array(game_names, pa.string()),
+            "language": pa.array(lang_names, pa.string()),
+            "popularity": pa.array(popularity),
+        }
+    )
+    return SynthData(presence, channels, truth, (*lurkers, *SERVICE_BOTS), spec)
+
+
+def _add_bot(
+    rows: dict[str, list[pa.Array]],
+    name: str,
+    channels: np.ndarray,
+    windows: np.ndarray,
+    messages: int,
+) -> None:
+    n = len(channels)
+    rows["user"].append(pa.array([name] * n, pa.string()))
+    rows["channel"].append(pa.array(channels.astype(np.int64)))
+    rows["window"].append(pa.array(windows.astype(np.int64)))
+    rows["messages"].append(pa.array(np.full(n, messages, dtype=np.int32)))
+
+
+def _lang_weights() -> np.ndarray:
+    w = np.array([6, 2, 1.5, 1.2, 1.2, 1, 0.8, 0.8, 0.6, 0.6, 0.5, 0.4])
+    return w / w.sum()
