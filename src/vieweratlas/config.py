@@ -98,6 +98,10 @@ class TwitchSettings(_Section):
     )
     helix_url: str = Field("https://api.twitch.tv/helix", description="Helix API base URL.")
     gql_url: str = Field("https://gql.twitch.tv/gql", description="GraphQL endpoint (VOD chat).")
+    gql_client_id: str = Field(
+        "kd1unb4b3q4t58fwlpcbzcbnm76a8fp",
+        description="Client-Id sent to the GraphQL endpoint (a public web client id).",
+    )
 
 
 class CollectSettings(_Section):

@@ -71,7 +71,28 @@ CHANNELS = TableSpec(
     required=("ts", "channel"),
 )
 
-TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (PRESENCE, CHANNELS)}
+VODS = TableSpec(
+    name="vods",
+    path="curated/vods",
+    schema=pa.schema(
+        [
+            ("ts", TS),  # the VOD's start (created_at); its comments are bucketed from here
+            ("channel", pa.string()),
+            ("video_id", pa.string()),
+            ("length_s", pa.int64()),
+            ("views", pa.int64()),
+            ("comments", pa.int64()),
+            ("presence_rows", pa.int64()),
+            ("processed_at", TS),
+        ]
+    ),
+    key=("video_id",),
+    lower=("channel",),
+    required=("ts", "channel", "video_id"),
+)
+"""VODs whose chat replay is already in ``presence`` (``collect vod`` skips them)."""
+
+TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (PRESENCE, CHANNELS, VODS)}
 
 
 def register_table(spec: TableSpec) -> TableSpec:

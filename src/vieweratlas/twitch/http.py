@@ -1,0 +1,199 @@
+"""HTTP plumbing shared by the Helix and GraphQL adapters.
+
+One place decides how we behave towards Twitch: rate limits from the ``Ratelimit-Limit /
+-Remaining / -Reset`` headers are honoured before the next call, a 429 waits until the reset
+time, 5xx answers and timeouts are retried with exponential backoff a bounded number of
+times, and every body is validated into a typed record (a malformed body is a one-line
+:class:`~vieweratlas.errors.TwitchError`). Time is a parameter (:class:`Clock`) so tests
+never really wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from vieweratlas.errors import TwitchError
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Clock(Protocol):
+    """Wall-clock time and sleeping; injectable so tests run without waiting."""
+
+    def time(self) -> float:
+        """Seconds since the epoch."""
+        ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def time(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard we try: attempts per call, backoff growth, the longest rate-limit wait."""
+
+    attempts: int = 5
+    backoff: float = 0.5  # first retry delay, doubled each time
+    max_backoff: float = 30.0
+    max_wait: float = 120.0  # a Ratelimit-Reset further away than this is capped
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
+
+
+class HTTPStatusError(TwitchError):
+    """Twitch answered with an error status we do not retry (4xx other than 429)."""
+
+    def __init__(self, what: str, status: int) -> None:
+        super().__init__(f"{what}: HTTP {status}")
+        self.status = status
+
+
+class RateLimiter:
+    """Remembers the last ``Ratelimit-*`` headers and waits when the bucket is empty."""
+
+    def __init__(self) -> None:
+        self.limit: int | None = None
+        self.remaining: int | None = None
+        self.reset: float | None = None
+
+    def update(self, headers: httpx.Headers) -> None:
+        def number(name: str) -> float | None:
+            try:
+                return float(headers[name])
+            except (KeyError, ValueError):
+                return None
+
+        limit, remaining, reset = (
+            number("ratelimit-limit"),
+            number("ratelimit-remaining"),
+            number("ratelimit-reset"),
+        )
+        if limit is not None:
+            self.limit = int(limit)
+        if remaining is not None:
+            self.remaining = int(remaining)
+        if reset is not None:
+            self.reset = reset
+
+    def wait_needed(self, now: float) -> float:
+        """Seconds to wait before the next call (0 when points are left)."""
+        if self.remaining is not None and self.remaining <= 0 and self.reset is not None:
+            return max(0.0, self.reset - now)
+        return 0.0
+
+
+class Transport:
+    """An ``httpx.AsyncClient`` with our retry, rate-limit and validation rules."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        policy: RetryPolicy | None = None,
+        timeout: float = 15.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.policy = policy or RetryPolicy()
+        self.limiter = RateLimiter()
+        self.client = httpx.AsyncClient(
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+            headers={"User-Agent": "vieweratlas"},
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def _sleep(self, seconds: float, why: str) -> None:
+        seconds = min(max(0.0, seconds), self.policy.max_wait)
+        if seconds > 0:
+            log.info("waiting %.1f s (%s)", seconds, why)
+            await self.clock.sleep(seconds)
+
+    async def send(self, what: str, build: Callable[[], httpx.Request]) -> httpx.Response:
+        """Send the request ``build()`` makes, retrying as the policy says.
+
+        Returns the first response that is neither 429 nor 5xx; other statuses are the
+        caller's to interpret. ``what`` names the call in messages (never a secret).
+        """
+        policy = self.policy
+        for attempt in range(1, policy.attempts + 1):
+            last = attempt == policy.attempts
+            await self._sleep(self.limiter.wait_needed(self.clock.time()), "rate limit")
+            try:
+                response = await self.client.send(build())
+            except httpx.TimeoutException:
+                if last:
+                    raise TwitchError(
+                        f"{what}: timed out {policy.attempts} times, giving up"
+                    ) from None
+                await self._sleep(policy.delay(attempt), f"{what} timed out")
+                continue
+            except httpx.TransportError as exc:
+                if last:
+                    raise TwitchError(
+                        f"{what}: cannot connect ({type(exc).__name__}) after "
+                        f"{policy.attempts} attempts"
+                    ) from None
+                await self._sleep(policy.delay(attempt), f"{what}: {type(exc).__name__}")
+                continue
+            self.limiter.update(response.headers)
+            status = response.status_code
+            if status == 429:
+                await response.aread()
+                if last:
+                    raise TwitchError(f"{what}: still rate limited after {attempt} attempts")
+                reset = self.limiter.reset
+                wait = reset - self.clock.time() if reset is not None else policy.delay(attempt)
+                await self._sleep(max(wait, 0.0), f"{what}: HTTP 429")
+                continue
+            if status >= 500:
+                await response.aread()
+                if last:
+                    raise TwitchError(f"{what}: HTTP {status} after {attempt} attempts")
+                await self._sleep(policy.delay(attempt), f"{what}: HTTP {status}")
+                continue
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def parse(response: httpx.Response, model: type[M], what: str) -> M:
+    """Validate a JSON body into ``model``; anything else is a one-line TwitchError."""
+    try:
+        data = response.json()
+    except ValueError:
+        raise TwitchError(
+            f"{what}: answered with invalid JSON (HTTP {response.status_code})"
+        ) from None
+    return validate(data, model, what)
+
+
+def validate(data: object, model: type[M], what: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        raise TwitchError(f"{what}: unexpected response at {where}: {err['msg']}") from None
