@@ -102,6 +102,9 @@ class TwitchSettings(_Section):
         "kd1unb4b3q4t58fwlpcbzcbnm76a8fp",
         description="Client-Id sent to the GraphQL endpoint (a public web client id).",
     )
+    login: str | None = Field(
+        None, description="IRC nick (account login) used with oauth_token; unused anonymously."
+    )
 
 
 class CollectSettings(_Section):
@@ -127,6 +130,12 @@ class CollectSettings(_Section):
     silence_timeout: Duration = Field(
         timedelta(minutes=5),
         description="No traffic for this long → PING; no answer → reconnect.",
+    )
+    reconnect_min: Duration = Field(
+        timedelta(seconds=1), description="First reconnect delay (doubles, with jitter)."
+    )
+    reconnect_max: Duration = Field(
+        timedelta(minutes=2), description="Longest delay between reconnect attempts."
     )
 
 
@@ -159,7 +168,7 @@ class AnalysisSettings(_Section):
     overlap_threshold: int = Field(
         5, ge=1, description="An edge needs at least this many shared unique viewers."
     )
-    weight: Literal["cosine", "jaccard", "shared"] = Field(
+    weight: Literal["excess", "cosine", "jaccard", "shared"] = Field(
         "cosine",
         description="Edge weight used for community detection: shared/sqrt(na*nb), "
         "shared/(na+nb-shared), or the raw count (makes big channels hubs).",

@@ -1,0 +1,316 @@
+"""One IRC connection of the live collector: login, paced joins, reading, reconnecting.
+
+A :class:`Connection` owns a set of wanted channels and keeps one socket joined to them:
+on every (re)connect it negotiates the Twitch capabilities, logs in (anonymously as
+``justinfan…`` unless a token is configured), joins every wanted channel under the join
+rate limit, answers PINGs, and hands chat and membership events to the collector. A
+dropped socket, a server ``RECONNECT`` or a silent connection (no traffic → PING → still
+nothing → reconnect) all lead to a new session after an exponential, jittered backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from vieweratlas.errors import ConfigError, TwitchError
+from vieweratlas.twitch.irc import Message, build_line, parse_line
+from vieweratlas.twitch.presence import SEEN_JOIN, SEEN_NAMES
+
+if TYPE_CHECKING:
+    from vieweratlas.twitch.collector import LiveCollector
+
+log = logging.getLogger(__name__)
+
+CAPABILITIES = "twitch.tv/tags twitch.tv/commands twitch.tv/membership"
+MAX_LINE = 64 * 1024
+_AUTH_FAILED = ("login authentication failed", "improperly formatted auth", "invalid nick")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    tls: bool
+
+
+def parse_irc_url(url: str) -> Endpoint:
+    """``ircs://host[:6697]`` or ``irc://host[:6667]`` → :class:`Endpoint`."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("irc", "ircs") or not parts.hostname:
+        raise ConfigError(
+            f"twitch.irc_url: expected irc://host:port or ircs://host:port, got {url!r}"
+        )
+    try:
+        port = parts.port or (6697 if parts.scheme == "ircs" else 6667)
+    except ValueError:
+        raise ConfigError(f"twitch.irc_url: bad port in {url!r}") from None
+    return Endpoint(parts.hostname, port, parts.scheme == "ircs")
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with jitter: ``uniform(0.5, 1) * min(cap, base * 2**attempt)``."""
+    return rng.uniform(0.5, 1.0) * min(cap, base * float(2 ** min(attempt, 30)))
+
+
+class JoinLimiter:
+    """At most ``limit`` JOINs in any ``window`` seconds (with a safety margin).
+
+    Shared by every connection of one account when logged in (Twitch counts per account);
+    one per connection when anonymous.
+    """
+
+    def __init__(
+        self, limit: int, window: float, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit = limit
+        # The margin absorbs network jitter: joins that leave us evenly may arrive bunched.
+        self.window = window * 1.05 + 0.05
+        self._mono = monotonic
+        self._sent: deque[float] = deque()
+
+    async def acquire(self) -> None:
+        while True:
+            now = self._mono()
+            while self._sent and now - self._sent[0] >= self.window:
+                self._sent.popleft()
+            if len(self._sent) < self.limit:
+                self._sent.append(now)
+                return
+            await asyncio.sleep(self._sent[0] + self.window - now)
+
+
+class ConnectionLost(Exception):
+    """The session ended (closed, silent, or asked to reconnect); ``reason`` says why."""
+
+
+class Connection:
+    """One IRC socket and the channels it should be in; see the module docstring."""
+
+    def __init__(self, collector: LiveCollector, index: int, limiter: JoinLimiter) -> None:
+        self.collector = collector
+        self.index = index
+        self.limiter = limiter
+        self.wanted: set[str] = set()
+        self.joined: set[str] = set()
+        self.connected = False
+        self.sessions = 0
+        self.nick = ""
+        self._sent: set[str] = set()
+        self._wake = asyncio.Event()
+        self._writer: asyncio.StreamWriter | None = None
+
+    # ------------------------------------------------------------------ channel set
+
+    def want(self, channels: set[str]) -> None:
+        self.wanted = set(channels)
+        self._wake.set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep a session alive until ``stop``; reconnect with backoff between sessions."""
+        c = self.collector
+        attempt = 0
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                await self._session()
+                reason = "closed"
+            except ConnectionLost as exc:
+                reason = str(exc)
+            except (OSError, TimeoutError, ssl.SSLError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            finally:
+                self._close()
+            if stop.is_set():
+                return
+            c.stats.reconnects += 1
+            if reason == "server asked to reconnect" or time.monotonic() - started > 60:
+                attempt = 0  # a healthy session or a polite RECONNECT: no penalty
+            delay = backoff_delay(attempt, c.reconnect_min, c.reconnect_max, c.rng)
+            attempt += 1
+            log.warning("connection %d: %s; reconnecting in %.1fs", self.index, reason, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+
+    def _close(self) -> None:
+        self.connected = False
+        self.joined.clear()
+        self._sent.clear()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def send(self, line: str) -> None:
+        if self._writer is None:
+            raise ConnectionLost("not connected")
+        self._writer.write(line.encode("utf-8"))
+
+    async def _session(self) -> None:
+        c = self.collector
+        ep = c.endpoint
+        ctx = ssl.create_default_context() if ep.tls else None
+        timeout = c.connect_timeout
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(ep.host, ep.port, ssl=ctx, limit=MAX_LINE), timeout
+        )
+        self._writer = writer
+        self.sessions += 1
+        self.nick = c.login or f"justinfan{c.rng.randint(10_000, 99_999_999)}"
+        self.send(build_line("CAP", "REQ", CAPABILITIES))
+        if c.token is not None:
+            token = c.token.get_secret_value()
+            self.send(build_line("PASS", token if token.startswith("oauth:") else f"oauth:{token}"))
+        self.send(build_line("NICK", self.nick))
+        self.send(build_line("USER", self.nick, "8", "*", self.nick))
+        self.send(build_line("CAP", "END"))
+        await writer.drain()
+        registered = asyncio.Event()
+        reading = asyncio.create_task(self._read(reader, registered))
+        waiter = asyncio.create_task(registered.wait())
+        joiner: asyncio.Task[None] | None = None
+        try:
+            done, _ = await asyncio.wait(
+                {reading, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            if reading in done:
+                reading.result()  # raises why it ended
+                raise ConnectionLost("closed during login")
+            if not registered.is_set():
+                raise ConnectionLost("no welcome (001) from the server")
+            self.connected = True
+            log.info("connection %d: logged in as %s", self.index, self.nick)
+            joiner = asyncio.create_task(self._join_loop())
+            await reading
+        finally:
+            tasks = [t for t in (waiter, joiner, reading) if t is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _join_loop(self) -> None:
+        """Make the server's channel set follow ``wanted``, joins paced by the limiter."""
+        while True:
+            self._wake.clear()
+            for ch in sorted(self._sent - self.wanted):
+                self.send(build_line("PART", "#" + ch))
+                self._sent.discard(ch)
+                self.joined.discard(ch)
+            for ch in sorted(self.wanted - self._sent):
+                await self.limiter.acquire()
+                if ch not in self.wanted or self._writer is None:
+                    continue
+                self.send(build_line("JOIN", "#" + ch))
+                self._sent.add(ch)
+                await self._writer.drain()
+            await self._wake.wait()
+
+    async def _read(self, reader: asyncio.StreamReader, registered: asyncio.Event) -> None:
+        c = self.collector
+        silence = c.silence_timeout
+        pinged = False
+        buf = b""
+        while True:
+            try:
+                data = await asyncio.wait_for(reader.read(MAX_LINE), timeout=silence)
+            except TimeoutError:
+                if pinged:
+                    raise ConnectionLost("silent connection (no answer to PING)") from None
+                self.send(build_line("PING", "vieweratlas"))
+                pinged = True
+                continue
+            if not data:
+                raise ConnectionLost("closed by the server")
+            pinged = False
+            complete, _, buf = (buf + data).rpartition(b"\n")
+            if len(buf) > MAX_LINE:
+                log.warning("connection %d: dropping an over-long line", self.index)
+                buf = b""
+            if not complete:
+                continue
+            now = c.now()
+            for line in complete.decode("utf-8", "replace").split("\n"):
+                if line and line != "\r":
+                    self._handle(line, now, registered)
+
+    def _handle(self, line: str, now: datetime, registered: asyncio.Event) -> None:
+        c = self.collector
+        try:
+            msg = parse_line(line)
+        except ValueError as exc:
+            c.stats.malformed += 1
+            if c.stats.malformed <= 20 or c.stats.malformed % 1000 == 0:
+                log.warning(
+                    "connection %d: skipping malformed line %.80r (%s; %d so far)",
+                    self.index,
+                    line,
+                    exc,
+                    c.stats.malformed,
+                )
+            return
+        cmd = msg.command
+        if cmd == "PRIVMSG" or cmd == "USERNOTICE":
+            self._chat(msg, now)
+        elif cmd == "JOIN" or cmd == "PART":
+            self._membership(msg, now)
+        elif cmd == "353":
+            if len(msg.params) >= 4:
+                ch = _channel(msg.params[2])
+                if ch is not None and ch in self.wanted:
+                    for name in msg.params[3].split():
+                        user = name.lstrip("@+%~&").lower()
+                        if user and user != self.nick:
+                            c.seen_member(now, ch, user, SEEN_NAMES)
+        elif cmd == "PING":
+            self.send(build_line("PONG", *(msg.params or ["tmi.twitch.tv"])))
+        elif cmd == "RECONNECT":
+            raise ConnectionLost("server asked to reconnect")
+        elif cmd == "001":
+            registered.set()
+        elif cmd == "NOTICE":
+            text = (msg.trailing or "").lower()
+            if not self.connected and any(s in text for s in _AUTH_FAILED):
+                raise TwitchError(f"IRC login refused by the server: {msg.trailing!s:.100}")
+        elif cmd == "ERROR":
+            raise ConnectionLost(f"server error: {msg.trailing!s:.100}")
+
+    def _chat(self, msg: Message, now: datetime) -> None:
+        if not msg.params:
+            return
+        ch = _channel(msg.params[0])
+        if ch is None or ch not in self.wanted:
+            return
+        user = msg.tags.get("login") or msg.nick
+        if not user or user.startswith("tmi.twitch.tv"):
+            return
+        self.collector.seen_message(now, ch, user.lower(), msg.tags.get("user-id") or None)
+
+    def _membership(self, msg: Message, now: datetime) -> None:
+        if not msg.params or msg.nick is None:
+            return
+        ch = _channel(msg.params[0])
+        if ch is None:
+            return
+        nick = msg.nick.lower()
+        if nick == self.nick.lower():
+            if msg.command == "JOIN":
+                self.joined.add(ch)
+            else:
+                self.joined.discard(ch)
+        elif msg.command == "JOIN" and ch in self.wanted:
+            self.collector.seen_member(now, ch, nick, SEEN_JOIN)
+
+
+def _channel(param: str) -> str | None:
+    return param[1:].lower() if param.startswith("#") and len(param) > 1 else None

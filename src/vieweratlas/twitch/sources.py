@@ -1,0 +1,137 @@
+"""Where the live collector gets its channel list: a file, or the Helix top N.
+
+Every name is untrusted: it is lower-cased and checked against Twitch's login rule
+(``^[a-z0-9_]{1,25}$``) before it can reach an IRC line; bad names are skipped with a
+warning naming where they came from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from vieweratlas.config import Settings
+from vieweratlas.errors import ConfigError, InputError
+from vieweratlas.twitch.irc import normalize_login
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "ChannelSource",
+    "FileChannelSource",
+    "StaticChannelSource",
+    "ValidatedSource",
+    "channel_source",
+    "validate_channels",
+]
+
+
+@runtime_checkable
+class ChannelSource(Protocol):
+    """Anything that can say which channels to watch right now."""
+
+    async def fetch(self) -> list[str]: ...
+
+
+def validate_channels(names: Iterable[str], origin: str) -> list[str]:
+    """Valid, lower-cased, de-duplicated logins in input order; warns about the others.
+
+    ``origin`` names the source in warnings (``channels.txt``); item ``i`` is reported as
+    ``origin:i`` (1-based).
+    """
+    out: list[str] = []
+    seen: set[str] = set()
+    for i, name in enumerate(names, start=1):
+        login = normalize_login(name) if isinstance(name, str) else None
+        if login is None:
+            log.warning("%s:%d: skipping %.40r: not a Twitch login", origin, i, name)
+            continue
+        if login not in seen:
+            seen.add(login)
+            out.append(login)
+    return out
+
+
+class FileChannelSource:
+    """One channel login per line (the original ``channels.txt``); ``#`` starts a comment.
+
+    The file is re-read on every fetch, so editing it changes what is collected.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    def _read(self) -> list[str]:
+        try:
+            text = self.path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise InputError(str(self.path), f"cannot read channel list ({exc.strerror})") from None
+        out: list[str] = []
+        seen: set[str] = set()
+        for lineno, raw in enumerate(text.splitlines(), start=1):
+            line = _strip_comment(raw)
+            if not line:
+                continue
+            login = normalize_login(line)
+            if login is None:
+                log.warning("%s:%d: skipping %.40r: not a Twitch login", self.path, lineno, line)
+                continue
+            if login not in seen:
+                seen.add(login)
+                out.append(login)
+        return out
+
+    async def fetch(self) -> list[str]:
+        return await asyncio.to_thread(self._read)
+
+
+def _strip_comment(raw: str) -> str:
+    """``# note`` is a comment, ``#channel`` (the IRC spelling) is a channel."""
+    line = raw.strip()
+    if line.startswith("#") and not (line[1:2].isalnum() or line[1:2] == "_"):
+        return ""
+    head, sep, _ = line.partition(" #")
+    return head.strip() if sep else line
+
+
+class StaticChannelSource:
+    """A fixed list (tests, scripts); validated like any other source."""
+
+    def __init__(self, channels: Iterable[str]) -> None:
+        self.channels = validate_channels(channels, "channels")
+
+    async def fetch(self) -> list[str]:
+        return list(self.channels)
+
+
+class ValidatedSource:
+    """Wraps a source whose names come from elsewhere (an API) and validates them."""
+
+    def __init__(self, inner: ChannelSource, origin: str) -> None:
+        self.inner = inner
+        self.origin = origin
+
+    async def fetch(self) -> list[str]:
+        return validate_channels(await self.inner.fetch(), self.origin)
+
+
+def channel_source(
+    settings: Settings, *, channels_file: Path | None = None, top: int | None = None
+) -> ChannelSource:
+    """The source the settings ask for: ``channels_file`` first, else the Helix top N."""
+    path = channels_file or settings.collect.channels_file
+    if path is not None and top is None:
+        return FileChannelSource(path)
+    if top is None:
+        raise ConfigError("collect live needs --channels-file F or --top N")
+    needs = "--top needs twitch.client_id and twitch.client_secret"
+    if not settings.twitch.client_id or settings.twitch.client_secret is None:
+        raise ConfigError(needs)
+    try:
+        from vieweratlas.twitch.helix import top_channel_source  # written alongside
+    except ImportError:
+        raise ConfigError(needs + " (and the Helix client, not available here)") from None
+    return ValidatedSource(top_channel_source(settings, top), "helix top")
