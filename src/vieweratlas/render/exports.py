@@ -1,0 +1,220 @@
+"""Graph exports: ``graph.gexf`` for Gephi, ``graph.json`` in graphology's format.
+
+Both carry every node and edge of the run (the maps thin edges, the exports do not), with
+the node attributes community, community label, viewers, game, language, title, degree,
+strength and position. Strings from the data are untrusted: the GEXF is XML-escaped and
+stripped of characters XML 1.0 cannot hold; the JSON is plain ``json.dumps``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from vieweratlas.render.model import AtlasData
+
+log = logging.getLogger(__name__)
+
+__all__ = ["graphology_json", "write_atomic", "write_gexf", "write_graph_json"]
+
+# Characters XML 1.0 forbids (C0 controls except tab/newline/CR, lone surrogates, U+FFFE/F).
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"}
+_ESCAPE_RE = re.compile("[&<>\"']")
+
+
+def xml_attr(value: object) -> str:
+    """A string safe inside a double-quoted XML attribute."""
+    text = _XML_INVALID.sub("\ufffd", str(value))
+    return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], text)
+
+
+def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Calls ``write`` on a temp file beside ``path``, then renames it over ``path``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(tmp).chmod(0o644)  # mkstemp makes 0600; outputs are meant to be shared
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _num(value: float) -> str:
+    return repr(round(float(value), 6)) if math.isfinite(value) else "0.0"
+
+
+_NODE_ATTRS = [
+    ("community", "integer"),
+    ("community_label", "string"),
+    ("viewers", "long"),
+    ("game", "string"),
+    ("language", "string"),
+    ("title", "string"),
+    ("degree", "integer"),
+    ("strength", "double"),
+    ("x", "double"),
+    ("y", "double"),
+]
+
+
+def _gexf_lines(data: AtlasData) -> Iterator[str]:
+    labels = {c.id: c.label for c in data.communities}
+    today = datetime.now(UTC).date().isoformat()
+    yield '<?xml version="1.0" encoding="UTF-8"?>\n'
+    yield (
+        '<gexf xmlns="http://gexf.net/1.3" xmlns:viz="http://gexf.net/1.3/viz" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        'xsi:schemaLocation="http://gexf.net/1.3 http://gexf.net/1.3/gexf.xsd" version="1.3">\n'
+    )
+    yield f'  <meta lastmodifieddate="{today}">\n'
+    yield "    <creator>ViewerAtlas</creator>\n"
+    yield "    <description>Channels linked by shared viewers</description>\n  </meta>\n"
+    yield '  <graph defaultedgetype="undirected" mode="static">\n'
+    yield '    <attributes class="node">\n'
+    for i, (name, kind) in enumerate(_NODE_ATTRS):
+        yield f'      <attribute id="{i}" title="{name}" type="{kind}"/>\n'
+    yield '    </attributes>\n    <attributes class="edge">\n'
+    yield '      <attribute id="0" title="shared" type="long"/>\n    </attributes>\n'
+    yield "    <nodes>\n"
+    vmax = float(data.viewers.max()) if data.n and data.viewers.max() > 0 else 1.0
+    for i in range(data.n):
+        cid = int(data.community[i])
+        values: list[object] = [
+            cid,
+            labels.get(cid, ""),
+            int(data.viewers[i]),
+            data.game[i],
+            data.language[i],
+            data.title[i],
+            int(data.degree[i]),
+            _num(data.strength[i]),
+            _num(data.x[i]),
+            _num(data.y[i]),
+        ]
+        colour = data.color[i]
+        r, g, b = (int(colour[k : k + 2], 16) for k in (1, 3, 5))
+        size = 2.0 + 18.0 * math.sqrt(max(int(data.viewers[i]), 0) / vmax)
+        yield f'      <node id="{xml_attr(data.channel[i])}" label="{xml_attr(data.label[i])}">\n'
+        yield "        <attvalues>\n"
+        for k, value in enumerate(values):
+            if value is not None:
+                yield f'          <attvalue for="{k}" value="{xml_attr(value)}"/>\n'
+        yield "        </attvalues>\n"
+        yield f'        <viz:color r="{r}" g="{g}" b="{b}"/>\n'
+        yield (
+            f'        <viz:position x="{_num(data.x[i])}" y="{_num(data.y[i])}" z="0.0"/>\n'
+            f'        <viz:size value="{_num(size)}"/>\n      </node>\n'
+        )
+    yield "    </nodes>\n    <edges>\n"
+    for e, (s, t, shared, weight) in enumerate(
+        zip(
+            data.src.tolist(),
+            data.dst.tolist(),
+            data.shared.tolist(),
+            data.weight.tolist(),
+            strict=True,
+        )
+    ):
+        yield (
+            f'      <edge id="{e}" source="{xml_attr(data.channel[s])}" '
+            f'target="{xml_attr(data.channel[t])}" weight="{_num(weight)}">'
+            f'<attvalues><attvalue for="0" value="{shared}"/></attvalues></edge>\n'
+        )
+    yield "    </edges>\n  </graph>\n</gexf>\n"
+
+
+def write_gexf(data: AtlasData, path: Path) -> None:
+    """Writes GEXF 1.3 (positions, colours, sizes, attributes) atomically to ``path``."""
+
+    def write(handle: IO[bytes]) -> None:
+        buffer: list[str] = []
+        for line in _gexf_lines(data):
+            buffer.append(line)
+            if len(buffer) >= 4096:
+                handle.write("".join(buffer).encode("utf-8", "replace"))
+                buffer.clear()
+        handle.write("".join(buffer).encode("utf-8", "replace"))
+
+    write_atomic(path, write)
+
+
+def graphology_json(data: AtlasData) -> dict[str, Any]:
+    """The graph in graphology's serialization format (``Graph.from(...)`` loads it)."""
+    labels = {c.id: c.label for c in data.communities}
+    nodes = [
+        {
+            "key": data.channel[i],
+            "attributes": {
+                "label": data.label[i],
+                "community": int(data.community[i]),
+                "community_label": labels.get(int(data.community[i]), ""),
+                "viewers": int(data.viewers[i]),
+                "game": data.game[i],
+                "language": data.language[i],
+                "title": data.title[i],
+                "degree": int(data.degree[i]),
+                "strength": round(float(data.strength[i]), 6),
+                "x": round(float(data.x[i]), 4),
+                "y": round(float(data.y[i]), 4),
+                "color": data.color[i],
+            },
+        }
+        for i in range(data.n)
+    ]
+    edges = [
+        {
+            "key": str(e),
+            "source": data.channel[s],
+            "target": data.channel[t],
+            "undirected": True,
+            "attributes": {"shared": shared, "weight": round(weight, 6)},
+        }
+        for e, (s, t, shared, weight) in enumerate(
+            zip(
+                data.src.tolist(),
+                data.dst.tolist(),
+                data.shared.tolist(),
+                data.weight.tolist(),
+                strict=True,
+            )
+        )
+    ]
+    attributes = {
+        "name": "ViewerAtlas",
+        "window": data.summary.get("window"),
+        "counts": data.summary.get("counts"),
+        "modularity": data.summary.get("modularity"),
+        "algorithm": data.summary.get("algorithm"),
+        "communities": [
+            {"community": c.id, "label": c.label, "color": c.color, "size": c.size,
+             "viewers": c.viewers}
+            for c in data.communities
+        ],
+    }  # fmt: skip
+    return {
+        "attributes": attributes,
+        "options": {"type": "undirected", "multi": False, "allowSelfLoops": False},
+        "nodes": nodes,
+        "edges": edges,
+    }
+
+
+def write_graph_json(data: AtlasData, path: Path) -> None:
+    """Writes :func:`graphology_json` atomically to ``path``."""
+    payload = json.dumps(
+        graphology_json(data), ensure_ascii=False, separators=(",", ":"), default=str
+    )
+    write_atomic(path, lambda handle: handle.write(payload.encode("utf-8", "replace")))

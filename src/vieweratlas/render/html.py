@@ -1,0 +1,196 @@
+"""``atlas.html``: one self-contained, offline, WebGL page (sigma.js + graphology).
+
+The page is a single file: the two libraries (see :mod:`vieweratlas.render.assets`), our own
+``js/atlas.js`` and ``js/atlas.css``, and the graph as an inert JSON data block. It makes no
+network request, and a Content-Security-Policy forbids it to: scripts and the stylesheet are
+allowed by their SHA-256 hash only (no ``'unsafe-inline'``, no ``'unsafe-eval'``),
+``connect-src 'none'``, images only from ``data:``.
+
+Every string from the data is untrusted. The JSON is embedded with ``<``, ``>``, ``&`` and
+U+2028/U+2029 escaped, so no string can close the ``<script>`` element or open a comment; the
+page script puts strings into the DOM through ``textContent`` only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vieweratlas.errors import VieweratlasError
+from vieweratlas.render.assets import AssetsMissingError, vendor_scripts
+from vieweratlas.render.model import UNCLUSTERED_COLOR, AtlasData
+
+log = logging.getLogger(__name__)
+
+__all__ = ["MAX_HTML_EDGES", "embed_json", "render_html"]
+
+MAX_HTML_EDGES = 100_000
+_JS_DIR = Path(__file__).resolve().parent / "js"
+_JSON_ESCAPES = {
+    ord("<"): "\\u003c",
+    ord(">"): "\\u003e",
+    ord("&"): "\\u0026",
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
+def embed_json(value: Any) -> str:
+    """JSON safe to place inside ``<script type="application/json">``.
+
+    The characters that could end the element (``</script>``), start a comment or
+    ``<script`` escape state, or break a JavaScript string literal are written as
+    ``\\uXXXX`` escapes, which ``JSON.parse`` reads back unchanged.
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.translate(_JSON_ESCAPES)
+
+
+def _csp_hash(source: str) -> str:
+    digest = hashlib.sha256(source.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def _coords(values: np.ndarray, lo: float, span: float) -> list[float]:
+    scaled = (np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0) - lo) / span * 1000.0
+    return [round(v, 1) for v in scaled.tolist()]
+
+
+def _payload(data: AtlasData) -> dict[str, Any]:
+    x = np.nan_to_num(data.x)
+    y = np.nan_to_num(data.y)
+    span = max(float(np.ptp(x)) if x.size else 0.0, float(np.ptp(y)) if y.size else 0.0) or 1.0
+    lox = float(x.min()) if x.size else 0.0
+    loy = float(y.min()) if y.size else 0.0
+    chosen = np.sort(data.strongest_edges(MAX_HTML_EDGES))
+    weight = np.nan_to_num(data.weight[chosen])
+    top = data.top_neighbours(5)
+    counts = dict(data.summary.get("counts") or {})
+    return {
+        "meta": {
+            "window": data.summary.get("window"),
+            "counts": counts,
+            "modularity": _finite(data.summary.get("modularity")),
+            "algorithm": data.summary.get("algorithm"),
+            "edges_total": int(data.src.size),
+        },
+        "unclustered_color": UNCLUSTERED_COLOR,
+        "communities": [
+            {"id": c.id, "label": c.label, "color": c.color, "size": c.size, "viewers": c.viewers}
+            for c in data.communities
+        ],
+        "nodes": {
+            "key": data.channel,
+            "label": data.label,
+            "community": data.community.tolist(),
+            "viewers": data.viewers.tolist(),
+            "game": data.game,
+            "language": data.language,
+            "title": [None if t is None else t[:200] for t in data.title],
+            "x": _coords(x, lox, span),
+            "y": _coords(y, loy, span),
+            "top": [[v for pair in row for v in pair] for row in top],
+        },
+        "edges": {
+            "s": data.src[chosen].tolist(),
+            "t": data.dst[chosen].tolist(),
+            "w": [float(f"{w:.4g}") for w in weight.tolist()],
+            "shared": data.shared[chosen].tolist(),
+        },
+    }
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _header(data: AtlasData) -> tuple[str, str]:
+    counts = dict(data.summary.get("counts") or {})
+    window = dict(data.summary.get("window") or {})
+    since = str(window.get("since") or "?")[:16].replace("T", " ")
+    until = str(window.get("until") or "?")[:16].replace("T", " ")
+    meta = (
+        f"{since} → {until} UTC · {int(counts.get('channels', data.n)):,} channels · "
+        f"{int(counts.get('edges', data.src.size)):,} links · "
+        f"{int(counts.get('communities', len(data.communities))):,} communities"
+    )
+    if data.src.size > MAX_HTML_EDGES:
+        meta += f" (strongest {MAX_HTML_EDGES:,} links drawn)"
+    return f"ViewerAtlas {since} → {until}", meta
+
+
+def render_html(data: AtlasData) -> str:
+    """The whole page as a string."""
+    try:
+        vendor = vendor_scripts()
+    except AssetsMissingError as exc:
+        raise VieweratlasError(str(exc)) from exc
+    app = (_JS_DIR / "atlas.js").read_text(encoding="utf-8")
+    css = (_JS_DIR / "atlas.css").read_text(encoding="utf-8")
+    scripts = [*vendor, app]
+    for source in scripts:
+        if "</script" in source.lower() or "<!--" in source:
+            raise VieweratlasError("a bundled script contains '</script' or '<!--'")
+    csp = "; ".join(
+        [
+            "default-src 'none'",
+            "script-src " + " ".join(_csp_hash(s) for s in scripts),
+            "style-src " + _csp_hash(css),
+            "img-src data:",
+            "font-src 'none'",
+            "connect-src 'none'",
+            "worker-src 'none'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'none'",
+        ]
+    )
+    title, meta = _header(data)
+    body = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{html.escape(csp)}">
+<meta name="referrer" content="no-referrer">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<style>{css}</style>
+</head>
+<body>
+<aside id="panel">
+<header><h1>ViewerAtlas</h1><div class="meta">{html.escape(meta)}</div></header>
+<div class="block">
+<label for="search">Find a channel</label>
+<input id="search" type="search" autocomplete="off" spellcheck="false" placeholder="channel name…">
+<ul id="results" hidden></ul>
+</div>
+<div class="block">
+<label for="weight">Link strength</label>
+<input id="weight" type="range" min="0" max="99" step="1" value="0">
+<div id="weight-value"></div>
+</div>
+<div id="legend">
+<div class="legend-head"><span>Communities</span>
+<button id="legend-all" class="small" type="button">all</button>
+<button id="legend-none" class="small" type="button">none</button></div>
+<ul id="legend-list"></ul>
+</div>
+</aside>
+<main id="main">
+<div id="graph"></div>
+<button id="reset" class="small" type="button">reset view</button>
+<div id="tooltip" hidden></div>
+</main>
+<script type="application/json" id="atlas-data">{embed_json(_payload(data))}</script>
+"""
+    return body + "".join(f"<script>{s}</script>\n" for s in scripts) + "</body>\n</html>\n"
