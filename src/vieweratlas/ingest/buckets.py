@@ -52,9 +52,7 @@ def bucket_comments(
             "user_id": pa.array(user_ids, pa.string()),
         }
     )
-    grouped = table.group_by(["ts", "user"]).aggregate(
-        [("user_id", "max"), ("user", "count")]
-    )
+    grouped = table.group_by(["ts", "user"]).aggregate([("user_id", "max"), ("user", "count")])
     n = grouped.num_rows
     out = pa.table(
         {

@@ -1,0 +1,201 @@
+"""Vectorised conversion and validation of imported columns (timestamps, names, counts).
+
+Each function converts a whole Arrow column at once; only when that fails does it look for
+the first offending row (a Python loop on the error path only) so the error names it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from vieweratlas.config import parse_timestamp
+from vieweratlas.errors import InputError
+from vieweratlas.lake.schema import TS
+
+# Epoch seconds past this (year 5138) are almost certainly milliseconds or microseconds.
+MAX_EPOCH_S = 1e11
+_NUMBER_RE = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+_ZONE_RE = r"([zZ]|[+-]\d\d(:?\d\d)?)$"
+_DATE_RE = r"^\d{4}-\d\d-\d\d$"
+
+
+class ColumnError(ValueError):
+    """A column failed validation at row ``row`` (0-based within the array)."""
+
+    def __init__(self, row: int, problem: str) -> None:
+        super().__init__(problem)
+        self.row = row
+        self.problem = problem
+
+
+def as_array(col: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(col, pa.ChunkedArray):
+        return col.combine_chunks()
+    return col
+
+
+def to_timestamps(col: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """ISO-8601 strings (zone optional: naive = UTC), epoch seconds or timestamps → UTC µs."""
+    arr = as_array(col)
+    _no_nulls(arr, "a time")
+    t = arr.type
+    if pa.types.is_timestamp(t):
+        if t.tz is None:
+            return pc.cast(pc.cast(arr, pa.timestamp("us")), TS)
+        return pc.cast(arr, TS)
+    if pa.types.is_date(t):
+        return pc.cast(pc.cast(arr, pa.timestamp("us")), TS)
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        return _from_epoch(pc.cast(arr, pa.float64()))
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return _from_text(pc.utf8_trim_whitespace(pc.cast(arr, pa.string())))
+    raise ColumnError(0, f"expected ISO-8601 times or epoch seconds, got a column of {t}")
+
+
+def _from_epoch(seconds: pa.Array) -> pa.Array:
+    bad = pc.or_(pc.is_nan(seconds), pc.greater(pc.abs(seconds), MAX_EPOCH_S))
+    if pc.any(bad).as_py():
+        row = _first_true(bad)
+        raise ColumnError(
+            row,
+            f"epoch seconds {seconds[row].as_py()!r} out of range (milliseconds?)",
+        )
+    micros = pc.cast(pc.round(pc.multiply(seconds, 1_000_000.0)), pa.int64())
+    return pc.cast(micros, pa.timestamp("us")).cast(TS)
+
+
+def _from_text(text: pa.Array) -> pa.Array:
+    numeric = pc.match_substring_regex(text, _NUMBER_RE)
+    any_numeric = pc.any(numeric).as_py()
+    all_numeric = pc.all(numeric).as_py()
+    try:
+        if all_numeric:
+            return _from_epoch(pc.cast(text, pa.float64()))
+        iso = text
+        if any_numeric:
+            iso = pc.if_else(numeric, "1970-01-01T00:00:00+00:00", text)
+        iso = pc.if_else(
+            pc.match_substring_regex(iso, _DATE_RE),
+            pc.binary_join_element_wise(iso, "T00:00:00", ""),
+            iso,
+        )
+        zoned = pc.match_substring_regex(iso, _ZONE_RE)
+        iso = pc.if_else(zoned, iso, pc.binary_join_element_wise(iso, "+00:00", ""))
+        out = pc.cast(iso, TS)
+        if any_numeric:
+            epoch = _from_epoch(pc.cast(pc.if_else(numeric, text, "0"), pa.float64()))
+            out = pc.if_else(numeric, epoch, out)
+        return out
+    except pa.ArrowInvalid:
+        pass
+    # Error path: find the first value that does not parse, and say why.
+    for row, value in enumerate(text.to_pylist()):
+        try:
+            parse_timestamp(value)
+            pc.cast(pa.array([_normalise_iso(value)]), TS)
+        except (ValueError, OverflowError, OSError, pa.ArrowInvalid):
+            raise ColumnError(
+                row, f"expected an ISO-8601 time or epoch seconds, got {_show(value)}"
+            ) from None
+    raise ColumnError(0, "unparsable times")  # pragma: no cover - the loop finds the row
+
+
+def _normalise_iso(value: str) -> str:
+    text = value.strip()
+    try:
+        float(text)
+        return "1970-01-01T00:00:00+00:00"
+    except ValueError:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).isoformat()
+
+
+def to_names(col: pa.Array | pa.ChunkedArray, what: str = "a name") -> pa.Array:
+    """Non-empty strings (numbers are taken as their text), trimmed; lower-cased by the lake."""
+    arr = as_array(col)
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        if pa.types.is_integer(arr.type):
+            arr = pc.cast(arr, pa.string())
+        else:
+            raise ColumnError(0, f"expected text, got a column of {arr.type}")
+    arr = pc.utf8_trim_whitespace(pc.cast(arr, pa.string()))
+    _no_nulls(arr, what)
+    empty = pc.equal(pc.utf8_length(arr), 0)
+    if pc.any(empty).as_py():
+        raise ColumnError(_first_true(empty), f"empty value, expected {what}")
+    return arr
+
+
+def to_optional_text(col: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Text or null; empty strings become null."""
+    arr = as_array(col)
+    if not pa.types.is_string(arr.type):
+        if (
+            pa.types.is_integer(arr.type)
+            or pa.types.is_null(arr.type)
+            or pa.types.is_large_string(arr.type)
+        ):
+            arr = pc.cast(arr, pa.string())
+        else:
+            raise ColumnError(0, f"expected text, got a column of {arr.type}")
+    arr = pc.utf8_trim_whitespace(arr)
+    return pc.if_else(pc.equal(pc.utf8_length(arr), 0), pa.scalar(None, pa.string()), arr)
+
+
+def to_counts(
+    col: pa.Array | pa.ChunkedArray, type_: pa.DataType, *, default: int | None
+) -> pa.Array:
+    """Non-negative whole numbers (text or numeric); nulls/empty → ``default`` (None: kept)."""
+    arr = as_array(col)
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        arr = pc.utf8_trim_whitespace(pc.cast(arr, pa.string()))
+        arr = pc.if_else(pc.equal(pc.utf8_length(arr), 0), pa.scalar(None, pa.string()), arr)
+        ok = pc.or_kleene(pc.is_null(arr), pc.match_substring_regex(arr, r"^\+?\d{1,18}$"))
+        if not pc.all(ok).as_py():
+            row = _first_true(pc.invert(ok))
+            raise ColumnError(row, f"expected a whole number >= 0, got {_show(arr[row].as_py())}")
+        arr = pc.cast(arr, pa.int64())
+    elif pa.types.is_floating(arr.type):
+        whole = pc.or_kleene(pc.is_null(arr), pc.equal(pc.floor(arr), arr))
+        if not pc.all(whole).as_py():
+            row = _first_true(pc.invert(whole))
+            raise ColumnError(row, f"expected a whole number, got {arr[row].as_py()!r}")
+        arr = pc.cast(arr, pa.int64())
+    elif pa.types.is_null(arr.type):
+        arr = pc.cast(arr, pa.int64())
+    elif not pa.types.is_integer(arr.type):
+        raise ColumnError(0, f"expected whole numbers, got a column of {arr.type}")
+    negative = pc.fill_null(pc.less(arr, 0), False)
+    if pc.any(negative).as_py():
+        row = _first_true(negative)
+        raise ColumnError(row, f"expected a whole number >= 0, got {arr[row].as_py()}")
+    limit = 2**31 - 1 if type_ == pa.int32() else 2**63 - 1
+    too_big = pc.fill_null(pc.greater(arr, limit), False)
+    if pc.any(too_big).as_py():
+        row = _first_true(too_big)
+        raise ColumnError(row, f"number {arr[row].as_py()} too large")
+    if default is not None:
+        arr = pc.fill_null(arr, default)
+    return pc.cast(arr, type_)
+
+
+def column_error(path: str, field: str, exc: ColumnError, line_of_row: int) -> InputError:
+    """An InputError for ``exc`` in ``field``; ``line_of_row`` is the line of row 0."""
+    return InputError(path, exc.problem, line=line_of_row + exc.row, field=field)
+
+
+def _no_nulls(arr: pa.Array, what: str) -> None:
+    if arr.null_count:
+        raise ColumnError(_first_true(pc.is_null(arr)), f"missing value, expected {what}")
+
+
+def _first_true(mask: pa.Array) -> int:
+    return int(pc.index(pc.fill_null(mask, False), True).as_py())
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,196 @@
+"""The format registry and the two import entry points, ``import_presence`` and ``import_channels``.
+
+Every file is streamed in chunks into one :class:`~vieweratlas.lake.Stage`; only when all of
+them were read and validated does ``commit`` write to the lake. Any problem raises an
+:class:`~vieweratlas.errors.InputError` naming the file, line and field, and leaves the lake
+exactly as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from os import PathLike
+from pathlib import Path
+
+import pyarrow as pa
+
+from vieweratlas.errors import InputError
+from vieweratlas.ingest.chat import (
+    chat_downloader_presence,
+    looks_like_chat_downloader,
+    looks_like_twitchdownloader,
+    twitchdownloader_presence,
+)
+from vieweratlas.ingest.guard import Limits, Progress, head
+from vieweratlas.ingest.interactions import interactions_presence, looks_like_interactions
+from vieweratlas.ingest.plain import (
+    DEFAULT_BASE_TIME,
+    ImportOptions,
+    channel_rows,
+    plain_presence,
+)
+from vieweratlas.ingest.tabular import check_text
+from vieweratlas.lake import CHANNELS, PRESENCE, Lake, Stage, TableSpec, WriteResult
+
+log = logging.getLogger(__name__)
+
+Rows = Iterable[pa.Table | pa.RecordBatch]
+Reader = Callable[[Path, ImportOptions, Progress | None], Rows]
+
+
+@dataclass(frozen=True)
+class PresenceFormat:
+    """An importable presence format: how to recognise it and how to read it."""
+
+    name: str
+    summary: str
+    read: Reader
+    sniff: Callable[[bytes], bool]
+
+
+FORMATS: dict[str, PresenceFormat] = {}
+
+
+def register_format(fmt: PresenceFormat) -> PresenceFormat:
+    """Add a presence format (``--format NAME``); later ones are sniffed first."""
+    FORMATS[fmt.name] = fmt
+    return fmt
+
+
+register_format(
+    PresenceFormat(
+        "plain",
+        "CSV / Parquet / JSON Lines with ts,channel,user[,user_id,messages]",
+        plain_presence,
+        lambda first: True,  # the fallback: its reader names what is missing
+    )
+)
+register_format(
+    PresenceFormat(
+        "interactions",
+        "Twitch interactions data set (Rappaz et al.): user_id,stream_id,streamer,start,stop",
+        interactions_presence,
+        looks_like_interactions,
+    )
+)
+register_format(
+    PresenceFormat(
+        "chat-downloader",
+        "chat-downloader JSON array of messages (needs --channel)",
+        chat_downloader_presence,
+        looks_like_chat_downloader,
+    )
+)
+register_format(
+    PresenceFormat(
+        "twitchdownloader",
+        "TwitchDownloader chat JSON (.json or .json.gz)",
+        twitchdownloader_presence,
+        looks_like_twitchdownloader,
+    )
+)
+
+
+def detect_format(path: str | PathLike[str], limits: Limits | None = None) -> str:
+    """The registered format a file looks like, from its first bytes (gzip looked through)."""
+    p = Path(path)
+    first = head(p, limits or Limits())
+    if not first.startswith(b"PAR1"):
+        check_text(p, first)
+    for fmt in reversed(FORMATS.values()):
+        if fmt.sniff(first):
+            return fmt.name
+    return "plain"  # pragma: no cover - plain sniffs everything
+
+
+def import_presence(
+    lake: Lake,
+    paths: Sequence[str | PathLike[str]],
+    *,
+    fmt: str = "auto",
+    platform: str = "twitch",
+    snapshot_time: datetime | None = None,
+    bucket_len: timedelta = timedelta(seconds=300),
+    channel: str | None = None,
+    base_time: datetime = DEFAULT_BASE_TIME,
+    limits: Limits | None = None,
+    progress: Progress | None = None,
+) -> WriteResult:
+    """Import presence files (all or nothing) and return what the lake gained.
+
+    ``fmt`` is a name in :data:`FORMATS` or ``auto``; ``snapshot_time`` dates files without
+    a ``ts`` column (default: their mtime floored to the minute); ``bucket_len`` buckets chat
+    files; ``channel`` names the channel of chat files that do not say; ``base_time`` is step
+    0 of the interactions data set; ``progress`` receives bytes read as they are read.
+    """
+    opts = ImportOptions(
+        platform=platform,
+        snapshot_time=snapshot_time,
+        bucket_len=bucket_len,
+        channel=channel.strip().lower() if channel else None,
+        base_time=base_time,
+        limits=limits or Limits(),
+    )
+    if fmt != "auto" and fmt not in FORMATS:
+        known = ", ".join(["auto", *FORMATS])
+        raise InputError("--format", f"unknown format {fmt!r} (known: {known})")
+    plan: list[tuple[Path, PresenceFormat]] = []
+    for p in paths:
+        name = detect_format(p, opts.limits) if fmt == "auto" else fmt
+        log.info("%s: format %s", p, name)
+        plan.append((Path(p), FORMATS[name]))
+    return _import(
+        lake, PRESENCE, [(path, _reader(f.read, path, opts, progress)) for path, f in plan]
+    )
+
+
+def import_channels(
+    lake: Lake,
+    paths: Sequence[str | PathLike[str]],
+    *,
+    platform: str = "twitch",
+    snapshot_time: datetime | None = None,
+    limits: Limits | None = None,
+    progress: Progress | None = None,
+) -> WriteResult:
+    """Import channel metadata files (``channel,game,language[,viewers,title]``...)."""
+    opts = ImportOptions(platform=platform, snapshot_time=snapshot_time, limits=limits or Limits())
+    return _import(
+        lake,
+        CHANNELS,
+        [(Path(p), _reader(channel_rows, Path(p), opts, progress)) for p in paths],
+    )
+
+
+def _reader(
+    read: Reader, path: Path, opts: ImportOptions, progress: Progress | None
+) -> Callable[[], Rows]:
+    return lambda: read(path, opts, progress)
+
+
+def _import(
+    lake: Lake, spec: TableSpec, files: list[tuple[Path, Callable[[], Rows]]]
+) -> WriteResult:
+    if not files:
+        raise InputError("(no files)", "nothing to import")
+    with Stage(spec) as stage:
+        for path, rows in files:
+            before = stage.rows
+            for batch in _guarded(path, rows):
+                stage.append(batch)
+            log.info("%s: %d %s rows staged", path, stage.rows - before, spec.name)
+        return stage.commit(lake)
+
+
+def _guarded(path: Path, rows: Callable[[], Rows]) -> Iterator[pa.Table | pa.RecordBatch]:
+    """Low-level read errors that slipped past the readers still become one-line InputErrors."""
+    try:
+        yield from rows()
+    except (pa.ArrowException, OSError, UnicodeDecodeError, EOFError) as exc:
+        if isinstance(exc, InputError):  # pragma: no cover - InputError is not OSError
+            raise
+        message = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise InputError(str(path), f"cannot read: {message}") from None

@@ -1,0 +1,96 @@
+"""The public Twitch interactions data set (Rappaz, McAuley & Aberer, RecSys 2021).
+
+Headerless CSV ``user_id,stream_id,streamer,start,stop``; ``start``/``stop`` count 10-minute
+steps from the start of the crawl. Each step in ``[start, stop)`` becomes one presence row at
+``base_time + step × 10 min`` (a row with ``stop == start`` still yields its one step). The
+data set does not publish the crawl's wall-clock start, so ``base_time`` defaults to
+2019-01-01T00:00:00Z (``--base-time`` to change it). Expansion is vectorised (``np.repeat``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from vieweratlas.errors import InputError
+from vieweratlas.ingest.columns import ColumnError, column_error, to_counts, to_names
+from vieweratlas.ingest.guard import Progress, head
+from vieweratlas.ingest.plain import ImportOptions
+from vieweratlas.ingest.tabular import check_text, csv_headerless_chunks
+from vieweratlas.lake.schema import TS
+
+COLUMNS = ["user_id", "stream_id", "streamer", "start", "stop"]
+STEP_US = 10 * 60 * 1_000_000
+MAX_STEPS = 1_000_000  # one row spanning more than ~19 years of steps is corrupt
+_LINE_RE = re.compile(rb"^[^,\n]*,[^,\n]*,[^,\n]*,\s*\d+\s*,\s*\d+\s*\r?$")
+
+
+def looks_like_interactions(first: bytes) -> bool:
+    """Headerless five-field lines ending in two integers."""
+    lines = [ln for ln in first.split(b"\n")[:5] if ln.strip()]
+    if len(first) >= 65536 and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut
+    return bool(lines) and all(_LINE_RE.match(ln) for ln in lines)
+
+
+def interactions_presence(
+    path: Path, opts: ImportOptions, progress: Progress | None
+) -> Iterator[pa.Table]:
+    """Presence rows of one interactions file, chunk by chunk (source ``import``)."""
+    check_text(path, head(path, opts.limits))
+    base_us = round(opts.base_time.timestamp() * 1_000_000)
+    for chunk in csv_headerless_chunks(path, COLUMNS, opts.limits, progress):
+        table = chunk.table
+        try:
+            field = "user_id"
+            users = to_names(table["user_id"], "a user id")
+            field = "streamer"
+            streamers = to_names(table["streamer"], "a streamer login")
+            field = "start"
+            start = to_counts(table["start"], pa.int64(), default=None)
+            field = "stop"
+            stop = to_counts(table["stop"], pa.int64(), default=None)
+            for name, arr in (("start", start), ("stop", stop)):
+                field = name
+                if arr.null_count:
+                    raise ColumnError(
+                        int(pc.index(pc.is_null(arr), True).as_py()), "missing step number"
+                    )
+        except ColumnError as exc:
+            raise column_error(str(path), field, exc, chunk.first_line) from None
+        starts = start.to_numpy()
+        stops = stop.to_numpy()
+        counts = stops - starts
+        bad = np.flatnonzero((counts < 0) | (counts > MAX_STEPS))
+        if len(bad):
+            row = int(bad[0])
+            raise InputError(
+                str(path),
+                f"stop {stops[row]} is before start {starts[row]} or implausibly far after it",
+                line=chunk.first_line + row,
+                field="stop",
+            )
+        counts = np.maximum(counts, 1)
+        idx = np.repeat(np.arange(len(counts)), counts)
+        # Step of each output row: its row's start plus its position within that row's run.
+        run_start = np.repeat(np.cumsum(counts) - counts, counts)
+        steps = starts[idx] + (np.arange(len(idx)) - run_start)
+        take = pa.array(idx)
+        n = len(idx)
+        user_arr = users.take(take)
+        yield pa.table(
+            {
+                "ts": pa.array(base_us + steps * STEP_US, pa.timestamp("us")).cast(TS),
+                "channel": streamers.take(take),
+                "user": user_arr,
+                "user_id": user_arr,
+                "source": pa.repeat("import", n),
+                "messages": pa.array(np.zeros(n, dtype=np.int32)),
+                "platform": pa.repeat(opts.platform, n),
+            }
+        )
