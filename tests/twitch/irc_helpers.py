@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+
 from vieweratlas.config import Settings, load_settings
+
+
+def require_program(name: str) -> str:
+    """As tests/conftest.py's: skip locally when missing, fail under CI=true.
+
+    (Repeated here because a sub-folder conftest cannot import the root one by name.)
+    """
+    path = shutil.which(name)
+    if path is None:
+        message = f"system program {name!r} is not installed (.ci/run installs it)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
 
 
 class FakeClock:
@@ -49,3 +67,53 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 15.0) -> No
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for the collector")
         await asyncio.sleep(0.01)
+
+
+class IrcClient:
+    """A plain IRC test client (asyncio streams) that registers, joins, talks and parts."""
+
+    def __init__(self, nick: str) -> None:
+        self.nick = nick
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def connect(self, port: int) -> IrcClient:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", port)
+        self.send(f"NICK {self.nick}")
+        self.send(f"USER {self.nick} 0 * :{self.nick}")
+        await self.expect(" 001 ")
+        return self
+
+    def send(self, line: str) -> None:
+        assert self.writer is not None
+        self.writer.write(line.encode() + b"\r\n")
+
+    async def expect(self, needle: str, timeout: float = 15.0) -> str:
+        """Read until a line containing ``needle`` (answering PINGs on the way)."""
+        assert self.reader is not None
+        async with asyncio.timeout(timeout):
+            while True:
+                raw = await self.reader.readline()
+                if not raw:
+                    raise AssertionError(f"{self.nick}: connection closed waiting for {needle!r}")
+                line = raw.decode(errors="replace")
+                if line.startswith("PING"):
+                    self.send("PONG" + line[4:].rstrip())
+                if needle in line:
+                    return line
+
+    async def join(self, channel: str) -> None:
+        self.send(f"JOIN #{channel}")
+        await self.expect(f" 366 {self.nick} #{channel}")
+
+    async def part(self, channel: str) -> None:
+        self.send(f"PART #{channel}")
+        await self.expect(f"PART #{channel}")
+
+    async def say(self, channel: str, text: str) -> None:
+        self.send(f"PRIVMSG #{channel} :{text}")
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.send("QUIT :bye")
+            self.writer.close()

@@ -32,6 +32,9 @@ from vieweratlas.twitch.sources import ChannelSource, validate_channels
 
 log = logging.getLogger(__name__)
 
+# Twitch stops sending membership above ~1,000 chatters; track at most this many per channel.
+MAX_MEMBERS = 1000
+
 __all__ = ["LiveCollector", "LiveStats", "LiveStatus"]
 
 
@@ -107,6 +110,8 @@ class LiveCollector:
         self.now = clock
         self.windows = PresenceWindows(self.interval)
         self.stats = LiveStats()
+        self.members: dict[str, dict[str, int]] = {}
+        self._carried: datetime | None = None
         self.connections: list[Connection] = []
         self._account_limiter = JoinLimiter(cs.joins_per_window, cs.join_window.total_seconds())
         self._tasks: dict[Connection, asyncio.Task[None]] = {}
@@ -122,8 +127,26 @@ class LiveCollector:
         self.windows.message(now, channel, user, user_id)
 
     def seen_member(self, now: datetime, channel: str, user: str, how: int) -> None:
+        """A JOIN or NAMES entry: present now, and in later windows until they PART."""
         self.stats.memberships += 1
         self.windows.member(now, channel, user, how)
+        members = self.members.setdefault(channel, {})
+        if user in members or len(members) < MAX_MEMBERS:
+            members[user] = members.get(user, 0) | how
+
+    def member_left(self, channel: str, user: str) -> None:
+        self.members.get(channel, {}).pop(user, None)
+
+    def forget_members(self, channel: str) -> None:
+        """We left the channel (or lost the connection): its member list is stale."""
+        self.members.pop(channel, None)
+
+    def _carry_members(self, now: datetime) -> None:
+        # Membership is event-based: someone who joined in an earlier window and has not
+        # parted is still there, so they count in the new window too.
+        for channel, users in self.members.items():
+            for user, how in users.items():
+                self.windows.member(now, channel, user, how)
 
     # ------------------------------------------------------------------ channels
 
@@ -197,7 +220,11 @@ class LiveCollector:
         A failed write puts the window back so the next flush retries it.
         """
         async with self._flush_lock:
-            before = None if everything else window_start(self.now(), self.interval)
+            now = self.now()
+            before = None if everything else window_start(now, self.interval)
+            if before is not None and before != self._carried:
+                self._carry_members(now)
+                self._carried = before
             written = 0
             for start, presence, seen in self.windows.take(before):
                 if presence.num_rows == 0:

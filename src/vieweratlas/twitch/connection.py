@@ -146,6 +146,8 @@ class Connection:
 
     def _close(self) -> None:
         self.connected = False
+        for ch in self.joined | self._sent:
+            self.collector.forget_members(ch)  # a new session re-learns them
         self.joined.clear()
         self._sent.clear()
         if self._writer is not None:
@@ -207,6 +209,7 @@ class Connection:
                 self.send(build_line("PART", "#" + ch))
                 self._sent.discard(ch)
                 self.joined.discard(ch)
+                self.collector.forget_members(ch)
             for ch in sorted(self.wanted - self._sent):
                 await self.limiter.acquire()
                 if ch not in self.wanted or self._writer is None:
@@ -264,6 +267,9 @@ class Connection:
             self._chat(msg, now)
         elif cmd == "JOIN" or cmd == "PART":
             self._membership(msg, now)
+        elif cmd == "QUIT" and msg.nick is not None:  # plain IRC servers; Twitch sends PART
+            for chan in self.wanted:
+                c.member_left(chan, msg.nick.lower())
         elif cmd == "353":
             if len(msg.params) >= 4:
                 ch = _channel(msg.params[2])
@@ -308,8 +314,11 @@ class Connection:
                 self.joined.add(ch)
             else:
                 self.joined.discard(ch)
-        elif msg.command == "JOIN" and ch in self.wanted:
-            self.collector.seen_member(now, ch, nick, SEEN_JOIN)
+        elif ch in self.wanted:
+            if msg.command == "JOIN":
+                self.collector.seen_member(now, ch, nick, SEEN_JOIN)
+            else:
+                self.collector.member_left(ch, nick)
 
 
 def _channel(param: str) -> str | None:
