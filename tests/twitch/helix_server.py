@@ -30,7 +30,7 @@ MODERATOR = {"id": "9000", "login": "modbot", "display_name": "ModBot"}
 class Fault:
     """One canned answer, used instead of the real one for the next request to a path."""
 
-    status: int
+    status: int  # 0 lets the request through untouched (to fail a later one)
     body: bytes = b'{"error":"Internal Server Error","status":500,"message":""}'
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering
@@ -241,7 +241,7 @@ class FakeTwitch:
             self.requests.append(req)
             queue = self.faults.get(parts.path)
             fault = queue.pop(0) if queue else None
-        if fault is not None:
+        if fault is not None and fault.status:  # status 0: answer this one normally
             if fault.delay:
                 time.sleep(fault.delay)
             if fault.drop:
@@ -324,7 +324,7 @@ class FakeTwitch:
         return 200, {"data": page, "pagination": {"cursor": _cursor(nxt)} if more else {}}
 
     def _users(self, q: dict[str, list[str]], is_user: bool) -> tuple[int, Any]:
-        logins = q.get("login", []) + []
+        logins = q.get("login", [])
         if not logins and not q.get("id"):
             if not is_user:
                 return 400, {"error": "Bad Request", "status": 400, "message": "need a user"}

@@ -408,25 +408,29 @@ def collect_chatters(
 
 
 def read_channels_file(path: Path) -> list[str]:
-    """Channel logins from a file, one per line (``#`` comments and blanks ignored).
+    """Channel logins from a file, one per line, as the live collector reads it.
 
-    The file is untrusted: a line that is not a Twitch login is an InputError naming it.
+    ``# note`` lines and `` # note`` tails are comments, ``#channel`` (the IRC spelling) is
+    a channel. The file is untrusted: a line that is not a Twitch login is skipped with a
+    warning naming it; a file with no channel at all is an InputError.
     """
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), f"cannot read channel list ({exc})") from None
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read channel list ({exc.strerror})") from None
     out: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        entry = line.split("#", 1)[0].strip()
-        if not entry:
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip().split(" #", 1)[0].strip()
+        if line.startswith("#"):
+            if not (line[1:2].isalnum() or line[1:2] == "_"):
+                continue
+            line = line[1:]
+        if not line:
             continue
         try:
-            out.append(check_login(entry))
+            out.append(check_login(line))
         except ValueError:
-            raise InputError(
-                str(path), "expected a channel login (letters, digits, _)", line=number
-            ) from None
+            log.warning("%s:%d: skipping %.40r: not a Twitch login", path, number, line)
     if not out:
-        raise InputError(str(path), "no channels in the file")
+        raise InputError(str(path), "no channel logins in the file")
     return list(dict.fromkeys(out))
