@@ -63,7 +63,7 @@ def test_chatters_presence_for_moderated_channels_only(fake: FakeTwitch, lake: L
 
 def test_chatters_needs_a_user_token(fake: FakeTwitch, lake: Lake) -> None:
     settings = load_settings(environ={}, overrides={"twitch": fake.twitch_settings()})
-    with pytest.raises(ConfigError, match="needs twitch.oauth_token"):
+    with pytest.raises(ConfigError, match=r"needs twitch\.oauth_token"):
         asyncio.run(collect_chatters_async(settings, lake, top=3, clock=FakeClock()))
 
 
