@@ -324,3 +324,52 @@ class LiveCollector:
             len(after - before),
             len(before - after),
         )
+
+
+async def run_live(
+    settings: Settings,
+    source: ChannelSource,
+    *,
+    duration: timedelta | None = None,
+    on_status: Callable[[LiveStatus], None] | None = None,
+    status_every: float = 1.0,
+    handle_signals: bool = True,
+) -> LiveStats:
+    """Run a collector into ``settings.lake`` until ``duration``, SIGTERM or SIGINT.
+
+    A signal stops collection and flushes the open window before returning (ECS gives a
+    task 30 s between SIGTERM and SIGKILL). ``on_status`` is called every ``status_every``
+    seconds with a :class:`LiveStatus`.
+    """
+    import signal
+
+    collector = LiveCollector(settings, Lake.open(settings.lake), source)
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    if handle_signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, _on_signal, collector, sig)
+                installed.append(sig)
+
+    async def report() -> None:
+        assert on_status is not None
+        while True:
+            await asyncio.sleep(status_every)
+            on_status(collector.status())
+
+    reporter = asyncio.create_task(report()) if on_status is not None else None
+    try:
+        return await collector.run(duration)
+    finally:
+        if reporter is not None:
+            reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporter
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def _on_signal(collector: LiveCollector, sig: int) -> None:
+    log.info("signal %d: flushing the open window and stopping", sig)
+    collector.stop()
