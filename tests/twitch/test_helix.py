@@ -312,3 +312,38 @@ def test_top_channel_source_fetches_logins(fake: FakeTwitch) -> None:
     except ImportError:  # the live collector's module is optional here
         return
     assert isinstance(source, ChannelSource)
+
+
+def test_deeply_nested_json_is_refused(fake: FakeTwitch) -> None:
+    fake.fail("/helix/streams", Fault(200, b"[" * 100_000))
+    with pytest.raises(TwitchError, match=r"^helix /streams: answered with invalid JSON"):
+        run(fake, FakeClock(), lambda h: h.top_streams(10))
+
+
+def test_oversized_and_gzip_bomb_bodies_are_refused(fake: FakeTwitch) -> None:
+    import gzip
+
+    from vieweratlas.twitch.http import Transport
+
+    fake.fail(
+        "/helix/streams",
+        Fault(200, b'{"data": []}' + b" " * 5000),
+        Fault(200, gzip.compress(b" " * 50_000), {"Content-Encoding": "gzip"}),
+    )
+
+    async def go() -> list[str]:
+        http = Transport(clock=FakeClock(), max_body=4096)
+        errors = []
+        try:
+            for _ in range(2):
+                try:
+                    await http.send(
+                        "x", lambda: http.client.build_request("GET", fake.url + "/helix/streams")
+                    )
+                except TwitchError as exc:
+                    errors.append(str(exc))
+        finally:
+            await http.aclose()
+        return errors
+
+    assert asyncio.run(go()) == ["x: response larger than 4,096 bytes, refused"] * 2

@@ -95,7 +95,7 @@ class GqlClient:
             raise TwitchError(f"{what}: HTTP {response.status_code}")
         try:
             data = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise TwitchError(f"{what}: answered with invalid JSON") from None
         if isinstance(data, list):
             if len(data) != 1:

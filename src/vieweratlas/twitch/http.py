@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
+MAX_BODY = 64 * 2**20  # no Helix or GQL page comes near this; bounds a hostile server
+
 
 class Clock(Protocol):
     """Wall-clock time and sleeping; injectable so tests run without waiting."""
@@ -112,7 +114,9 @@ class Transport:
         policy: RetryPolicy | None = None,
         timeout: float = 15.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_body: int = MAX_BODY,
     ) -> None:
+        self.max_body = max_body
         self.clock: Clock = clock or SystemClock()
         self.policy = policy or RetryPolicy()
         self.limiter = RateLimiter()
@@ -132,6 +136,26 @@ class Transport:
             log.info("waiting %.1f s (%s)", seconds, why)
             await self.clock.sleep(seconds)
 
+    async def _fetch(self, what: str, request: httpx.Request) -> httpx.Response:
+        """Send and read the body, refusing bodies over ``max_body`` bytes (decompressed)."""
+        response = await self.client.send(request, stream=True)
+        try:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > self.max_body:
+                    raise TwitchError(
+                        f"{what}: response larger than {self.max_body:,} bytes, refused"
+                    )
+        finally:
+            await response.aclose()
+        # The body is decoded already: drop the headers that described it on the wire.
+        wire = ("content-encoding", "content-length", "transfer-encoding")
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() not in wire]
+        return httpx.Response(
+            response.status_code, headers=headers, content=bytes(body), request=request
+        )
+
     async def send(self, what: str, build: Callable[[], httpx.Request]) -> httpx.Response:
         """Send the request ``build()`` makes, retrying as the policy says.
 
@@ -143,7 +167,7 @@ class Transport:
             last = attempt == policy.attempts
             await self._sleep(self.limiter.wait_needed(self.clock.time()), "rate limit")
             try:
-                response = await self.client.send(build())
+                response = await self._fetch(what, build())
             except httpx.TimeoutException:
                 if last:
                     raise TwitchError(
@@ -183,7 +207,7 @@ def parse(response: httpx.Response, model: type[M], what: str) -> M:
     """Validate a JSON body into ``model``; anything else is a one-line TwitchError."""
     try:
         data = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         raise TwitchError(
             f"{what}: answered with invalid JSON (HTTP {response.status_code})"
         ) from None
