@@ -26,13 +26,15 @@ import pyarrow.parquet as pq
 from vieweratlas import __version__
 from vieweratlas.analysis.aggregate import aggregate
 from vieweratlas.analysis.bots import detect_bots
-from vieweratlas.analysis.communities import detect
+from vieweratlas.analysis.communities import UNCLUSTERED, attach, detect
 from vieweratlas.analysis.labels import label_communities
 from vieweratlas.analysis.overlap import Overlap, overlap, select_channels
+from vieweratlas.analysis.quality import nmi
 from vieweratlas.config import Settings
 from vieweratlas.errors import AnalysisError
 from vieweratlas.lake import Lake
 from vieweratlas.lake.store import new_run_id
+from vieweratlas.synth import SynthData
 
 log = logging.getLogger(__name__)
 
@@ -96,32 +98,48 @@ def analyze(
         kept = select_channels(
             matrix, min_viewers=cfg.min_channel_viewers, max_channels=cfg.max_channels
         )
-        full = overlap(matrix[:, kept], threshold=cfg.overlap_threshold, weight=cfg.weight)
-        graph, in_graph = _drop_isolated(full)
-        channel_idx = kept[in_graph]
-        if graph.n < 2 or len(graph.src) == 0:
+        selected = matrix[:, kept]
+        full = overlap(
+            selected,
+            threshold=cfg.overlap_threshold,
+            weight=cfg.weight,
+            alpha=cfg.significance,
+        )
+        connected = np.flatnonzero(_degree(full) > 0)
+        if len(connected) < 2:
             raise AnalysisError(
-                f"no two channels share at least {cfg.overlap_threshold} viewers "
-                "(lower analysis.overlap_threshold or widen --since/--until)"
+                f"no two channels share at least {cfg.overlap_threshold} viewers beyond chance "
+                "(lower analysis.overlap_threshold / analysis.significance, or widen "
+                "--since/--until)"
             )
         del matrix
     with t.stage("communities"):
         part = detect(
-            graph,
+            subgraph(full, connected),
             algorithm=cfg.algorithm,
             resolution=cfg.resolution,
             seed=cfg.seed,
             min_size=cfg.min_community_size,
         )
+        membership = np.full(full.n, UNCLUSTERED, dtype=np.int32)
+        membership[connected] = part.membership
+        attached = np.zeros(full.n, dtype=bool)
+        if cfg.attach_unclustered:
+            membership, attached = attach(selected, membership)
+        shown = np.flatnonzero((_degree(full) > 0) | attached)
+        graph = subgraph(full, shown)
+        membership, attached = membership[shown], attached[shown]
+        channel_idx = kept[shown]
+        del selected
     with t.stage("labels"):
         names = inc.channels.take(pa.array(channel_idx))
         meta = _channel_metadata(lake, names, until=cfg.until)
         communities = label_communities(
-            part.membership, names, graph.viewers, meta["game"], meta["language"]
+            membership, names, graph.viewers, meta["game"], meta["language"]
         )
     with t.stage("layout"):
-        xy = _layout(graph, part.membership, cfg.seed)
-    nodes, edges = _tables(graph, part.membership, names, meta, communities, xy)
+        xy = _layout(graph, membership, cfg.seed)
+    nodes, edges = _tables(graph, membership, attached, names, meta, communities, xy)
     run_id = new_run_id(now)
     summary = {
         "run_id": run_id,
@@ -136,9 +154,10 @@ def analyze(
             "snapshots": inc.windows,
             "channels_seen": len(inc.channels),
             "channels_below_min_viewers_or_over_max": len(inc.channels) - len(kept),
-            "channels_isolated": len(kept) - len(channel_idx),
+            "channels_without_significant_edges": len(kept) - len(connected),
+            "channels_attached": int(attached.sum()),
             "channel_pairs_with_any_overlap": full.pairs_with_any_overlap,
-            "unclustered_channels": part.unclustered,
+            "unclustered_channels": int((membership == UNCLUSTERED).sum()),
             "small_communities_merged": part.merged,
         },
         "density": 2 * len(graph.src) / (graph.n * (graph.n - 1)),
@@ -162,22 +181,23 @@ def analyze(
     return RunResult(run_id, out_dir, nodes, edges, communities, summary)
 
 
-def _drop_isolated(graph: Overlap) -> tuple[Overlap, np.ndarray]:
-    """Channels without any edge have no place in the graph; re-index the rest."""
-    degree = np.bincount(np.concatenate([graph.src, graph.dst]), minlength=graph.n)
-    keep = np.flatnonzero(degree > 0)
+def _degree(graph: Overlap) -> np.ndarray:
+    return np.bincount(np.concatenate([graph.src, graph.dst]), minlength=graph.n)
+
+
+def subgraph(graph: Overlap, keep: np.ndarray) -> Overlap:
+    """The graph restricted to nodes ``keep`` (sorted indices), re-indexed 0..len(keep)-1."""
     remap = np.full(graph.n, -1, dtype=np.int32)
     remap[keep] = np.arange(len(keep), dtype=np.int32)
-    return (
-        Overlap(
-            src=remap[graph.src],
-            dst=remap[graph.dst],
-            shared=graph.shared,
-            weight=graph.weight,
-            viewers=graph.viewers[keep],
-            pairs_with_any_overlap=graph.pairs_with_any_overlap,
-        ),
-        keep,
+    src, dst = remap[graph.src], remap[graph.dst]
+    inside = (src >= 0) & (dst >= 0)
+    return Overlap(
+        src=src[inside],
+        dst=dst[inside],
+        shared=graph.shared[inside],
+        weight=graph.weight[inside],
+        viewers=graph.viewers[keep],
+        pairs_with_any_overlap=graph.pairs_with_any_overlap,
     )
 
 
@@ -213,12 +233,13 @@ def _layout(graph: Overlap, membership: np.ndarray, seed: int) -> np.ndarray:
 def _tables(
     graph: Overlap,
     membership: np.ndarray,
+    attached: np.ndarray,
     names: pa.Array,
     meta: pa.Table,
     communities: pa.Table,
     xy: np.ndarray,
 ) -> tuple[pa.Table, pa.Table]:
-    degree = np.bincount(np.concatenate([graph.src, graph.dst]), minlength=graph.n)
+    degree = _degree(graph)
     strength = np.bincount(graph.src, weights=graph.weight, minlength=graph.n) + np.bincount(
         graph.dst, weights=graph.weight, minlength=graph.n
     )
@@ -236,6 +257,7 @@ def _tables(
             "y": pa.array(xy[:, 1], pa.float64()),
             "degree": pa.array(degree, pa.int32()),
             "strength": pa.array(strength, pa.float64()),
+            "attached": pa.array(attached, pa.bool_()),
         }
     )
     order = np.argsort(-graph.weight, kind="stable")
@@ -294,3 +316,24 @@ def _parquet_bytes(table: pa.Table) -> bytes:
 
 def _summary_bytes(summary: dict[str, Any]) -> bytes:
     return (json.dumps(summary, indent=2, default=str) + "\n").encode()
+
+
+def write_synthetic(lake: Lake, data: SynthData) -> dict[str, int]:
+    """Write a generated data set and its planted truth (``synthetic/``) into the lake."""
+    presence = lake.write("presence", data.presence)
+    channels = lake.write("channels", data.channels)
+    lake.write_bytes("synthetic/truth.csv", _csv_bytes(data.truth))
+    lake.write_bytes("synthetic/manifest.json", data.manifest_json())
+    return {"presence_rows": presence.rows_written, "channel_rows": channels.rows_written}
+
+
+def planted_nmi(lake: Lake, nodes: pa.Table) -> float | None:
+    """NMI of a run's communities against the lake's planted truth, if it has one."""
+    if not lake.exists("synthetic/truth.csv"):
+        return None
+    truth = pacsv.read_csv(pa.BufferReader(lake.read_bytes("synthetic/truth.csv")))
+    idx = pc.index_in(nodes["channel"], value_set=truth["channel"])
+    known = pc.is_valid(idx)
+    planted = truth["community"].take(idx.filter(known)).to_numpy()
+    found = nodes["community"].filter(known).to_numpy()
+    return nmi(planted, found)

@@ -156,6 +156,12 @@ def generate(spec: SynthSpec) -> SynthData:
     r_viewer = np.repeat(p_viewer, repeats)
     r_channel = np.repeat(p_channel, repeats)
     r_window = rng.integers(0, spec.windows, len(r_viewer))
+    # One row per (viewer, channel, snapshot), as the lake stores it.
+    _, first = np.unique(
+        (r_viewer * n_ch + r_channel) * spec.windows + r_window, return_index=True
+    )
+    first.sort()
+    r_viewer, r_channel, r_window = r_viewer[first], r_channel[first], r_window[first]
     messages = (rng.random(len(r_viewer)) < 0.2) * rng.geometric(0.3, len(r_viewer))
 
     ch_names = np.array(_names(rng, n_ch), dtype=object)

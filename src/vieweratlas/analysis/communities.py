@@ -2,7 +2,8 @@
 
 Deterministic for a given seed. Communities smaller than ``min_size`` are merged into the
 neighbouring community they are most strongly tied to; a small group with no ties outside
-itself is marked unclustered (``-1``).
+itself is marked unclustered (``-1``), and :func:`attach` can then place such channels by
+where their viewers spend their time.
 """
 
 from __future__ import annotations
@@ -131,3 +132,35 @@ def modularity_of(g: ig.Graph, membership: np.ndarray, resolution: float) -> flo
     loose = np.flatnonzero(m < 0)
     m[loose] = m.max(initial=-1) + 1 + np.arange(len(loose))  # each loose channel alone
     return float(g.modularity(m.tolist(), weights="weight", resolution=resolution))
+
+
+def attach(matrix: sp.csr_matrix, membership: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Place unclustered channels in the community their viewers favour most.
+
+    ``matrix`` is users × channels (same columns as ``membership``). For each channel with
+    ``membership == -1``, count its viewers' presence in each community, subtract what the
+    community's overall share would predict (so big communities don't win by size), and
+    take the best positive excess. Returns (new membership, bool mask of attached channels).
+    """
+    membership = membership.copy()
+    loose = np.flatnonzero(membership == UNCLUSTERED)
+    attached = np.zeros(len(membership), dtype=bool)
+    clustered = np.flatnonzero(membership >= 0)
+    if len(loose) == 0 or len(clustered) == 0:
+        return membership, attached
+    b = matrix.astype(bool).astype(np.float64).tocsc()
+    k = int(membership.max()) + 1
+    onehot = sp.csr_matrix(
+        (np.ones(len(clustered)), (np.arange(len(clustered)), membership[clustered])),
+        shape=(len(clustered), k),
+    )
+    per_user = b[:, clustered] @ onehot  # users × k: presence of each user per community
+    affinity = (b[:, loose].T @ per_user).toarray()  # loose × k
+    share = np.asarray(per_user.sum(axis=0)).ravel()
+    share = share / share.sum() if share.sum() else share
+    excess = affinity - affinity.sum(axis=1, keepdims=True) * share
+    best = np.argmax(excess, axis=1)
+    ok = excess[np.arange(len(loose)), best] > 0
+    membership[loose[ok]] = best[ok]
+    attached[loose[ok]] = True
+    return membership, attached

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.stats import poisson
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,9 @@ def select_channels(
     return eligible
 
 
-def overlap(matrix: sp.csr_matrix, *, threshold: int, weight: str) -> Overlap:
+def overlap(
+    matrix: sp.csr_matrix, *, threshold: int, weight: str, alpha: float = 0.0
+) -> Overlap:
     """Edges between the columns of ``matrix`` (users × channels; any value > 0 = present)."""
     b = matrix.astype(bool).astype(np.int32)
     b.eliminate_zeros()
@@ -57,18 +60,32 @@ def overlap(matrix: sp.csr_matrix, *, threshold: int, weight: str) -> Overlap:
     src = co.row[keep].astype(np.int32)
     dst = co.col[keep].astype(np.int32)
     shared = co.data[keep].astype(np.int64)
+    users = int((np.diff(b.indptr) > 0).sum())
+    w = normalise(shared, viewers[src], viewers[dst], weight, users)
+    if alpha > 0:
+        expected = viewers[src].astype(np.float64) * viewers[dst] / max(users, 1)
+        sig = poisson.sf(shared - 1, expected) < alpha
+        src, dst, shared, w = src[sig], dst[sig], shared[sig], w[sig]
+    if weight == "excess":
+        pos = w > 0
+        src, dst, shared, w = src[pos], dst[pos], shared[pos], w[pos]
     return Overlap(
         src=src,
         dst=dst,
         shared=shared,
-        weight=normalise(shared, viewers[src], viewers[dst], weight),
+        weight=w,
         viewers=viewers,
         pairs_with_any_overlap=int(co.nnz),
     )
 
 
-def normalise(shared: np.ndarray, na: np.ndarray, nb: np.ndarray, kind: str) -> np.ndarray:
+def normalise(
+    shared: np.ndarray, na: np.ndarray, nb: np.ndarray, kind: str, users: int
+) -> np.ndarray:
     s = shared.astype(np.float64)
+    if kind == "excess":
+        expected = na.astype(np.float64) * nb / max(users, 1)
+        return (s - expected) / np.sqrt(na.astype(np.float64) * nb)
     if kind == "cosine":
         return s / np.sqrt(na.astype(np.float64) * nb)
     if kind == "jaccard":

@@ -2,6 +2,145 @@
 
 from __future__ import annotations
 
-from vieweratlas.cli.app import app
+from pathlib import Path
+from typing import Annotated, Any
 
-__all__ = ["app"]
+import typer
+from rich.table import Table
+
+from vieweratlas.cli.app import app
+from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, console, resolve
+from vieweratlas.lake import Lake
+from vieweratlas.pipeline import RunResult, analyze, planted_nmi, write_synthetic
+from vieweratlas.synth import SynthSpec, generate
+
+Since = Annotated[
+    str | None, typer.Option("--since", help="First snapshot included (ISO-8601 or epoch).")
+]
+Until = Annotated[
+    str | None, typer.Option("--until", help="Snapshots before this time (ISO-8601 or epoch).")
+]
+
+
+@app.command()
+def synth(
+    lake: LakeOpt = None,
+    config: ConfigOpt = None,
+    preset: PresetOpt = None,
+    channels: Annotated[int, typer.Option(min=6, help="Channels.")] = 500,
+    viewers: Annotated[int, typer.Option(min=1, help="Human viewers.")] = 50_000,
+    communities: Annotated[int, typer.Option(min=1, help="Planted communities.")] = 8,
+    mixing: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of visits outside home community.")
+    ] = 0.15,
+    lurker_bots: Annotated[int, typer.Option(min=0, help="Lurker bots (not on blocklists).")] = 20,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Write a Twitch-like synthetic data set (and its planted truth) into the lake."""
+    settings = resolve(lake, config, preset)
+    spec = SynthSpec(
+        channels=channels,
+        viewers=viewers,
+        communities=communities,
+        mixing=mixing,
+        lurker_bots=lurker_bots,
+        seed=seed,
+    )
+    with console.status("generating"):
+        data = generate(spec)
+    with console.status(f"writing {data.presence.num_rows:,} presence rows"):
+        counts = write_synthetic(Lake.open(settings.lake), data)
+    console.print(
+        f"wrote {counts['presence_rows']:,} new presence rows and {counts['channel_rows']:,} "
+        f"channel rows to {settings.lake} (truth in synthetic/truth.csv)"
+    )
+
+
+@app.command(name="analyze")
+def analyze_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the run outputs.")] = Path(
+        "atlas-out"
+    ),
+    lake: LakeOpt = None,
+    config: ConfigOpt = None,
+    preset: PresetOpt = None,
+    since: Since = None,
+    until: Until = None,
+    algorithm: Annotated[
+        str | None, typer.Option("--algorithm", help="leiden | louvain")
+    ] = None,
+    resolution: Annotated[float | None, typer.Option(help="Modularity resolution.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    overlap_threshold: Annotated[
+        int | None, typer.Option(help="Minimum shared viewers per edge.")
+    ] = None,
+    min_community_size: Annotated[int | None, typer.Option(help="Smallest community.")] = None,
+) -> None:
+    """Build the overlap graph, find and label communities, write the run outputs."""
+    settings = resolve(
+        lake,
+        config,
+        preset,
+        **{
+            "analysis.since": since,
+            "analysis.until": until,
+            "analysis.algorithm": algorithm,
+            "analysis.resolution": resolution,
+            "analysis.seed": seed,
+            "analysis.overlap_threshold": overlap_threshold,
+            "analysis.min_community_size": min_community_size,
+        },
+    )
+    the_lake = Lake.open(settings.lake)
+    with console.status("analyzing") as status:
+        result = analyze(the_lake, settings, out, progress=lambda s: status.update(s))
+    show_run(result, planted_nmi(the_lake, result.nodes))
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the demo.")] = Path(
+        "atlas-demo"
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed of the generated data.")] = 0,
+) -> None:
+    """The whole pipeline on a generated Twitch-like data set, no credentials needed."""
+    lake_dir = out / "lake"
+    settings = resolve(str(lake_dir), None, None, **{"analysis.seed": seed})
+    the_lake = Lake.open(settings.lake)
+    with console.status("generating a Twitch-like data set") as status:
+        data = generate(SynthSpec(seed=seed))
+        status.update(f"writing {data.presence.num_rows:,} presence rows to {lake_dir}")
+        write_synthetic(the_lake, data)
+        result = analyze(the_lake, settings, out, progress=lambda s: status.update(s))
+    show_run(result, planted_nmi(the_lake, result.nodes))
+    console.print(f"\nlake: {lake_dir}   try: vieweratlas sql --lake {lake_dir} \"SELECT ...\"")
+
+
+def show_run(result: RunResult, nmi: float | None) -> None:
+    s: dict[str, Any] = result.summary
+    counts = s["counts"]
+    console.print(
+        f"[bold]{counts['channels']:,}[/] channels, [bold]{counts['edges']:,}[/] edges, "
+        f"[bold]{counts['communities']}[/] communities, {counts['viewers']:,} viewers, "
+        f"{counts['presence_rows']:,} presence rows; modularity {s['modularity']:.3f}"
+        + (f"; NMI vs planted truth {nmi:.3f}" if nmi is not None else "")
+    )
+    console.print(
+        f"window {s['window']['since']} → {s['window']['until']}; "
+        f"{s['bots']['removed']} bot accounts removed {s['bots']['by_reason']}"
+    )
+    table = Table("community", "label", "channels", "viewers", "top channels", show_edge=False)
+    for row in result.communities.slice(0, 15).to_pylist():
+        table.add_row(
+            str(row["community"]),
+            row["label"],
+            str(row["size"]),
+            f"{row['viewers']:,}",
+            ", ".join(row["top_channels"].split(", ")[:3]),
+        )
+    console.print(table, markup=False)
+    timing = "  ".join(f"{k} {v:.2f}s" for k, v in s["timings"].items())
+    console.print(f"time: {timing}", markup=False)
+    console.print(f"outputs: {result.out_dir}/ (run {result.run_id})", markup=False)
+

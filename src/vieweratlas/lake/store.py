@@ -37,6 +37,8 @@ from vieweratlas.lake.schema import PARTITION_SCHEMA, TABLES, TableSpec
 log = logging.getLogger(__name__)
 
 ROW_GROUP_SIZE = 1_000_000
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 _HIDDEN_PREFIXES = [".", "_"]
 
 
@@ -128,6 +130,7 @@ class Lake:
         if self.is_local:
             Path(parent).mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".partial", dir=parent)
+            os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; files should follow umask
             try:
                 with os.fdopen(fd, "wb") as f:
                     yield f
