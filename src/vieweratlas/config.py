@@ -166,12 +166,20 @@ class AnalysisSettings(_Section):
         5, ge=1, description="Channels with fewer unique viewers (after bots) are left out."
     )
     overlap_threshold: int = Field(
-        5, ge=1, description="An edge needs at least this many shared unique viewers."
+        2, ge=1, description="An edge needs at least this many shared unique viewers."
+    )
+    significance: float = Field(
+        0.001,
+        ge=0,
+        le=1,
+        description="An edge's shared count must also be unlikely by chance: Poisson tail "
+        "probability below this, given both channels' sizes (0 disables the test).",
     )
     weight: Literal["excess", "cosine", "jaccard", "shared"] = Field(
-        "cosine",
-        description="Edge weight used for community detection: shared/sqrt(na*nb), "
-        "shared/(na+nb-shared), or the raw count (makes big channels hubs).",
+        "excess",
+        description="Edge weight used for community detection: excess = (shared - expected "
+        "by chance)/sqrt(na*nb); cosine = shared/sqrt(na*nb); jaccard; or the raw count "
+        "(makes big channels hubs).",
     )
     algorithm: Literal["leiden", "louvain"] = Field(
         "leiden", description="Community detection algorithm."
@@ -183,6 +191,11 @@ class AnalysisSettings(_Section):
         ge=1,
         description="Smaller communities are merged into their strongest neighbour "
         "(or marked unclustered, -1).",
+    )
+    attach_unclustered: bool = Field(
+        False,
+        description="Place channels without significant edges in the community their "
+        "viewers favour (flagged `attached` in nodes); off: they are left out of the map.",
     )
     bots: BotSettings = Field(default_factory=BotSettings)
 
