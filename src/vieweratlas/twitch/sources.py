@@ -56,7 +56,7 @@ def validate_channels(names: Iterable[str], origin: str) -> list[str]:
 
 
 class FileChannelSource:
-    """One channel login per line (the original ``channels.txt``); ``#`` starts a comment.
+    """One channel login per line (the original ``channels.txt``); ``# …`` lines are comments.
 
     The file is re-read on every fetch, so editing it changes what is collected.
     """
@@ -93,8 +93,7 @@ def _strip_comment(raw: str) -> str:
     line = raw.strip()
     if line.startswith("#") and not (line[1:2].isalnum() or line[1:2] == "_"):
         return ""
-    head, sep, _ = line.partition(" #")
-    return head.strip() if sep else line
+    return line
 
 
 class StaticChannelSource:

@@ -1,0 +1,96 @@
+"""`vieweratlas collect live` in-process: options, errors, a short run to completion."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from twitch_server import TwitchServer
+
+from vieweratlas.cli import main
+from vieweratlas.config import load_settings
+from vieweratlas.lake import Lake
+from vieweratlas.twitch.sources import FileChannelSource, channel_source
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--top", "10"], "--top needs twitch.client_id and twitch.client_secret"),
+        (["--top", "5", "--channels-file", "x.txt"], "either --channels-file or --top"),
+        ([], "needs --channels-file F or --top N"),
+        (["--channels-file", "C", "--irc-url", "http://x"], "twitch.irc_url"),
+        (["--channels-file", "C", "--duration", "soon"], "--duration"),
+        (["--channels-file", "C", "--interval", "0s"], "collect.interval"),
+        (["--channels-file", "missing.txt"], "missing.txt: cannot read channel list"),
+    ],
+)
+def test_bad_invocations_are_one_line_errors(
+    extra: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    channels = tmp_path / "channels.txt"
+    channels.write_text("alpha\n")
+    extra = [str(channels) if x == "C" else x for x in extra]
+    code, _, err = run(["collect", "live", "--lake", str(tmp_path / "lake"), *extra], capsys)
+    assert code == 2
+    assert message in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.server
+def test_runs_for_a_duration_and_writes_the_lake(
+    twitch_server: Callable[..., TwitchServer],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = twitch_server(members={"alpha": ["quiet_one"]})
+    channels = tmp_path / "channels.txt"
+    channels.write_text("alpha\n")
+    lake_dir = tmp_path / "lake"
+    code, out, _ = run(
+        ["collect", "live", "--lake", str(lake_dir), "--channels-file", str(channels),
+         "--irc-url", server.url, "--interval", "1h", "--duration", "3s"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0
+    assert "windows flushed" in out
+    users = {r["user"] for r in Lake.open(str(lake_dir)).read("presence").to_pylist()}
+    assert users == {"quiet_one"}
+    assert server.joined() <= {"alpha"}
+
+
+def test_channel_file_validation(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+
+    path = tmp_path / "channels.txt"
+    path.write_text(
+        "# a comment\nShroud\n#xqc\n\nshroud\nbad name\n ok_one \n"
+        "evil\r\nJOIN #x\n" + "y" * 26 + "\n"
+    )
+    caplog.set_level(logging.WARNING)
+    got = asyncio.run(FileChannelSource(path).fetch())
+    assert got == ["shroud", "xqc", "ok_one", "evil"]
+    assert f"{path}:6: skipping 'bad name'" in caplog.text
+    assert "JOIN #x" in caplog.text and f"{path}:10" in caplog.text
+
+
+def test_top_uses_the_helix_seam() -> None:
+    settings = load_settings(
+        overrides={"twitch": {"client_id": "id", "client_secret": "secret"}}, environ={}
+    )
+    source = channel_source(settings, top=3)
+    assert hasattr(source, "fetch")
+    settings = load_settings(overrides={"collect": {"channels_file": "c.txt"}}, environ={})
+    assert isinstance(channel_source(settings), FileChannelSource)
