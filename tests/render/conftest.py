@@ -1,133 +1,50 @@
-"""Fixtures for the render tests: small random graphs with planted communities."""
+"""Fixtures for the render tests: planted graphs, a written atlas, headless Chromium."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
 import pytest
+from render_graphs import Planted, atlas_tables, planted_graph, require_program
 
-from vieweratlas.render import compute_layout
+from vieweratlas.render import write_atlas
 
-
-@dataclass(frozen=True)
-class Planted:
-    """A random graph whose edges mostly stay inside planted groups."""
-
-    n: int
-    src: np.ndarray
-    dst: np.ndarray
-    weight: np.ndarray
-    shared: np.ndarray
-    membership: np.ndarray
-
-
-def planted_graph(
-    n: int = 240, k: int = 6, edges: int = 3000, p_in: float = 0.9, seed: int = 0
-) -> Planted:
-    """``n`` nodes in ``k`` groups of random sizes; a fraction ``p_in`` of edges is internal."""
-    rng = np.random.default_rng(seed)
-    sizes = rng.dirichlet(np.full(k, 4.0))
-    membership = np.sort(rng.choice(k, size=n, p=sizes))
-    membership[:k] = np.arange(k)  # every group non-empty
-    membership = np.sort(membership)
-    order = np.argsort(membership, kind="stable")
-    starts = np.searchsorted(membership[order], np.arange(k))
-    counts = np.bincount(membership, minlength=k)
-    src = rng.integers(0, n, edges)
-    group = membership[src]
-    inside = order[starts[group] + (rng.random(edges) * counts[group]).astype(np.int64)]
-    dst = np.where(rng.random(edges) < p_in, inside, rng.integers(0, n, edges))
-    lo, hi = np.minimum(src, dst), np.maximum(src, dst)
-    keep = lo != hi
-    pairs = np.unique(np.c_[lo[keep], hi[keep]], axis=0)
-    shared = rng.integers(5, 500, len(pairs))
-    weight = shared / shared.max()
-    return Planted(n, pairs[:, 0], pairs[:, 1], weight, shared, membership)
-
-
-def atlas_tables(
-    graph: Planted,
-    *,
-    names: list[str] | None = None,
-    games: list[str | None] | None = None,
-    titles: list[str | None] | None = None,
-    community_labels: list[str] | None = None,
-    seed: int = 1,
-) -> tuple[pa.Table, pa.Table, pa.Table, dict[str, Any]]:
-    """The four inputs of ``write_atlas`` for ``graph`` (laid out with ``compute_layout``)."""
-    n = graph.n
-    rng = np.random.default_rng(seed)
-    channels = names or [f"chan{i:04d}" for i in range(n)]
-    pos = compute_layout(n, graph.src, graph.dst, graph.weight, graph.membership, seed=seed)
-    viewers = rng.integers(10, 50_000, n)
-    k = int(graph.membership.max()) + 1
-    labels = community_labels or [f"Game {c} · EN" for c in range(k)]
-    game_list = games or [f"Game {graph.membership[i]}" for i in range(n)]
-    nodes = pa.table(
-        {
-            "channel": pa.array(channels, pa.string()),
-            "community": pa.array(graph.membership, pa.int32()),
-            "label": pa.array(channels, pa.string()),
-            "viewers": pa.array(viewers, pa.int64()),
-            "game": pa.array(game_list, pa.string()),
-            "language": pa.array(["en"] * n, pa.string()),
-            "title": pa.array(titles or [f"stream {i}" for i in range(n)], pa.string()),
-            "x": pa.array(pos[:, 0], pa.float64()),
-            "y": pa.array(pos[:, 1], pa.float64()),
-            "degree": pa.array(
-                np.bincount(graph.src, minlength=n) + np.bincount(graph.dst, minlength=n),
-                pa.int32(),
-            ),
-            "strength": pa.array(np.zeros(n), pa.float64()),
-        }
-    )
-    edges = pa.table(
-        {
-            "source": pa.array([channels[i] for i in graph.src], pa.string()),
-            "target": pa.array([channels[i] for i in graph.dst], pa.string()),
-            "shared": pa.array(graph.shared, pa.int64()),
-            "weight": pa.array(graph.weight, pa.float64()),
-        }
-    )
-    sizes = np.bincount(graph.membership, minlength=k)
-    communities = pa.table(
-        {
-            "community": pa.array(np.arange(k), pa.int32()),
-            "label": pa.array(labels, pa.string()),
-            "size": pa.array(sizes, pa.int32()),
-            "viewers": pa.array(
-                [int(viewers[graph.membership == c].sum()) for c in range(k)], pa.int64()
-            ),
-            "top_channels": pa.array(
-                [
-                    ",".join(channels[i] for i in np.flatnonzero(graph.membership == c)[:3])
-                    for c in range(k)
-                ],
-                pa.string(),
-            ),
-            "games": pa.array(labels, pa.string()),
-            "languages": pa.array(["en"] * k, pa.string()),
-        }
-    )
-    summary = {
-        "counts": {
-            "channels": n,
-            "edges": len(graph.src),
-            "communities": k,
-            "viewers": int(viewers.sum()),
-            "presence_rows": 123_456,
-        },
-        "window": {"since": "2026-11-01T00:00:00+00:00", "until": "2026-11-08T00:00:00+00:00"},
-        "modularity": 0.61,
-        "algorithm": "leiden",
-        "parameters": {"resolution": 1.0, "seed": seed},
-    }
-    return nodes, edges, communities, summary
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="session")
 def planted() -> Planted:
     return planted_graph()
+
+
+@pytest.fixture(scope="session")
+def atlas_dir(tmp_path_factory: pytest.TempPathFactory, planted: Planted) -> Path:
+    """The four atlas files of the planted graph, written once for the session."""
+    out = tmp_path_factory.mktemp("atlas")
+    write_atlas(out, *atlas_tables(planted))
+    return out
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright (never Playwright's own browsers)."""
+    executable = require_program("chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

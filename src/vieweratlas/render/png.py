@@ -9,6 +9,7 @@ with a white halo; a legend lists them with sizes.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import IO, Any
 
@@ -154,5 +155,8 @@ def render_png(
         )
         legend.set_zorder(4)
     fig.suptitle(_title(data), fontsize=10, y=0.985)
-    fig.savefig(path, format="png", dpi=dpi, facecolor="white")
+    with warnings.catch_warnings():
+        # Names in scripts DejaVu lacks (CJK, emoji) draw as boxes; no need to warn per glyph.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        fig.savefig(path, format="png", dpi=dpi, facecolor="white")
     log.debug("png: %d nodes, %d edges drawn", data.n, min(data.src.size, MAX_EDGES))

@@ -41,12 +41,14 @@
   var graph = new graphology.UndirectedGraph();
   var vmax = 1;
   for (var i = 0; i < n; i++) vmax = Math.max(vmax, N.viewers[i]);
+  // Biggest node ~14 px on a small map, ~4 px at 5,000 nodes, so islands keep their texture.
+  var maxSize = Math.max(3.5, Math.min(14, 300 / Math.sqrt(Math.max(n, 1))));
   for (i = 0; i < n; i++) {
     var c = N.community[i];
     graph.addNode(String(i), {
       x: N.x[i],
       y: N.y[i],
-      size: 1.5 + 13 * Math.sqrt(N.viewers[i] / vmax),
+      size: 0.8 + maxSize * Math.sqrt(N.viewers[i] / vmax),
       color: c >= 0 && colourOf[c] ? colourOf[c] : GREY,
       label: N.label[i] || N.key[i],
       community: c,
@@ -103,7 +105,7 @@
           out.zIndex = 2;
           out.forceLabel = true;
         } else {
-          out.color = "#e4e4e4";
+          out.color = "rgba(200,200,200,0.35)";
           out.label = "";
           out.zIndex = 0;
         }
@@ -162,9 +164,18 @@
       tooltip.appendChild(list);
     }
   }
-  function showTooltip(idx, x, y) {
-    fillTooltip(idx);
+  var tooltipNode = null;
+  function showTooltip(idx) {
+    if (tooltipNode !== idx) fillTooltip(idx);
+    tooltipNode = idx;
     tooltip.hidden = false;
+    placeTooltip();
+  }
+  function placeTooltip() {
+    if (tooltipNode === null) return;
+    var p = viewportOf(tooltipNode);
+    var x = p.x;
+    var y = p.y;
     var box = container.getBoundingClientRect();
     var left = Math.min(x + 14, box.width - tooltip.offsetWidth - 8);
     var topPx = Math.min(y + 14, box.height - tooltip.offsetHeight - 8);
@@ -173,6 +184,7 @@
   }
   function hideTooltip() {
     tooltip.hidden = true;
+    tooltipNode = null;
   }
   function viewportOf(idx) {
     var attrs = graph.getNodeAttributes(String(idx));
@@ -199,21 +211,14 @@
       var display = renderer.getNodeDisplayData(String(idx));
       renderer
         .getCamera()
-        .animate({ x: display.x, y: display.y, ratio: 0.25 }, { duration: 400 })
-        .then(function () {
-          var p = viewportOf(idx);
-          showTooltip(idx, p.x, p.y);
-        });
-    } else {
-      var p = viewportOf(idx);
-      showTooltip(idx, p.x, p.y);
+        .animate({ x: display.x, y: display.y, ratio: 0.3 }, { duration: 400 });
     }
+    showTooltip(idx);
   }
   renderer.on("enterNode", function (payload) {
     var idx = +payload.node;
     if (state.selected !== null && state.selected !== idx) return;
-    var p = viewportOf(idx);
-    showTooltip(idx, p.x, p.y);
+    showTooltip(idx);
     container.classList.add("pointing");
   });
   renderer.on("leaveNode", function () {
@@ -226,6 +231,8 @@
   renderer.on("clickStage", function () {
     select(null);
   });
+  // Keep the tooltip on its node while the camera moves.
+  renderer.on("afterRender", placeTooltip);
 
   // ---- search ------------------------------------------------------------------------
   var search = document.getElementById("search");

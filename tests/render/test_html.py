@@ -1,0 +1,90 @@
+"""atlas.html without a browser: safe JSON embedding, strict CSP, self-contained, size."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+from render_graphs import atlas_tables, planted_graph
+
+from vieweratlas.render.html import MAX_HTML_EDGES, embed_json, render_html
+from vieweratlas.render.model import build_atlas_data
+
+SCRIPT_RE = re.compile(r"<script([^>]*)>(.*?)</script>", re.S)
+
+
+@given(st.text())
+def test_embedded_json_cannot_break_out(text: str) -> None:
+    embedded = embed_json({"s": text, "list": [text]})
+    lowered = embedded.lower()
+    assert "</" not in embedded
+    assert "<!--" not in embedded
+    assert "<script" not in lowered
+    assert "\u2028" not in embedded and "\u2029" not in embedded
+    assert json.loads(embedded) == {"s": text, "list": [text]}
+
+
+def test_breakout_strings_round_trip() -> None:
+    for text in ["</script><script>alert(2)</script>", "<!--<script>", "&lt;\u2028\u2029"]:
+        embedded = embed_json(text)
+        assert "<" not in embedded and ">" not in embedded and "&" not in embedded
+        assert json.loads(embedded) == text
+
+
+def _page(atlas_dir: Path) -> str:
+    return (atlas_dir / "atlas.html").read_text(encoding="utf-8")
+
+
+def test_page_is_self_contained(atlas_dir: Path) -> None:
+    page = _page(atlas_dir)
+    # No external resource of any kind: every script is inline, no src/href to anything.
+    assert not re.search(r"<(script|img|link|iframe)[^>]*\s(src|href)=", page, re.I)
+    assert "@import" not in page
+    scripts = SCRIPT_RE.findall(page)
+    assert scripts[0][0].strip() == 'type="application/json" id="atlas-data"'
+    assert len(scripts) == 4  # data, graphology, sigma, our app
+
+
+def test_csp_is_strict_and_hashes_every_script(atlas_dir: Path) -> None:
+    page = _page(atlas_dir)
+    match = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
+    assert match
+    csp = match.group(1).replace("&#x27;", "'")
+    directives = {d.split()[0]: d.split()[1:] for d in csp.split("; ")}
+    assert directives["default-src"] == ["'none'"]
+    assert directives["connect-src"] == ["'none'"]
+    assert directives["img-src"] == ["data:"]
+    assert "unsafe" not in csp
+    hashes = set(directives["script-src"])
+    for attrs, body in SCRIPT_RE.findall(page):
+        if "application/json" in attrs:
+            continue
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in hashes
+    style = re.search(r"<style>(.*?)</style>", page, re.S)
+    assert style
+    digest = base64.b64encode(hashlib.sha256(style.group(1).encode()).digest()).decode()
+    assert directives["style-src"] == [f"'sha256-{digest}'"]
+
+
+def test_payload_has_every_node_and_thins_edges() -> None:
+    g = planted_graph(n=50, k=2, edges=400, seed=4)
+    data = build_atlas_data(*atlas_tables(g))
+    page = render_html(data)
+    raw = re.search(r'id="atlas-data">(.*?)</script>', page, re.S)
+    assert raw
+    payload = json.loads(raw.group(1))
+    assert len(payload["nodes"]["key"]) == g.n
+    assert len(payload["edges"]["s"]) == min(len(g.src), MAX_HTML_EDGES)
+    xs = np.array(payload["nodes"]["x"])
+    assert xs.min() >= 0 and xs.max() <= 1000
+    # Tooltip neighbours: pairs (index, shared), strongest first.
+    top = payload["nodes"]["top"][0]
+    shared = top[1::2]
+    assert shared == sorted(shared, reverse=True)
