@@ -78,14 +78,14 @@ class _Buckets:
         self.comments += comments
 
     def rows(self, channel: str, source: str, platform: str) -> Iterator[pa.RecordBatch]:
-        reader: pa.RecordBatchReader = self.con.execute(
+        reader: pa.RecordBatchReader = self.con.sql(
             """
             SELECT ts, $channel AS channel, "user", max(user_id) AS user_id,
                    $source AS source, CAST(sum(messages) AS INTEGER) AS messages,
                    $platform AS platform
             FROM parts GROUP BY ts, "user"
             """,
-            {"channel": channel, "source": source, "platform": platform},
+            params={"channel": channel, "source": source, "platform": platform},
         ).to_arrow_reader(256_000)
         yield from reader
 

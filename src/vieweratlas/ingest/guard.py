@@ -36,7 +36,7 @@ class Limits:
 
     max_file_bytes: int = 16 * 2**30  # on disk
     max_decompressed_bytes: int = 32 * 2**30  # after gunzip
-    max_ratio: float = 200.0  # decompressed / compressed, once past ``ratio_floor``
+    max_ratio: float = 100.0  # decompressed / compressed, once past ``ratio_floor``
     ratio_floor: int = 64 * 2**20  # small files may inflate more than max_ratio
     max_json_depth: int = 64  # chat JSON nests about 6 levels deep
 

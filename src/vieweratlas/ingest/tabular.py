@@ -160,22 +160,22 @@ def locate_csv_problem(
         text = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
         reader = csv.reader(text, strict=True)
         record = 0
+        start = 1  # line on which the current record starts
         try:
             for fields in reader:
                 record += 1
-                if record == 1 and header:
-                    continue
-                if fields and len(fields) != ncols:
+                if fields and len(fields) != ncols and not (record == 1 and header):
                     return InputError(
                         str(path),
                         f"expected {ncols} fields, found {len(fields)} (a stray quote?)",
-                        line=reader.line_num,
+                        line=start,
                     )
+                start = reader.line_num + 1
         except UnicodeDecodeError:
             return InputError(str(path), "invalid UTF-8", line=reader.line_num + 1)
         except csv.Error as exc:
             return InputError(
-                str(path), f"malformed CSV ({exc}; a stray quote?)", line=reader.line_num
+                str(path), f"malformed CSV ({exc}; a stray quote?)", line=start
             )
     return None
 
