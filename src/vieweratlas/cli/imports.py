@@ -71,6 +71,7 @@ def _progress(files: list[Path]) -> Iterator[Callable[[int], None]]:
         TimeRemainingColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,
     ) as bar:
         task = bar.add_task("import", total=total or None)
         yield lambda n: bar.advance(task, n)
@@ -81,7 +82,8 @@ def _summary(result: WriteResult, seconds: float) -> None:
     console.print(
         f"{result.table}: {result.rows_in:,} rows read, {result.rows_written:,} new, "
         f"{result.duplicates:,} duplicates skipped, {len(result.files)} file(s) written "
-        f"in {len(partitions)} partition(s) ({seconds:.1f}s)"
+        f"in {len(partitions)} partition(s) ({seconds:.1f}s)",
+        soft_wrap=True,
     )
 
 

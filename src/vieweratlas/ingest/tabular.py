@@ -174,9 +174,7 @@ def locate_csv_problem(
         except UnicodeDecodeError:
             return InputError(str(path), "invalid UTF-8", line=reader.line_num + 1)
         except csv.Error as exc:
-            return InputError(
-                str(path), f"malformed CSV ({exc}; a stray quote?)", line=start
-            )
+            return InputError(str(path), f"malformed CSV ({exc}; a stray quote?)", line=start)
     return None
 
 
