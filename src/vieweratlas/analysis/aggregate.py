@@ -50,13 +50,14 @@ def aggregate(presence: pa.Table) -> Incidence:
         raise AnalysisError("no presence rows in the selected window")
     user_code, users = _codes(presence["user"])
     channel_code, channels = _codes(presence["channel"])
+    # Number channels in name order: rows sorted by (user, channel) then give sorted keys.
+    order = np.asarray(pc.array_sort_indices(channels), dtype=np.int32)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    channel_code = rank[channel_code]
+    channels = channels.take(pa.array(order))
     window_code, _ = _codes(presence["ts"])
-    data = np.ones(len(user_code), dtype=np.int32)
-    # COO → CSR sums duplicates: each (user, channel) cell counts the snapshots it was seen in.
-    matrix = sp.csr_matrix(
-        (data, (user_code, channel_code)), shape=(len(users), len(channels)), dtype=np.int32
-    )
-    matrix.sum_duplicates()
+    matrix = _count_matrix(user_code, channel_code, len(users), len(channels))
     return Incidence(
         users=users,
         channels=channels,
@@ -65,4 +66,25 @@ def aggregate(presence: pa.Table) -> Incidence:
         row_window=window_code,
         windows=int(window_code.max()) + 1,
         presence_rows=presence.num_rows,
+    )
+
+
+def _count_matrix(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> sp.csr_matrix:
+    """CSR of how often each (row, col) pair occurs.
+
+    Lake files are sorted by (user, channel, ts), so the keys usually arrive sorted already
+    and one linear pass finds the runs; otherwise a stable sort (fast on nearly sorted
+    input) comes first.
+    """
+    key = rows.astype(np.int64) * n_cols + cols
+    if len(key) > 1 and not bool(np.all(key[1:] >= key[:-1])):
+        key = np.sort(key, kind="stable")
+    starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+    counts = np.diff(np.append(starts, len(key))).astype(np.int32)
+    unique = key[starts]
+    row_of = unique // n_cols
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row_of, minlength=n_rows), out=indptr[1:])
+    return sp.csr_matrix(
+        (counts, (unique % n_cols).astype(np.int32), indptr), shape=(n_rows, n_cols)
     )

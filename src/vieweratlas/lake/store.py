@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import posixpath
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
@@ -142,23 +143,19 @@ class Lake:
                     Path(tmp).unlink()
                 raise
         else:
-            # Object stores: a stream becomes visible as one object only when closed.
-            stream = self.fs.open_output_stream(final)
-            ok = False
-            try:
-                yield stream
-                ok = True
-            finally:
-                if ok:
-                    stream.close()
-                else:
-                    abort = getattr(stream, "abort", None)
-                    if abort is not None:
-                        abort()
-                    else:  # pragma: no cover - filesystems without abort
-                        stream.close()
-                        with contextlib.suppress(OSError):
-                            self.fs.delete_file(final)
+            # Object stores: spool to a local temporary file, then send the complete file as
+            # one object. A writer that fails half-way uploads nothing, so no partial object
+            # is ever visible (and no upload stream is left to be completed by its destructor).
+            with tempfile.TemporaryFile(prefix="vieweratlas-upload-") as spool:
+                yield spool
+                spool.flush()
+                spool.seek(0)
+                put = getattr(self.fs, "put_object", None)
+                if put is not None:  # lake/s3.py: a single PUT, conditional for data files
+                    put(final, spool)
+                else:  # pragma: no cover - other pyarrow filesystems
+                    with self.fs.open_output_stream(final) as out:
+                        shutil.copyfileobj(spool, out, 1 << 20)
 
     # ------------------------------------------------------------------ tables
 
@@ -321,7 +318,8 @@ class Stage:
                 continue
             name = f"part-{first:%H%M%S}-{int(digest) & (2**64 - 1):016x}.parquet"
             rel = posixpath.join(rel_dir, name)
-            reader = con.sql("SELECT * FROM _new ORDER BY ts, channel").to_arrow_reader(
+            order_by = ", ".join(f'"{c}"' for c in spec.sort)
+            reader = con.sql(f"SELECT * FROM _new ORDER BY {order_by}").to_arrow_reader(
                 ROW_GROUP_SIZE
             )
             _write_parquet(lake, rel, reader, spec.schema)
