@@ -36,6 +36,7 @@ def depth_of(value: Any) -> int:
     return 0
 
 
+@settings(max_examples=300, deadline=None)
 @given(json_values, st.lists(st.integers(1, 64), min_size=1, max_size=8))
 def test_depth_scanner_agrees_with_the_parsed_depth(value: Any, cuts: list[int]) -> None:
     data = np.frombuffer(json.dumps(value).encode(), dtype=np.uint8)

@@ -165,8 +165,22 @@ def head(path: Path, limits: Limits, n: int = 65536) -> bytes:
         return f.read(n)
 
 
+# Byte classes for the depth scan: 1 quote, 2 backslash, 3 opening, 4 closing bracket.
+_CLASS = np.zeros(256, dtype=np.uint8)
+_CLASS[ord('"')] = 1
+_CLASS[ord("\\")] = 2
+_CLASS[[ord("["), ord("{")]] = 3
+_CLASS[[ord("]"), ord("}")]] = 4
+
+
 class _DepthScanner:
-    """Tracks JSON nesting depth over a byte stream fed in chunks (vectorised with numpy)."""
+    """Tracks JSON nesting depth over a byte stream fed in chunks (vectorised with numpy).
+
+    Only the structural bytes (quotes, backslashes, brackets) of a chunk are looked at: a
+    quote is escaped when an odd run of backslashes directly precedes it (runs may start in
+    the previous chunk), unescaped quotes toggle "inside a string", and brackets outside
+    strings move the depth.
+    """
 
     def __init__(self, max_depth: int) -> None:
         self.max_depth = max_depth
@@ -180,32 +194,51 @@ class _DepthScanner:
         n = len(chunk)
         if n == 0:
             return True
-        idx = np.arange(n)
-        is_bs = chunk == 92  # backslash
-        quotes = np.flatnonzero(chunk == 34)
-        if len(quotes):
-            # Length of the backslash run just before each quote decides if it is escaped.
-            last_other = np.maximum.accumulate(np.where(is_bs, -1, idx))
-            before = quotes - 1
-            run = np.where(before >= 0, before - last_other[np.maximum(before, 0)], 0)
-            spans_chunk = (before < 0) | (last_other[np.maximum(before, 0)] < 0)
-            run = run + np.where(spans_chunk, self.backslashes, 0)
-            quotes = quotes[run % 2 == 0]
-        toggles = np.zeros(n, dtype=np.int8)
-        toggles[quotes] = 1
+        classes = _CLASS[chunk]
+        pos = np.flatnonzero(classes)
+        carry = self.backslashes
+        self.backslashes = 0
+        if len(pos) == 0:
+            return True
+        cls = classes[pos]
+        is_bs = cls == 2
+        quote_at = np.flatnonzero(cls == 1)
+        if len(quote_at) and is_bs.any():
+            # Elements k-r..k-1 form the backslash run before element k when each is a
+            # backslash and sits at the byte right before its successor.
+            adjacent = np.empty(len(pos), dtype=bool)
+            adjacent[:-1] = pos[1:] == pos[:-1] + 1
+            adjacent[-1] = False
+            good = is_bs & adjacent
+            idx = np.arange(len(pos))
+            last_bad = np.maximum.accumulate(np.where(good, -1, idx))
+            before = quote_at - 1
+            safe = np.maximum(before, 0)
+            run = np.where(before >= 0, before - last_bad[safe], 0)
+            run_start = pos[np.maximum(quote_at - run, 0)]
+            from_chunk_start = np.where(run > 0, run_start == 0, pos[quote_at] == 0)
+            run = run + np.where(from_chunk_start, carry, 0)
+            escaped = run % 2 == 1
+        elif len(quote_at) and carry % 2 == 1:
+            escaped = pos[quote_at] == 0
+        else:
+            escaped = np.zeros(len(quote_at), dtype=bool)
+        toggles = np.zeros(len(pos), dtype=np.int8)
+        toggles[quote_at[~escaped]] = 1
         parity = (np.cumsum(toggles, dtype=np.int64) + int(self.in_string)) % 2
         outside = parity == 0
-        delta = np.zeros(n, dtype=np.int64)
-        delta[((chunk == 91) | (chunk == 123)) & outside] = 1
-        delta[((chunk == 93) | (chunk == 125)) & outside] = -1
+        delta = np.where(outside & (cls == 3), 1, np.where(outside & (cls == 4), -1, 0))
         depth = np.cumsum(delta) + self.depth
         over = np.flatnonzero(depth > self.max_depth)
         if len(over):
-            self.where = int(over[0])
+            self.where = int(pos[over[0]])
             return False
         self.depth = int(depth[-1])
         self.in_string = bool(parity[-1])
-        tail = np.flatnonzero(~is_bs)
-        trailing = n - 1 - int(tail[-1]) if len(tail) else n
-        self.backslashes = trailing if len(tail) else self.backslashes + n
+        if chunk[-1] == 92:
+            k = len(pos) - 1
+            while k >= 0 and cls[k] == 2 and pos[k] == n - (len(pos) - k):
+                k -= 1
+            trailing = len(pos) - 1 - k
+            self.backslashes = trailing + (carry if trailing == n else 0)
         return True
