@@ -264,6 +264,14 @@ def test_secrets_never_reach_logs_or_errors(
                 await helix.chatters("777", "9000")
             except TwitchError as exc:  # not a moderator: 403
                 texts.append(str(exc))
+            assert "HTTP 403 (The user in moderator_id is not one of" in texts[-1]
+            echo = f'{{"status": 400, "message": "bad app-token-2 or {USER_TOKEN}"}}'
+            fake.fail("/helix/streams", Fault(400, echo.encode()))
+            try:
+                await helix.top_streams(5)
+            except TwitchError as exc:  # a server echoing our token back
+                texts.append(str(exc))
+            assert texts[-1] == "helix /streams: HTTP 400 (bad *** or ***)"
 
     asyncio.run(go())
     texts.append(repr(settings))

@@ -27,7 +27,14 @@ from vieweratlas.errors import ConfigError, InputError, TwitchError
 from vieweratlas.lake import Lake, WriteResult
 from vieweratlas.lake.schema import CHANNELS, PRESENCE, TS
 from vieweratlas.twitch.auth import AppToken, user_token
-from vieweratlas.twitch.http import Clock, HTTPStatusError, RetryPolicy, Transport, parse
+from vieweratlas.twitch.http import (
+    Clock,
+    HTTPStatusError,
+    RetryPolicy,
+    Transport,
+    error_detail,
+    parse,
+)
 from vieweratlas.twitch.models import (
     Chatter,
     ChattersPage,
@@ -93,6 +100,10 @@ class HelixClient:
             return self.user
         return await self.app.get()
 
+    def _secrets(self, token: SecretStr) -> list[str]:
+        values = [token, self.user, self.twitch.client_secret]
+        return [v.get_secret_value() for v in values if v is not None]
+
     async def get(
         self,
         path: str,
@@ -127,7 +138,8 @@ class HelixClient:
                 which = "app token" if using_app else "user token (twitch.oauth_token)"
                 raise HTTPStatusError(f"{what}: Twitch refused the {which}", 401)
             if response.status_code != 200:
-                raise HTTPStatusError(what, response.status_code)
+                detail = error_detail(response, self._secrets(token))
+                raise HTTPStatusError(what, response.status_code, detail)
             return parse(response, model, what)
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -65,9 +65,25 @@ class RetryPolicy:
 class HTTPStatusError(TwitchError):
     """Twitch answered with an error status we do not retry (4xx other than 429)."""
 
-    def __init__(self, what: str, status: int) -> None:
-        super().__init__(f"{what}: HTTP {status}")
+    def __init__(self, what: str, status: int, detail: str = "") -> None:
+        super().__init__(f"{what}: HTTP {status}" + (f" ({detail})" if detail else ""))
         self.status = status
+
+
+def error_detail(response: httpx.Response, secrets: Iterable[str]) -> str:
+    """Twitch's own ``message`` from an error body: one line, capped, secrets blanked out."""
+    try:
+        body = response.json()
+    except (ValueError, RecursionError):
+        return ""
+    message = body.get("message") if isinstance(body, dict) else None
+    if not isinstance(message, str):
+        return ""
+    text = " ".join(message.split())[:200]
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
 class RateLimiter:
