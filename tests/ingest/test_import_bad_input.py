@@ -190,3 +190,26 @@ def test_unknown_format_and_missing_file(lake: Lake, tmp_path: Path) -> None:
         import_presence(lake, [f], fmt="excel")
     with pytest.raises(InputError, match="cannot read"):
         import_presence(lake, [tmp_path / "nope.csv"])
+
+
+def test_line_numbers_count_blank_lines_and_multiline_fields(lake: Lake, tmp_path: Path) -> None:
+    f = tmp_path / "p.csv"
+    f.write_text(
+        "ts,channel,user,note\n"
+        '2024-01-01T00:00:00Z,a,x,"two\nlines"\n'
+        "\n"
+        "2024-01-01T00:05:00Z,a,y,\n"
+        "tomorrow,a,z,\n"
+    )
+    with pytest.raises(InputError) as info:
+        import_presence(lake, [f])
+    assert (info.value.line, info.value.field) == (6, "ts")
+    j = tmp_path / "p.jsonl"
+    j.write_text(
+        '{"ts": "2024-01-01T00:00:00Z", "channel": "a", "user": "x"}\n'
+        "\n"
+        '{"ts": "2024-01-01T00:00:00Z", "channel": "a", "user": ""}\n'
+    )
+    with pytest.raises(InputError) as info:
+        import_presence(lake, [j])
+    assert (info.value.line, info.value.field) == (3, "user")

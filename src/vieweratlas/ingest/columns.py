@@ -6,6 +6,7 @@ the first offending row (a Python loop on the error path only) so the error name
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -182,9 +183,11 @@ def to_counts(
     return pc.cast(arr, type_)
 
 
-def column_error(path: str, field: str, exc: ColumnError, line_of_row: int) -> InputError:
-    """An InputError for ``exc`` in ``field``; ``line_of_row`` is the line of row 0."""
-    return InputError(path, exc.problem, line=line_of_row + exc.row, field=field)
+def column_error(
+    path: str, field: str, exc: ColumnError, line_of: Callable[[int], int]
+) -> InputError:
+    """An InputError for ``exc`` in ``field``; ``line_of`` maps a row to its line."""
+    return InputError(path, exc.problem, line=line_of(exc.row), field=field)
 
 
 def _no_nulls(arr: pa.Array, what: str) -> None:

@@ -62,7 +62,7 @@ def interactions_presence(
                         int(pc.index(pc.is_null(arr), True).as_py()), "missing step number"
                     )
         except ColumnError as exc:
-            raise column_error(str(path), field, exc, chunk.first_line) from None
+            raise column_error(str(path), field, exc, chunk.line_of) from None
         starts = start.to_numpy()
         stops = stop.to_numpy()
         counts = stops - starts
@@ -72,7 +72,7 @@ def interactions_presence(
             raise InputError(
                 str(path),
                 f"stop {stops[row]} is before start {starts[row]} or implausibly far after it",
-                line=chunk.first_line + row,
+                line=chunk.line_of(row),
                 field="stop",
             )
         counts = np.maximum(counts, 1)

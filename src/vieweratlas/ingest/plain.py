@@ -103,7 +103,7 @@ def open_table(
 def _convert(
     path: Path,
     table: pa.Table,
-    first_line: int,
+    line_of: Callable[[int], int],
     converters: dict[str, Callable[[pa.ChunkedArray], pa.Array]],
 ) -> dict[str, pa.Array]:
     out: dict[str, pa.Array] = {}
@@ -113,7 +113,7 @@ def _convert(
         try:
             out[name] = convert(table[name])
         except ColumnError as exc:
-            raise column_error(str(path), name, exc, first_line) from None
+            raise column_error(str(path), name, exc, line_of) from None
     return out
 
 
@@ -131,7 +131,7 @@ def plain_presence(
         "messages": lambda c: to_counts(c, pa.int32(), default=0),
     }
     for chunk in chunks:
-        cols = _convert(path, chunk.table, chunk.first_line, converters)
+        cols = _convert(path, chunk.table, chunk.line_of, converters)
         n = chunk.table.num_rows
         yield pa.table(
             {
@@ -158,7 +158,7 @@ def channel_rows(path: Path, opts: ImportOptions, progress: Progress | None) -> 
     for text in ("channel_id", "display_name", "game", "language", "title"):
         converters[text] = to_optional_text
     for chunk in chunks:
-        cols = _convert(path, chunk.table, chunk.first_line, converters)
+        cols = _convert(path, chunk.table, chunk.line_of, converters)
         n = chunk.table.num_rows
         row: dict[str, pa.Array] = {
             "ts": cols["ts"] if snap is None else pa.repeat(pa.scalar(snap, TS), n),

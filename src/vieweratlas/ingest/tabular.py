@@ -12,7 +12,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,10 +32,15 @@ PARQUET_MAGIC = b"PAR1"
 
 @dataclass(frozen=True)
 class Chunk:
-    """Some rows of a file and the line (or row) number of the first of them."""
+    """Some rows of a file, where they start, and how to find a row's line on error."""
 
     table: pa.Table
-    first_line: int
+    first_record: int  # 0-based index of the chunk's first record in the file
+    locate: Callable[[int], int]  # record index → line (or Parquet row) number
+
+    def line_of(self, row: int) -> int:
+        """The line of the chunk's ``row`` (re-reads the file: for error messages only)."""
+        return self.locate(self.first_record + row)
 
 
 def kind_of(path: Path, first: bytes) -> str:
@@ -122,14 +127,18 @@ def _csv_chunks(
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )
-    line = 2 if header else 1
+    record = 0
+
+    def locate(index: int) -> int:
+        return csv_record_line(path, index, limits, header=header)
+
     try:
         with open_input(path, limits, progress=progress) as f:
             reader = pacsv.open_csv(f, read_options=read_opts, convert_options=convert)
             for batch in reader:
                 if batch.num_rows:
-                    yield Chunk(pa.Table.from_batches([batch]), line)
-                line += batch.num_rows
+                    yield Chunk(pa.Table.from_batches([batch]), record, locate)
+                record += batch.num_rows
     except pa.ArrowInvalid as exc:
         raise _csv_error(path, exc, len(names), limits, header=header) from None
 
@@ -150,6 +159,22 @@ def _csv_error(
         return found
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return InputError(str(path), f"malformed CSV: {message[:200]}")
+
+
+def csv_record_line(path: Path, index: int, limits: Limits, *, header: bool) -> int:
+    """Line on which data record ``index`` (0-based, empty lines skipped) starts."""
+    with open_input(path, limits) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+        reader = csv.reader(text)
+        start = 1
+        seen = -1 if header else 0
+        for fields in reader:
+            if fields:
+                if seen == index:
+                    return start
+                seen += 1
+            start = reader.line_num + 1
+    return start
 
 
 def locate_csv_problem(
@@ -196,17 +221,17 @@ def _parquet(
 
     def chunks() -> Iterator[Chunk]:
         total = max(pf.metadata.num_rows, 1)
-        row = 1
+        row = 0
         try:
             for batch in pf.iter_batches(batch_size=PARQUET_BATCH, columns=wanted):
                 if batch.num_rows:
-                    yield Chunk(pa.Table.from_batches([batch]), row)
+                    yield Chunk(pa.Table.from_batches([batch]), row, lambda i: i + 1)
                 row += batch.num_rows
                 if progress is not None:
                     progress(size * batch.num_rows // total)
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(
-                str(path), f"corrupt Parquet data: {_first_line(exc)}", line=row
+                str(path), f"corrupt Parquet data: {_first_line(exc)}", line=row + 1
             ) from None
 
     return names, chunks()
@@ -233,7 +258,12 @@ def _jsonl_chunks(
 ) -> Iterator[Chunk]:
     parse = pajson.ParseOptions(newlines_in_values=False, unexpected_field_behavior="infer")
     line = 1
+    record = 0
     carry = b""
+
+    def locate(index: int) -> int:
+        return jsonl_record_line(path, index, limits)
+
     with open_input(path, limits, progress=progress, json_depth=True) as f:
         while True:
             block = f.read(JSONL_BLOCK)
@@ -251,10 +281,23 @@ def _jsonl_chunks(
                 if table.num_rows != _count_records(data):
                     raise _jsonl_error(path, data, line, None)
                 keep = [c for c in columns if c in table.column_names]
-                yield Chunk(table.select(keep), line)
+                yield Chunk(table.select(keep), record, locate)
+                record += table.num_rows
             line += data.count(b"\n")
             if not block:
                 break
+
+
+def jsonl_record_line(path: Path, index: int, limits: Limits) -> int:
+    """Line of the ``index``-th (0-based) non-blank line."""
+    seen = 0
+    with open_input(path, limits) as f:
+        for number, raw in enumerate(f, start=1):
+            if raw.strip():
+                if seen == index:
+                    return number
+                seen += 1
+    return 1
 
 
 def _count_records(data: bytes) -> int:
