@@ -211,6 +211,11 @@ class VodSettings(_Section):
 class RetentionSettings(_Section):
     raw: Duration = Field(timedelta(days=30), description="How long raw snapshots are kept.")
     vod_raw: Duration = Field(timedelta(days=7), description="How long raw VOD chat is kept.")
+    curated: Duration | None = Field(
+        None,
+        description="How long curated presence/channels are kept; null keeps them forever "
+        "(on AWS they move to Glacier after 90 days instead).",
+    )
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,99 @@
+"""``vieweratlas lake prune``: apply retention (dry run unless ``--apply``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import Progress
+from rich.table import Table
+
+from vieweratlas.cli.app import lake_app
+from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, console, resolve
+from vieweratlas.config import parse_timestamp
+from vieweratlas.errors import ConfigError
+from vieweratlas.lake import Lake
+from vieweratlas.lake.retention import PrunePlan, apply_prune, plan_prune
+
+
+@lake_app.command()
+def prune(
+    lake: LakeOpt = None,
+    config: ConfigOpt = None,
+    preset: PresetOpt = None,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Really delete (default: dry run, only show).")
+    ] = False,
+    raw: Annotated[
+        str | None, typer.Option("--raw", help="Keep raw snapshots this long, e.g. 30d.")
+    ] = None,
+    vod_raw: Annotated[
+        str | None, typer.Option("--vod-raw", help="Keep raw VOD chat this long, e.g. 7d.")
+    ] = None,
+    curated: Annotated[
+        str | None,
+        typer.Option("--curated", help="Also expire curated data older than this (default: kept)."),
+    ] = None,
+    now: Annotated[
+        str | None, typer.Option("--now", help="Pretend it is this time (ISO-8601; tests).")
+    ] = None,
+    show: Annotated[int, typer.Option("--show", min=0, help="Files listed per rule.")] = 20,
+) -> None:
+    """Delete raw data past its retention (raw 30d, VOD raw 7d); dry run unless --apply."""
+    settings = resolve(
+        lake,
+        config,
+        preset,
+        **{"retention.raw": raw, "retention.vod_raw": vod_raw, "retention.curated": curated},
+    )
+    try:
+        at = parse_timestamp(now) if now else datetime.now(UTC)
+    except ValueError as exc:
+        raise ConfigError(f"--now: {exc}") from None
+    the_lake = Lake.open(settings.lake)
+    with console.status("listing the lake"):
+        result = plan_prune(the_lake, settings.retention, now=at)
+    _render(result, show=show)
+    if not result.expired:
+        console.print("nothing to prune")
+        return
+    if not apply:
+        console.print(
+            f"dry run: {len(result.expired)} file(s) would be deleted; "
+            "run again with --apply to delete them"
+        )
+        return
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("deleting", total=len(result.expired))
+        deleted = apply_prune(the_lake, result, progress=lambda _: progress.advance(task))
+    console.print(f"deleted {deleted} file(s)")
+
+
+def _fmt(d: timedelta) -> str:
+    seconds = int(d.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _render(result: PrunePlan, *, show: int) -> None:
+    table = Table("rule", "prefix", "keep", "expired", "kept", show_edge=False)
+    groups = result.by_rule()
+    for rule in result.rules:
+        keep = "forever" if rule.keep is None else _fmt(rule.keep)
+        table.add_row(
+            rule.name, rule.prefix, keep, str(len(groups[rule.name])), str(result.kept[rule.name])
+        )
+    console.print(table)
+    for rule in result.rules:
+        items = groups[rule.name]
+        for item in items[:show]:
+            # Paths come from the bucket: print them as text, never as Rich markup.
+            console.print(f"  expired ({item.age_days}d old): {escape(item.path)}")
+        if len(items) > show:
+            console.print(f"  … and {len(items) - show} more under {rule.prefix}")
+    if result.undated:
+        console.print(f"{result.undated} file(s) without a date= partition are kept")

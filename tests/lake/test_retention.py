@@ -1,0 +1,155 @@
+"""Retention: planning is pure and exact at day boundaries; prune deletes only what expired,
+on a local folder and on S3; the CLI is a dry run unless --apply."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from lakedata import presence
+
+from vieweratlas.cli import main
+from vieweratlas.config import RetentionSettings
+from vieweratlas.lake import Lake
+from vieweratlas.lake.retention import (
+    Rule,
+    apply_prune,
+    partition_day,
+    plan,
+    plan_prune,
+    rules_from,
+)
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+RULES = rules_from(RetentionSettings())
+
+
+def raw_file(day: str, name: str = "part-000000-aa.parquet") -> str:
+    return f"raw/irc/seen/platform=twitch/date={day}/{name}"
+
+
+def vod_file(day: str) -> str:
+    return f"raw/vod/comments/platform=twitch/date={day}/part-000000-bb.parquet"
+
+
+def test_partition_day() -> None:
+    assert partition_day(raw_file("2026-10-01")) == date(2026, 10, 1)
+    assert partition_day("raw/x/no-date/file.bin") is None
+    assert partition_day("raw/x/date=2026-13-40/file.bin") is None
+    assert partition_day("raw/x/date=20261001/file.bin") is None
+    assert partition_day("raw/x/mydate=2026-10-01/file.bin") is None
+
+
+def test_rules_most_specific_first() -> None:
+    names = [r.name for r in RULES]
+    assert names == ["vod_raw", "raw", "curated"]
+    assert RULES[0].keep == timedelta(days=7)
+    assert RULES[1].keep == timedelta(days=30)
+    assert RULES[2].keep is None  # curated data is kept by default
+
+
+def test_plan_day_boundaries() -> None:
+    # raw keeps 30 days: the day 2026-10-25 ends 10-26 00:00, which is exactly now - 30d.
+    now = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
+    files = [
+        raw_file("2026-10-24"),
+        raw_file("2026-10-25"),  # expires exactly at the boundary
+        raw_file("2026-10-26"),
+        vod_file("2026-11-17"),  # vod keeps 7 days: ends 11-18 00:00 == now - 7d
+        vod_file("2026-11-18"),
+        "curated/presence/platform=twitch/date=2020-01-01/part-1.parquet",
+        "analysis/20200101T000000Z-abc/summary.json",
+        "raw/notes/readme.txt",
+    ]
+    p = plan(files, RULES, now=now)
+    assert [e.path for e in p.expired] == [
+        raw_file("2026-10-24"),
+        raw_file("2026-10-25"),
+        vod_file("2026-11-17"),
+    ]
+    assert p.kept == {"vod_raw": 1, "raw": 2, "curated": 1}
+    assert p.undated == 1
+    assert p.expired[0].age_days == 32
+    with pytest.raises(ValueError, match="timezone"):
+        plan(files, RULES, now=datetime(2026, 11, 25))
+
+
+def test_plan_curated_when_configured() -> None:
+    rules = rules_from(RetentionSettings(curated=timedelta(days=365)))
+    f = "curated/presence/platform=twitch/date=2024-01-01/part-1.parquet"
+    assert [e.rule for e in plan([f], rules, now=NOW).expired] == ["curated"]
+    custom = (Rule("raw", "raw/", timedelta(hours=1)),)
+    assert len(plan([raw_file("2026-11-24")], custom, now=NOW).expired) == 1
+
+
+def _populate(lake: Lake) -> dict[str, str]:
+    """Old and new raw files, VOD raw, curated presence and a run output."""
+    files = {
+        "old_raw": raw_file("2026-09-01"),
+        "new_raw": raw_file("2026-11-20"),
+        "old_vod": vod_file("2026-11-10"),
+        "new_vod": vod_file("2026-11-24"),
+        "run": "analysis/20260901T000000Z-abcdef/summary.json",
+    }
+    for path in files.values():
+        lake.write_bytes(path, b"data")
+    old = presence([(datetime(2026, 1, 1, tzinfo=UTC), "alpha", "ann")])
+    (curated,) = lake.write("presence", old).files
+    files["curated"] = curated
+    return files
+
+
+def test_prune_on_lake(lake: Lake) -> None:
+    files = _populate(lake)
+    p = plan_prune(lake, RetentionSettings(), now=NOW)
+    assert sorted(e.path for e in p.expired) == sorted([files["old_raw"], files["old_vod"]])
+    seen: list[str] = []
+    assert apply_prune(lake, p, progress=lambda e: seen.append(e.path)) == 2
+    assert sorted(seen) == sorted(e.path for e in p.expired)
+    remaining = set(lake.list_files(""))
+    assert remaining == {files[k] for k in ("new_raw", "new_vod", "run", "curated")}
+    # Idempotent: a second prune finds nothing; applying a stale plan is harmless.
+    assert plan_prune(lake, RetentionSettings(), now=NOW).expired == ()
+    assert apply_prune(lake, p) == 2
+    assert lake.read("presence").num_rows == 1
+
+
+def _run(args: list[str]) -> int:
+    try:
+        main(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_cli_dry_run_then_apply(lake_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    lake = Lake.open(lake_url)
+    files = _populate(lake)
+    base = ["lake", "prune", "--lake", lake_url, "--now", NOW.isoformat()]
+    assert _run(base) == 0
+    out = "".join(capsys.readouterr().out.split())
+    assert files["old_raw"] in out
+    assert files["old_vod"] in out
+    assert files["new_raw"] not in out
+    assert "dryrun:2file(s)wouldbedeleted" in out
+    assert lake.exists(files["old_raw"])  # nothing deleted in a dry run
+
+    assert _run([*base, "--apply"]) == 0
+    assert "deleted2file(s)" in "".join(capsys.readouterr().out.split())
+    assert not lake.exists(files["old_raw"])
+    assert not lake.exists(files["old_vod"])
+    assert lake.exists(files["new_vod"])
+
+    # Shorter keep-times from the command line; curated only when asked.
+    assert _run([*base, "--vod-raw", "6h", "--curated", "300d", "--apply"]) == 0
+    assert not lake.exists(files["new_vod"])
+    assert not lake.exists(files["curated"])
+    assert lake.exists(files["new_raw"])
+    assert lake.exists(files["run"])
+
+
+def test_cli_rejects_bad_values(lake_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["lake", "prune", "--lake", lake_url, "--raw", "soon"]) == 2
+    assert "retention.raw" in capsys.readouterr().err
+    assert _run(["lake", "prune", "--lake", lake_url, "--now", "yesterday"]) == 2
+    assert "--now" in capsys.readouterr().err
