@@ -19,10 +19,11 @@ matplotlib.use("Agg")  # never a GUI backend, even when imported into a notebook
 
 import matplotlib.patheffects as pe
 import numpy as np
-from matplotlib.collections import LineCollection
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgba_array
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.transforms import Bbox
 
 from vieweratlas.render.model import AtlasData
 
@@ -57,37 +58,90 @@ def _clip(text: str, limit: int = 40) -> str:
     return text.replace("$", r"\$")
 
 
+def _edge_image(data: AtlasData, box: tuple[float, float, float, float], side: int) -> np.ndarray:
+    """The strongest edges rasterised straight into an RGBA image (``side`` pixels square).
+
+    Each edge is sampled once per pixel along its length; samples add up their opacity and
+    colour per pixel (``np.bincount``), and overlapping edges compound as ``1 - exp(-sum)``,
+    so bundles of faint links show as density rather than as a grey hairball. Intra-community
+    edges take the community colour, others grey; opacity grows with the edge weight.
+    This is a few hundred milliseconds for 100,000 edges where a ``LineCollection`` takes
+    seconds.
+    """
+    chosen = data.strongest_edges(MAX_EDGES)
+    s, t = data.src[chosen], data.dst[chosen]
+    scale = (side - 1) / (box[1] - box[0])
+    px = ((np.nan_to_num(data.x) - box[0]) * scale).astype(np.float32)
+    py = ((np.nan_to_num(data.y) - box[2]) * scale).astype(np.float32)
+    rgb = to_rgba_array(data.color)[:, :3].astype(np.float32)
+    same = data.community[s] == data.community[t]
+    colour = np.where(same[:, None], rgb[s], np.float32(0.42))
+    w = np.nan_to_num(data.weight[chosen])
+    rel = (w / w.max() if w.size and w.max() > 0 else np.ones_like(w)).astype(np.float32)
+    # Opacity per sample: few edges stay visible, 100k edges are each nearly transparent.
+    base = float(np.clip(12.0 / np.sqrt(max(chosen.size, 1)), 0.03, 0.5))
+    alpha = base * (0.3 + 0.7 * rel) * np.where(same, 1.0, 0.6).astype(np.float32)
+    x0, y0, dx, dy = px[s], py[s], px[t] - px[s], py[t] - py[s]
+    # One sample every ~1.5 px; the image is drawn smoothed, so the gaps never show.
+    steps = np.minimum(np.ceil(np.hypot(dx, dy) / 1.5).astype(np.int64), 4 * side) + 1
+    acc = np.zeros((4, side * side), dtype=np.float64)  # alpha, alpha·r, alpha·g, alpha·b
+    chunk_ends = np.searchsorted(np.cumsum(steps), np.arange(1, 64) * 4_000_000)
+    for lo, hi in zip(np.r_[0, chunk_ends], np.r_[chunk_ends, steps.size], strict=True):
+        if hi <= lo:
+            continue
+        n = steps[lo:hi]
+        edge = np.repeat(np.arange(lo, hi, dtype=np.int32), n)
+        first = np.repeat(np.cumsum(n) - n, n)
+        frac = (np.arange(edge.size, dtype=np.float32) - first) * np.repeat(
+            (1.0 / np.maximum(n - 1, 1)).astype(np.float32), n
+        )
+        sx = (np.repeat(x0[lo:hi], n) + frac * np.repeat(dx[lo:hi], n) + 0.5).astype(np.int32)
+        sy = (np.repeat(y0[lo:hi], n) + frac * np.repeat(dy[lo:hi], n) + 0.5).astype(np.int32)
+        # Positions lie inside the box by construction; clip guards rounding at the rim.
+        pixel = np.clip(sy, 0, side - 1) * side + np.clip(sx, 0, side - 1)
+        a = np.repeat(alpha[lo:hi], n)
+        acc[0] += np.bincount(pixel, a, minlength=side * side)
+        for channel in range(3):
+            tint = np.repeat(alpha[lo:hi] * colour[lo:hi, channel], n)
+            acc[channel + 1] += np.bincount(pixel, tint, minlength=side * side)
+    total = acc[0]
+    image = np.zeros((side * side, 4), dtype=np.float32)
+    hit = total > 0
+    image[hit, :3] = (acc[1:, hit] / total[hit]).T
+    image[:, 3] = 1.0 - np.exp(-total)
+    return image.reshape(side, side, 4)
+
+
 def render_png(
     data: AtlasData, path: Path | IO[bytes], *, size_px: int = 2400, dpi: int = 200
 ) -> None:
     """Draws the map into ``path`` (a file name or binary file; PNG, ``size_px`` square)."""
+    with warnings.catch_warnings():
+        # Names in scripts DejaVu lacks (CJK, emoji) draw as boxes; no need to warn per glyph.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        _render(data, path, size_px, dpi)
+
+
+def _render(data: AtlasData, path: Path | IO[bytes], size_px: int, dpi: int) -> None:
     inches = size_px / dpi
     fig = Figure(figsize=(inches, inches), dpi=dpi, facecolor="white")
     ax = fig.add_axes((0.0, 0.0, 0.8, 0.93))  # the right fifth holds the legend
     ax.set_axis_off()
     ax.set_aspect("equal")
-    x, y = data.x, data.y
+    x, y = np.nan_to_num(data.x), np.nan_to_num(data.y)
+    box = (0.0, 1.0, 0.0, 1.0)
     if data.n:
-        pad = 0.04 * max(float(np.ptp(x)), float(np.ptp(y)), 1e-9)
-        ax.set_xlim(float(x.min()) - pad, float(x.max()) + pad)
-        ax.set_ylim(float(y.min()) - pad, float(y.max()) + pad)
+        # A square data box, so the equal aspect never moves the limits under the edge image.
+        half = 0.54 * max(float(np.ptp(x)), float(np.ptp(y)), 1e-9)
+        cx, cy = (float(x.min()) + float(x.max())) / 2, (float(y.min()) + float(y.max())) / 2
+        box = (cx - half, cx + half, cy - half, cy + half)
+        ax.set_xlim(box[0], box[1])
+        ax.set_ylim(box[2], box[3])
 
     if data.src.size:
-        chosen = data.strongest_edges(MAX_EDGES)[::-1]  # heaviest drawn last, on top
-        s, t = data.src[chosen], data.dst[chosen]
-        segments = np.stack([np.c_[x[s], y[s]], np.c_[x[t], y[t]]], axis=1)
-        node_rgba = to_rgba_array(data.color)
-        same = data.community[s] == data.community[t]
-        colours = np.where(same[:, None], node_rgba[s], np.array([0.45, 0.45, 0.45, 1.0]))
-        w = data.weight[chosen]
-        rel = w / w.max() if w.max() > 0 else np.ones_like(w)
-        # Few edges: visible; 100k edges: each nearly transparent so only bundles show.
-        base = float(np.clip(30.0 / np.sqrt(chosen.size), 0.02, 0.35))
-        colours[:, 3] = base * (0.4 + 0.6 * rel)
-        lines = LineCollection(
-            list(segments), colors=colours, linewidths=0.15 + 0.6 * rel, rasterized=True, zorder=1
-        )
-        ax.add_collection(lines)
+        side = int(size_px * 0.55)  # upsampled smoothly by imshow; faint edges need no more
+        image = _edge_image(data, box, side)
+        ax.imshow(image, extent=box, origin="lower", interpolation="antialiased", zorder=1)
 
     if data.n:
         v = np.maximum(data.viewers.astype(np.float64), 0.0)
@@ -107,12 +161,14 @@ def render_png(
         )
 
     halo = [pe.withStroke(linewidth=3, foreground="white")]
+    renderer = FigureCanvasAgg(fig).get_renderer()  # type: ignore[no-untyped-call]
+    placed: list[Bbox] = []
     for comm in data.communities[:NAMED_COMMUNITIES]:
         members = data.community == comm.id
         if not members.any():
             continue
-        fontsize = float(np.clip(5 + np.log2(max(comm.size, 1)), 6, 13))
-        ax.text(
+        fontsize = float(np.clip(3 + np.log2(max(comm.size, 1)), 6, 11))
+        text = ax.text(
             float(np.median(x[members])),
             float(np.median(y[members])),
             _clip(comm.label, 32),
@@ -124,6 +180,13 @@ def render_png(
             path_effects=halo,
             zorder=3,
         )
+        # Largest communities first; a smaller one whose name would overlap goes unnamed
+        # on the map (it keeps its legend entry and its colour).
+        extent = text.get_window_extent(renderer).expanded(1.05, 1.15)
+        if any(extent.overlaps(other) for other in placed):
+            text.remove()
+        else:
+            placed.append(extent)
 
     handles = [
         Line2D(
@@ -155,8 +218,5 @@ def render_png(
         )
         legend.set_zorder(4)
     fig.suptitle(_title(data), fontsize=10, y=0.985)
-    with warnings.catch_warnings():
-        # Names in scripts DejaVu lacks (CJK, emoji) draw as boxes; no need to warn per glyph.
-        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        fig.savefig(path, format="png", dpi=dpi, facecolor="white")
+    fig.savefig(path, format="png", dpi=dpi, facecolor="white")
     log.debug("png: %d nodes, %d edges drawn", data.n, min(data.src.size, MAX_EDGES))
