@@ -77,8 +77,8 @@ def build(
     names = [*metrics, *dimensions, *properties]
     if len(set(names)) != len(names) or "_aws" in names:
         raise ValueError("metric, dimension and property names must be distinct (and not _aws)")
-    for key, value in dimensions.items():
-        if not isinstance(value, str) or not 0 < len(value) <= 1024 or not 0 < len(key) <= 255:
+    for key, dim in dimensions.items():
+        if not isinstance(dim, str) or not 0 < len(dim) <= 1024 or not 0 < len(key) <= 255:
             raise ValueError(f"dimension {key!r}: expected a name and a 1-1024 character string")
     definitions: list[dict[str, str]] = []
     doc: dict[str, Any] = {}
