@@ -15,6 +15,7 @@ from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, console, resol
 from vieweratlas.config import parse_timestamp
 from vieweratlas.errors import ConfigError
 from vieweratlas.lake import Lake
+from vieweratlas.lake.health import check_lake
 from vieweratlas.lake.retention import PrunePlan, apply_prune, plan_prune
 
 
@@ -69,6 +70,13 @@ def prune(
         task = progress.add_task("deleting", total=len(result.expired))
         deleted = apply_prune(the_lake, result, progress=lambda _: progress.advance(task))
     console.print(f"deleted {deleted} file(s)")
+
+
+@lake_app.command()
+def check(lake: LakeOpt = None, config: ConfigOpt = None, preset: PresetOpt = None) -> None:
+    """Exit 0 when the settings resolve and the lake answers (the container healthcheck)."""
+    settings = resolve(lake, config, preset)
+    console.print(escape(check_lake(Lake.open(settings.lake))))
 
 
 def _fmt(d: timedelta) -> str:

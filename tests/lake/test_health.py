@@ -1,0 +1,39 @@
+"""``vieweratlas lake check``: the container healthcheck, on a folder and on S3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vieweratlas.cli import main
+from vieweratlas.errors import LakeError
+from vieweratlas.lake import Lake
+from vieweratlas.lake.health import check_lake
+
+
+def _run(args: list[str]) -> int:
+    try:
+        main(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_check_ok_on_fresh_lake(lake_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert check_lake(Lake.open(lake_url)).startswith("ok")
+    assert _run(["lake", "check", "--lake", lake_url]) == 0
+    assert "ok" in capsys.readouterr().out
+
+
+def test_check_fails_on_file_as_lake(tmp_path: Path) -> None:
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(LakeError, match="not a folder"):
+        check_lake(Lake.open(str(f / "lake")))
+
+
+@pytest.mark.server
+def test_check_fails_on_missing_bucket(s3_env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["lake", "check", "--lake", "s3://no-such-bucket-xyz/lake"]) == 2
+    assert "no-such-bucket-xyz" in capsys.readouterr().err
