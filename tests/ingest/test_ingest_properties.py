@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -39,7 +38,7 @@ def depth_of(value: Any) -> int:
 @settings(max_examples=300, deadline=None)
 @given(json_values, st.lists(st.integers(1, 64), min_size=1, max_size=8))
 def test_depth_scanner_agrees_with_the_parsed_depth(value: Any, cuts: list[int]) -> None:
-    data = np.frombuffer(json.dumps(value).encode(), dtype=np.uint8)
+    data = json.dumps(value).encode()
     true_depth = depth_of(value)
     for limit in (max(true_depth - 1, 0), true_depth):
         scanner = _DepthScanner(limit)

@@ -97,7 +97,6 @@ class InputStream(io.RawIOBase):
             else self._counting
         )
         self.position = 0  # decompressed bytes handed out
-        self.lines = 1  # line number at ``position`` (counted only with json_depth)
         self._depth: _DepthScanner | None = (
             _DepthScanner(limits.max_json_depth) if json_depth else None
         )
@@ -115,15 +114,12 @@ class InputStream(io.RawIOBase):
         self.position += n
         if self.compressed:
             self._check_inflation()
-        if self._depth is not None:
-            chunk = np.frombuffer(buffer[:n], dtype=np.uint8)
-            if not self._depth.feed(chunk):
-                raise InputError(
-                    str(self.path),
-                    f"JSON nested deeper than {self.limits.max_json_depth} levels",
-                    line=self.lines + int(np.count_nonzero(chunk[: self._depth.where] == 10)),
-                )
-            self.lines += int(np.count_nonzero(chunk == 10))
+        if self._depth is not None and not self._depth.feed(bytes(buffer[:n])):
+            raise InputError(
+                str(self.path),
+                f"JSON nested deeper than {self.limits.max_json_depth} levels "
+                f"(within bytes {self.position - n}-{self.position})",
+            )
         return n
 
     def _check_inflation(self) -> None:
@@ -165,80 +161,43 @@ def head(path: Path, limits: Limits, n: int = 65536) -> bytes:
         return f.read(n)
 
 
-# Byte classes for the depth scan: 1 quote, 2 backslash, 3 opening, 4 closing bracket.
-_CLASS = np.zeros(256, dtype=np.uint8)
-_CLASS[ord('"')] = 1
-_CLASS[ord("\\")] = 2
-_CLASS[[ord("["), ord("{")]] = 3
-_CLASS[[ord("]"), ord("}")]] = 4
+# Bytes the depth scan keeps after escapes are removed: quotes and brackets.
+_DELETE = bytes(b for b in range(256) if b not in b'"[]{}')
 
 
 class _DepthScanner:
-    """Tracks JSON nesting depth over a byte stream fed in chunks (vectorised with numpy).
+    """Tracks JSON nesting depth over a byte stream fed in chunks.
 
-    Only the structural bytes (quotes, backslashes, brackets) of a chunk are looked at: a
-    quote is escaped when an odd run of backslashes directly precedes it (runs may start in
-    the previous chunk), unescaped quotes toggle "inside a string", and brackets outside
-    strings move the depth.
+    Escapes are removed first with C-speed ``bytes.replace`` (``\\\\`` pairs, then ``\\"``),
+    so every quote left is a real string delimiter; everything but quotes and brackets is
+    then dropped with ``bytes.translate``, and NumPy tracks string parity and depth over the
+    few bytes that remain. An odd backslash run at a chunk's end is carried to the next.
     """
 
     def __init__(self, max_depth: int) -> None:
         self.max_depth = max_depth
         self.depth = 0
         self.in_string = False
-        self.backslashes = 0  # run of backslashes at the end of the previous chunk
-        self.where = 0  # offset in the last chunk where the limit was passed
+        self.backslash = False  # the previous chunk ended in an unpaired backslash
 
-    def feed(self, chunk: np.ndarray) -> bool:
+    def feed(self, chunk: bytes) -> bool:
         """Advance over ``chunk``; False when the depth limit was exceeded in it."""
-        n = len(chunk)
-        if n == 0:
+        if self.backslash:
+            chunk = b"\\" + chunk
+        plain = chunk.replace(b"\\\\", b"").replace(b'\\"', b"")
+        self.backslash = plain.endswith(b"\\")
+        kept = np.frombuffer(plain.translate(None, _DELETE), dtype=np.uint8)
+        if len(kept) == 0:
             return True
-        classes = _CLASS[chunk]
-        pos = np.flatnonzero(classes)
-        carry = self.backslashes
-        self.backslashes = 0
-        if len(pos) == 0:
-            return True
-        cls = classes[pos]
-        is_bs = cls == 2
-        quote_at = np.flatnonzero(cls == 1)
-        if len(quote_at) and is_bs.any():
-            # Elements k-r..k-1 form the backslash run before element k when each is a
-            # backslash and sits at the byte right before its successor.
-            adjacent = np.empty(len(pos), dtype=bool)
-            adjacent[:-1] = pos[1:] == pos[:-1] + 1
-            adjacent[-1] = False
-            good = is_bs & adjacent
-            idx = np.arange(len(pos))
-            last_bad = np.maximum.accumulate(np.where(good, -1, idx))
-            before = quote_at - 1
-            safe = np.maximum(before, 0)
-            run = np.where(before >= 0, before - last_bad[safe], 0)
-            run_start = pos[np.maximum(quote_at - run, 0)]
-            from_chunk_start = np.where(run > 0, run_start == 0, pos[quote_at] == 0)
-            run = run + np.where(from_chunk_start, carry, 0)
-            escaped = run % 2 == 1
-        elif len(quote_at) and carry % 2 == 1:
-            escaped = pos[quote_at] == 0
-        else:
-            escaped = np.zeros(len(quote_at), dtype=bool)
-        toggles = np.zeros(len(pos), dtype=np.int8)
-        toggles[quote_at[~escaped]] = 1
-        parity = (np.cumsum(toggles, dtype=np.int64) + int(self.in_string)) % 2
-        outside = parity == 0
-        delta = np.where(outside & (cls == 3), 1, np.where(outside & (cls == 4), -1, 0))
+        quotes = kept == 34
+        inside = (np.cumsum(quotes, dtype=np.int64) + int(self.in_string)) % 2 == 1
+        opening = (kept == 91) | (kept == 123)
+        closing = (kept == 93) | (kept == 125)
+        delta = opening.astype(np.int64) - closing.astype(np.int64)
+        delta[inside | quotes] = 0
         depth = np.cumsum(delta) + self.depth
-        over = np.flatnonzero(depth > self.max_depth)
-        if len(over):
-            self.where = int(pos[over[0]])
+        if int(depth.max()) > self.max_depth:
             return False
         self.depth = int(depth[-1])
-        self.in_string = bool(parity[-1])
-        if chunk[-1] == 92:
-            k = len(pos) - 1
-            while k >= 0 and cls[k] == 2 and pos[k] == n - (len(pos) - k):
-                k -= 1
-            trailing = len(pos) - 1 - k
-            self.backslashes = trailing + (carry if trailing == n else 0)
+        self.in_string = bool(inside[-1])
         return True
