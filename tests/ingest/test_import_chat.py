@@ -216,3 +216,13 @@ def test_brackets_and_escapes_inside_strings_do_not_count_as_nesting(
     assert json.loads(path.read_text())  # valid JSON with 1,000 brackets in a string
     import_presence(lake, [path])
     assert len(presence(lake)) == 1
+
+
+@pytest.mark.parametrize("name", ["p.json", "p.json.gz"])
+def test_progress_counts_file_bytes_once(
+    lake: Lake, write_json: WriteJson, td: Callable[..., Any], name: str
+) -> None:
+    path = write_json(name, td([(float(i), f"u{i % 9}", None) for i in range(3000)]))
+    seen: list[int] = []
+    import_presence(lake, [path], progress=seen.append)
+    assert sum(seen) == path.stat().st_size

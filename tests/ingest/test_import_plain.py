@@ -167,3 +167,35 @@ def test_platform_names_are_checked(lake: Lake, tmp_path: Path, platform: str) -
     f.write_text("ts,channel,user\n2024-01-01T00:00:00Z,a,x\n")
     with pytest.raises(InputError, match="platform"):
         import_presence(lake, [f], platform=platform)
+
+
+@pytest.mark.parametrize("name", ["p.csv", "p.csv.gz", "p.parquet", "p.jsonl"])
+def test_progress_reports_every_byte(lake: Lake, tmp_path: Path, name: str) -> None:
+    table = pa.table(
+        {
+            "ts": [f"2024-01-01T00:{i % 60:02d}:00Z" for i in range(5000)],
+            "channel": [f"c{i % 7}" for i in range(5000)],
+            "user": [f"u{i}" for i in range(5000)],
+        }
+    )
+    path = tmp_path / name
+    if name.endswith(".parquet"):
+        pq.write_table(table, path)
+    elif name.endswith(".jsonl"):
+        path.write_text(
+            "".join(
+                f'{{"ts": "{r["ts"]}", "channel": "{r["channel"]}", "user": "{r["user"]}"}}\n'
+                for r in table.to_pylist()
+            )
+        )
+    else:
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(table, tmp_path / "tmp.csv")
+        data = (tmp_path / "tmp.csv").read_bytes()
+        path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    seen: list[int] = []
+    result = import_presence(lake, [path], progress=seen.append)
+    assert result.rows_written == 5000
+    assert all(n > 0 for n in seen)
+    assert sum(seen) == pytest.approx(path.stat().st_size, rel=0.01)
