@@ -93,9 +93,7 @@ class TwitchSettings(_Section):
     irc_url: str = Field(
         "ircs://irc.chat.twitch.tv:6697", description="Twitch IRC endpoint (irc:// or ircs://)."
     )
-    auth_url: str = Field(
-        "https://id.twitch.tv/oauth2/token", description="OAuth token endpoint."
-    )
+    auth_url: str = Field("https://id.twitch.tv/oauth2/token", description="OAuth token endpoint.")
     helix_url: str = Field("https://api.twitch.tv/helix", description="Helix API base URL.")
     gql_url: str = Field("https://gql.twitch.tv/gql", description="GraphQL endpoint (VOD chat).")
     gql_client_id: str = Field(
@@ -163,17 +161,24 @@ class AnalysisSettings(_Section):
         5000, ge=2, description="Keep at most this many channels, the most-watched first."
     )
     min_channel_viewers: int = Field(
-        5, ge=1, description="Channels with fewer unique viewers (after bots) are left out."
+        10, ge=1, description="Channels with fewer unique viewers (after bots) are left out."
     )
     overlap_threshold: int = Field(
         2, ge=1, description="An edge needs at least this many shared unique viewers."
     )
+    max_edges_per_channel: int = Field(
+        25,
+        ge=0,
+        description="Edge budget: when more edges would pass, the threshold is raised until "
+        "at most this many per channel remain (0: no budget, the threshold is exact).",
+    )
     significance: float = Field(
-        0.001,
+        0.0,
         ge=0,
         le=1,
-        description="An edge's shared count must also be unlikely by chance: Poisson tail "
-        "probability below this, given both channels' sizes (0 disables the test).",
+        description="If above 0, an edge's shared count must also be unlikely by chance "
+        "(Poisson tail probability below this, given both channels' sizes). Sharpens "
+        "heavy-tailed data but starves sparse data, so off by default.",
     )
     weight: Literal["excess", "cosine", "jaccard", "shared"] = Field(
         "excess",
@@ -255,6 +260,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "rigorous": {
         "analysis": {
             "overlap_threshold": 300,
+            "max_edges_per_channel": 0,
             "min_community_size": 10,
             "min_channel_viewers": 10,
         }
@@ -320,7 +326,22 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
-    return data
+    return _drop_empty_sections(data, Settings)
+
+
+def _drop_empty_sections(data: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """A section written with every key commented out (``twitch:``) parses as null: skip it."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        info = model.model_fields.get(key)
+        ann = info.annotation if info else None
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            if value is None:
+                continue
+            if isinstance(value, dict):
+                value = _drop_empty_sections(value, ann)
+        out[key] = value
+    return out
 
 
 def load_settings(
@@ -381,3 +402,71 @@ def settings_reference() -> list[tuple[str, str, str]]:
 
     walk(Settings, "")
     return rows
+
+
+def _yaml_value(value: object) -> str:
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+        for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+            if seconds >= size and seconds % size == 0:
+                return f"{int(seconds // size)}{unit}"
+        return f"{seconds:g}s"
+    if value is None:
+        return "null"
+    if isinstance(value, tuple):
+        return "[]" if not value else "[" + ", ".join(map(str, value)) + "]"
+    if isinstance(value, Path):
+        return str(value)
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...").strip()
+
+
+def example_yaml() -> str:
+    """``config/config.yaml``: every setting, its default and its help, as commented YAML."""
+    lines = [
+        "# ViewerAtlas settings. Every key is shown with its default; uncomment to change.",
+        "# Precedence: defaults < preset < this file (--config) < VIEWERATLAS_* environment",
+        "# (nested with __, e.g. VIEWERATLAS_ANALYSIS__RESOLUTION=2) < command-line flags.",
+        "# Durations: 30s, 5m, 1h, 7d (a bare number means seconds).",
+        "# Regenerate with: uv run vieweratlas config --example > config/config.yaml",
+        "",
+    ]
+
+    def walk(model: type[BaseModel], depth: int) -> None:
+        pad = "  " * depth
+        for name, info in model.model_fields.items():
+            ann = info.annotation
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                lines.append(f"{pad}{name}:")
+                walk(ann, depth + 1)
+                continue
+            help_text = info.description or ""
+            if name == "preset":
+                help_text += " One of: " + ", ".join(PRESETS) + "."
+            lines.append(f"{pad}# {help_text}")
+            default = info.get_default(call_default_factory=True)
+            lines.append(f"{pad}# {name}: {_yaml_value(default)}")
+
+    walk(Settings, 0)
+    return "\n".join(lines) + "\n"
+
+
+def redacted(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data: durations as ``5m``, every secret replaced by ``***``."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, BaseModel):
+            return {k: plain(getattr(value, k)) for k in type(value).model_fields}
+        if isinstance(value, SecretStr):
+            return "***"
+        if isinstance(value, timedelta):
+            return _yaml_value(value)
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, tuple):
+            return list(value)
+        return value
+
+    data: dict[str, Any] = plain(settings)
+    return data

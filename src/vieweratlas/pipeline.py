@@ -104,6 +104,7 @@ def analyze(
             threshold=cfg.overlap_threshold,
             weight=cfg.weight,
             alpha=cfg.significance,
+            max_edges=cfg.max_edges_per_channel * len(kept) or None,
         )
         connected = np.flatnonzero(_degree(full) > 0)
         if len(connected) < 2:
@@ -157,6 +158,7 @@ def analyze(
             "channels_without_significant_edges": len(kept) - len(connected),
             "channels_attached": int(attached.sum()),
             "channel_pairs_with_any_overlap": full.pairs_with_any_overlap,
+            "overlap_threshold_used": full.threshold,
             "unclustered_channels": int((membership == UNCLUSTERED).sum()),
             "small_communities_merged": part.merged,
         },
@@ -198,6 +200,7 @@ def subgraph(graph: Overlap, keep: np.ndarray) -> Overlap:
         weight=graph.weight[inside],
         viewers=graph.viewers[keep],
         pairs_with_any_overlap=graph.pairs_with_any_overlap,
+        threshold=graph.threshold,
     )
 
 

@@ -101,7 +101,8 @@ def _community_sizes(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
 
 
 def _weighted_pick(rng: np.random.Generator, cdf: np.ndarray, count: int) -> np.ndarray:
-    return np.minimum(np.searchsorted(cdf, rng.random(count) * cdf[-1]), len(cdf) - 1)
+    picks: np.ndarray = np.searchsorted(cdf, rng.random(count) * cdf[-1])
+    return np.minimum(picks, len(cdf) - 1)
 
 
 def generate(spec: SynthSpec) -> SynthData:
@@ -157,9 +158,7 @@ def generate(spec: SynthSpec) -> SynthData:
     r_channel = np.repeat(p_channel, repeats)
     r_window = rng.integers(0, spec.windows, len(r_viewer))
     # One row per (viewer, channel, snapshot), as the lake stores it.
-    _, first = np.unique(
-        (r_viewer * n_ch + r_channel) * spec.windows + r_window, return_index=True
-    )
+    _, first = np.unique((r_viewer * n_ch + r_channel) * spec.windows + r_window, return_index=True)
     first.sort()
     r_viewer, r_channel, r_window = r_viewer[first], r_channel[first], r_window[first]
     messages = (rng.random(len(r_viewer)) < 0.2) * rng.geometric(0.3, len(r_viewer))
@@ -246,5 +245,5 @@ def _add_bot(
 
 
 def _lang_weights() -> np.ndarray:
-    w = np.array([6, 2, 1.5, 1.2, 1.2, 1, 0.8, 0.8, 0.6, 0.6, 0.5, 0.4])
-    return w / w.sum()
+    w: np.ndarray = np.array([6, 2, 1.5, 1.2, 1.2, 1, 0.8, 0.8, 0.6, 0.6, 0.5, 0.4])
+    return w / float(w.sum())

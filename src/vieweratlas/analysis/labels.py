@@ -31,8 +31,10 @@ def _dominant(
     table = pa.table({"c": community, "v": value, "w": weight.astype(np.float64)})
     table = table.filter(pc.and_(pc.is_valid(table["v"]), pc.not_equal(table["v"], "")))
     sums = table.group_by(["c", "v"]).aggregate([("w", "sum")])
-    totals = pa.table({"c": community, "w": weight.astype(np.float64)}).group_by("c").aggregate(
-        [("w", "sum")]
+    totals = (
+        pa.table({"c": community, "w": weight.astype(np.float64)})
+        .group_by("c")
+        .aggregate([("w", "sum")])
     )
     total = dict(zip(totals["c"].to_pylist(), totals["w_sum"].to_pylist(), strict=True))
     out: dict[int, list[tuple[str, float]]] = {}

@@ -24,6 +24,7 @@ class Overlap:
     weight: np.ndarray  # float64 normalised weight
     viewers: np.ndarray  # int64 unique viewers per channel
     pairs_with_any_overlap: int  # edges before the threshold
+    threshold: int = 1  # the shared-viewer threshold in effect (may be raised by a budget)
 
     @property
     def n(self) -> int:
@@ -35,9 +36,7 @@ class Overlap:
         return (w + w.T).tocsr()
 
 
-def select_channels(
-    matrix: sp.csr_matrix, *, min_viewers: int, max_channels: int
-) -> np.ndarray:
+def select_channels(matrix: sp.csr_matrix, *, min_viewers: int, max_channels: int) -> np.ndarray:
     """Indices of channels kept: at least ``min_viewers`` unique viewers, the biggest first."""
     viewers = np.diff(matrix.tocsc().indptr)
     eligible = np.flatnonzero(viewers >= min_viewers)
@@ -48,9 +47,20 @@ def select_channels(
 
 
 def overlap(
-    matrix: sp.csr_matrix, *, threshold: int, weight: str, alpha: float = 0.0
+    matrix: sp.csr_matrix,
+    *,
+    threshold: int,
+    weight: str,
+    alpha: float = 0.0,
+    max_edges: int | None = None,
 ) -> Overlap:
-    """Edges between the columns of ``matrix`` (users × channels; any value > 0 = present)."""
+    """Edges between the columns of ``matrix`` (users × channels; any value > 0 = present).
+
+    Edges need ``threshold`` shared viewers; with ``max_edges``, the threshold is raised to
+    the smallest value that keeps at most that many edges. On big data the pairs sharing a
+    viewer or two run into the millions and are mostly chance; on small, sparse data they
+    are the signal. A budget adapts to both.
+    """
     b = matrix.astype(bool).astype(np.int32)
     b.eliminate_zeros()
     viewers = np.asarray(b.sum(axis=0)).ravel().astype(np.int64)
@@ -69,6 +79,13 @@ def overlap(
     if weight == "excess":
         pos = w > 0
         src, dst, shared, w = src[pos], dst[pos], shared[pos], w[pos]
+    if max_edges is not None and len(shared) > max_edges:
+        at_least = np.bincount(shared)[::-1].cumsum()[::-1]  # edges with shared >= t
+        threshold = (
+            int(np.argmax(at_least <= max_edges)) if at_least[-1] <= max_edges else (len(at_least))
+        )
+        keep = shared >= threshold
+        src, dst, shared, w = src[keep], dst[keep], shared[keep], w[keep]
     return Overlap(
         src=src,
         dst=dst,
@@ -76,6 +93,7 @@ def overlap(
         weight=w,
         viewers=viewers,
         pairs_with_any_overlap=int(co.nnz),
+        threshold=threshold,
     )
 
 
@@ -83,13 +101,16 @@ def normalise(
     shared: np.ndarray, na: np.ndarray, nb: np.ndarray, kind: str, users: int
 ) -> np.ndarray:
     s = shared.astype(np.float64)
+    a, b = na.astype(np.float64), nb.astype(np.float64)
+    out: np.ndarray
     if kind == "excess":
-        expected = na.astype(np.float64) * nb / max(users, 1)
-        return (s - expected) / np.sqrt(na.astype(np.float64) * nb)
-    if kind == "cosine":
-        return s / np.sqrt(na.astype(np.float64) * nb)
-    if kind == "jaccard":
-        return s / (na + nb - s)
-    if kind == "shared":
-        return s
-    raise ValueError(f"unknown weight {kind!r}")
+        out = (s - a * b / max(users, 1)) / np.sqrt(a * b)
+    elif kind == "cosine":
+        out = s / np.sqrt(a * b)
+    elif kind == "jaccard":
+        out = s / (a + b - s)
+    elif kind == "shared":
+        out = s
+    else:
+        raise ValueError(f"unknown weight {kind!r}")
+    return out

@@ -66,9 +66,7 @@ def analyze_cmd(
     preset: PresetOpt = None,
     since: Since = None,
     until: Until = None,
-    algorithm: Annotated[
-        str | None, typer.Option("--algorithm", help="leiden | louvain")
-    ] = None,
+    algorithm: Annotated[str | None, typer.Option("--algorithm", help="leiden | louvain")] = None,
     resolution: Annotated[float | None, typer.Option(help="Modularity resolution.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     overlap_threshold: Annotated[
@@ -99,9 +97,7 @@ def analyze_cmd(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the demo.")] = Path(
-        "atlas-demo"
-    ),
+    out: Annotated[Path, typer.Option("--out", help="Folder for the demo.")] = Path("atlas-demo"),
     seed: Annotated[int, typer.Option(help="Random seed of the generated data.")] = 0,
 ) -> None:
     """The whole pipeline on a generated Twitch-like data set, no credentials needed."""
@@ -114,7 +110,7 @@ def demo(
         write_synthetic(the_lake, data)
         result = analyze(the_lake, settings, out, progress=lambda s: status.update(s))
     show_run(result, planted_nmi(the_lake, result.nodes))
-    console.print(f"\nlake: {lake_dir}   try: vieweratlas sql --lake {lake_dir} \"SELECT ...\"")
+    console.print(f'\nlake: {lake_dir}   try: vieweratlas sql --lake {lake_dir} "SELECT ..."')
 
 
 def show_run(result: RunResult, nmi: float | None) -> None:
@@ -143,4 +139,3 @@ def show_run(result: RunResult, nmi: float | None) -> None:
     timing = "  ".join(f"{k} {v:.2f}s" for k, v in s["timings"].items())
     console.print(f"time: {timing}", markup=False)
     console.print(f"outputs: {result.out_dir}/ (run {result.run_id})", markup=False)
-

@@ -1,4 +1,4 @@
-"""``vieweratlas sql``: ad-hoc SQL over the lake."""
+"""``vieweratlas sql`` (ad-hoc SQL over the lake) and ``vieweratlas config``."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import sys
 from typing import Annotated
 
 import typer
+import yaml
 from rich.table import Table
 
 from vieweratlas.cli.app import app
 from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, console, resolve
+from vieweratlas.config import example_yaml, redacted
 from vieweratlas.lake import Lake
 
 
@@ -41,3 +43,20 @@ def sql(
         console.print(table)
         if result.num_rows > limit:
             console.print(f"… {result.num_rows - limit} more rows (use --limit or --format csv)")
+
+
+@app.command(name="config")
+def config_cmd(
+    lake: LakeOpt = None,
+    config: ConfigOpt = None,
+    preset: PresetOpt = None,
+    example: Annotated[
+        bool, typer.Option("--example", help="Print the documented example config.yaml.")
+    ] = False,
+) -> None:
+    """Show the resolved settings (secrets masked), or the documented example file."""
+    if example:
+        sys.stdout.write(example_yaml())
+        return
+    settings = resolve(lake, config, preset)
+    sys.stdout.write(yaml.safe_dump(redacted(settings), sort_keys=False))

@@ -92,7 +92,8 @@ class Lake:
     # ------------------------------------------------------------------ files
 
     def exists(self, relpath: str) -> bool:
-        return self.fs.get_file_info(self.path(relpath)).type != pafs.FileType.NotFound
+        info = self.fs.get_file_info(self.path(relpath))
+        return bool(info.type != pafs.FileType.NotFound)
 
     def list_files(self, relpath: str, *, suffix: str = "") -> list[str]:
         """Visible files under ``relpath`` (recursive, lake-relative, sorted)."""

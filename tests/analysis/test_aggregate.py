@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from presence_rows import presence
+
+from vieweratlas.analysis.aggregate import aggregate
+from vieweratlas.errors import AnalysisError
+
+
+def test_counts_snapshots_per_viewer_and_channel() -> None:
+    inc = aggregate(
+        presence([(0, "a", "u1"), (1, "a", "u1"), (0, "b", "u1"), (0, "a", "u2"), (2, "b", "u3")])
+    )
+    users = inc.users.to_pylist()
+    channels = inc.channels.to_pylist()
+    dense = inc.matrix.toarray()
+    assert channels == ["a", "b"]  # numbered in name order
+    assert dense[users.index("u1"), channels.index("a")] == 2
+    assert dense[users.index("u1"), channels.index("b")] == 1
+    assert dense[users.index("u2")].tolist() == [1, 0]
+    assert dense[users.index("u3")].tolist() == [0, 1]
+    assert inc.windows == 3
+    assert inc.presence_rows == 5
+
+
+def test_empty_window_is_an_error() -> None:
+    with pytest.raises(AnalysisError, match="no presence rows"):
+        aggregate(presence([]).slice(0, 0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 5), st.sampled_from("abcdef"), st.sampled_from(["x", "y", "z", "w"])
+        ),
+        min_size=1,
+        max_size=60,
+        unique=True,
+    ),
+    st.booleans(),
+)
+def test_matrix_matches_a_plain_count_in_any_row_order(
+    rows: list[tuple[int, str, str]], sort: bool
+) -> None:
+    if sort:
+        rows = sorted(rows, key=lambda r: (r[2], r[1], r[0]))
+    table = presence(rows)
+    if len(rows) > 2:  # several chunks, as a multi-file lake read gives
+        table = pa.concat_tables([table.slice(0, 2), table.slice(2)])
+    inc = aggregate(table)
+    users, channels = inc.users.to_pylist(), inc.channels.to_pylist()
+    expected = np.zeros((len(users), len(channels)), dtype=np.int64)
+    for _, c, u in rows:
+        expected[users.index(u), channels.index(c)] += 1
+    assert (inc.matrix.toarray() == expected).all()
+    assert inc.matrix.has_canonical_format
