@@ -182,7 +182,15 @@ def _render(data: AtlasData, path: Path | IO[bytes], size_px: int, dpi: int) -> 
         )
         # Largest communities first; a smaller one whose name would overlap goes unnamed
         # on the map (it keeps its legend entry and its colour).
-        extent = text.get_window_extent(renderer).expanded(1.05, 1.15)
+        extent = text.get_window_extent(renderer)
+        frame = ax.get_window_extent(renderer)
+        shift = max(frame.x0 - extent.x0, 0.0) - max(extent.x1 - frame.x1, 0.0)
+        if shift:  # a name at the rim would be cut: slide it inside the frame
+            px, py = ax.transData.transform(text.get_position())
+            nx, ny = ax.transData.inverted().transform((px + shift, py))
+            text.set_position((float(nx), float(ny)))
+            extent = text.get_window_extent(renderer)
+        extent = extent.expanded(1.05, 1.15)
         if any(extent.overlaps(other) for other in placed):
             text.remove()
         else:
