@@ -268,6 +268,18 @@ print("BENCH-RESULT", json.dumps({"build": build, "louvain": time.perf_counter()
 """
 
 
+def revision() -> str:
+    """The commit measured, with ``+dirty`` when src/ has uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, cwd=ROOT, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(["git", "status", "--porcelain", "src"], capture_output=True,
+                               text=True, cwd=ROOT, check=True).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
 def log(msg: str) -> None:
     stamp = datetime.now(UTC).strftime("%H:%M:%S")
     print(f"[{stamp}] {msg}", file=sys.stderr, flush=True)
@@ -288,9 +300,11 @@ def child(code: str, *args: str, timeout: float | None = None) -> dict[str, Any]
         return None
     if proc.returncode != 0:
         sys.exit(f"child failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    # Libraries may print (DuckDB's progress bar): the result is the marked line.
-    line = next(x for x in reversed(proc.stdout.splitlines()) if x.startswith("BENCH-RESULT "))
-    result: dict[str, Any] = json.loads(line.removeprefix("BENCH-RESULT "))
+    # Libraries may print (DuckDB's progress bar, without a newline): find the marker.
+    if "BENCH-RESULT " not in proc.stdout:
+        sys.exit(f"child printed no result:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    line = proc.stdout.rsplit("BENCH-RESULT ", 1)[1].splitlines()[0]
+    result: dict[str, Any] = json.loads(line)
     return result
 
 
@@ -416,6 +430,7 @@ def main() -> None:
             parser.error(f"unknown size {name!r} (choose from {', '.join(SIZES)})")
     started = time.perf_counter()
     load = os.getloadavg()
+    rev = revision()
     results = []
     with tempfile.TemporaryDirectory(prefix="vieweratlas-bench-") as tmp:
         work = args.keep or Path(tmp)
@@ -425,7 +440,8 @@ def main() -> None:
     print(f"### `uv run python bench/bench_analysis.py {' '.join(sys.argv[1:])}`".rstrip())
     print()
     print(
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, load average "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {rev}, {os.cpu_count()} CPUs, load "
+        f"average "
         f"{load[0]:.2f} at start and {os.getloadavg()[0]:.2f} at the end (the machine is "
         f"shared), {time.perf_counter() - started:,.0f} s in all. Default preset, "
         "`analysis.max_channels` raised to the channel count."
