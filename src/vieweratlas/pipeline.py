@@ -155,7 +155,7 @@ def analyze(
             "snapshots": inc.windows,
             "channels_seen": len(inc.channels),
             "channels_below_min_viewers_or_over_max": len(inc.channels) - len(kept),
-            "channels_without_significant_edges": len(kept) - len(connected),
+            "channels_without_edges": len(kept) - len(connected),
             "channels_attached": int(attached.sum()),
             "channel_pairs_with_any_overlap": full.pairs_with_any_overlap,
             "overlap_threshold_used": full.threshold,

@@ -102,7 +102,8 @@ def _community_sizes(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
 
 def _weighted_pick(rng: np.random.Generator, cdf: np.ndarray, count: int) -> np.ndarray:
     picks: np.ndarray = np.searchsorted(cdf, rng.random(count) * cdf[-1])
-    return np.minimum(picks, len(cdf) - 1)
+    out: np.ndarray = np.minimum(picks, len(cdf) - 1)
+    return out
 
 
 def generate(spec: SynthSpec) -> SynthData:
