@@ -76,7 +76,8 @@ def tables(g: dict[str, np.ndarray], pos: np.ndarray, k: int) -> tuple[pa.Table,
     names = [f"channel_{i:05d}" for i in range(n)]
     memb = g["membership"]
     nodes = pa.table({
-        "channel": names, "community": pa.array(memb, pa.int32()), "label": names,
+        "channel": names, "community": pa.array(memb, pa.int32()),
+        "label": [f"{GAMES[c % len(GAMES)]} · {LANGS[c % len(LANGS)].upper()} #{c}" for c in memb],
         "viewers": pa.array(g["viewers"], pa.int64()),
         "game": [GAMES[c % len(GAMES)] for c in memb],
         "language": [LANGS[c % len(LANGS)] for c in memb],

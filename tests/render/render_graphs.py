@@ -86,7 +86,7 @@ def atlas_tables(
         {
             "channel": pa.array(channels, pa.string()),
             "community": pa.array(graph.membership, pa.int32()),
-            "label": pa.array(channels, pa.string()),
+            "label": pa.array([labels[c] for c in graph.membership], pa.string()),
             "viewers": pa.array(viewers, pa.int64()),
             "game": pa.array(game_list, pa.string()),
             "language": pa.array(["en"] * n, pa.string()),

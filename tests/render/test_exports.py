@@ -45,6 +45,9 @@ def test_gexf_parses_with_attributes(atlas_dir: Path, planted: Planted) -> None:
     for key in ("community", "community_label", "viewers", "game", "language", "x", "y"):
         assert key in node, key
     assert node["community"] == int(planted.membership[0])
+    # Nodes are labelled by channel; nodes.label (the community's name) is an attribute.
+    assert node["label"] == "chan0000"
+    assert node["community_label"] == f"Game {planted.membership[0]} · EN"
     assert isinstance(node["viewers"], int)
     assert set(node["viz"]["position"]) >= {"x", "y"}
     assert node["viz"]["position"]["x"] == pytest.approx(node["x"], abs=1e-5)

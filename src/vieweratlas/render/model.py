@@ -63,7 +63,7 @@ class AtlasData:
     """Nodes (arrays indexed 0..n-1), edges as index pairs, communities by size."""
 
     channel: list[str]
-    label: list[str]
+    label: list[str]  # what a node is shown as: display name, else channel
     game: list[str | None]
     language: list[str | None]
     title: list[str | None]
@@ -129,8 +129,10 @@ def build_atlas_data(
     if len(set(channel)) != len(channel):
         raise ValueError("nodes.channel must be unique")
     index = {c: i for i, c in enumerate(channel)}
-    labels = _column(nodes, "label")
-    label = [str(lab) if lab is not None else "" for lab in labels]
+    # A node is shown by its display name when the run has one, else by its channel login.
+    # (``nodes.label`` is the node's *community* label; communities come from their table.)
+    shown = _column(nodes, "display_name")
+    label = [str(d) if d else c for d, c in zip(shown, channel, strict=True)]
     community = _numeric(nodes, "community", np.int64, -1)
     viewers = _numeric(nodes, "viewers", np.int64, 0)
 
@@ -156,7 +158,7 @@ def build_atlas_data(
     if "strength" in nodes.column_names:
         strength = _numeric(nodes, "strength", np.float64, 0.0)
 
-    comms = _communities(communities, community, viewers)
+    comms = _communities(communities, community, viewers, _column(nodes, "label"))
     colour_of = {c.id: c.color for c in comms}
     color = [colour_of.get(int(c), UNCLUSTERED_COLOR) for c in community]
     return AtlasData(
@@ -181,16 +183,20 @@ def build_atlas_data(
     )
 
 
-def _communities(table: pa.Table, community: np.ndarray, viewers: np.ndarray) -> list[Community]:
+def _communities(
+    table: pa.Table, community: np.ndarray, viewers: np.ndarray, node_labels: list[Any]
+) -> list[Community]:
     """Communities ordered by size (then id), each given a palette colour in that order."""
     rows: dict[int, dict[str, Any]] = {}
+    # Names from the nodes' label column, for communities missing from the table.
+    named = {int(c): str(x) for c, x in zip(community.tolist(), node_labels, strict=True) if x}
     for row in table.to_pylist():
         if row.get("community") is None or int(row["community"]) < 0:
             continue
         rows[int(row["community"])] = row
     present = np.unique(community[community >= 0]).tolist()
     for cid in present:  # a community missing from the table still gets a legend entry
-        rows.setdefault(int(cid), {"community": int(cid)})
+        rows.setdefault(int(cid), {"community": int(cid), "label": named.get(int(cid))})
     sizes = {int(c): int(s) for c, s in zip(*np.unique(community, return_counts=True), strict=True)}
     totals = {int(c): int(viewers[community == c].sum()) for c in rows if sizes.get(int(c), 0) > 0}
     ordered = sorted(rows, key=lambda c: (-int(rows[c].get("size") or sizes.get(c, 0)), c))
