@@ -138,27 +138,37 @@ def main() -> None:
     ap.add_argument("--comments", type=int, default=1_000_000)
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--quick", action="store_true", help="100k comments, 200k rows")
+    ap.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        help="run only these inputs: td.json td.json.gz cd.json plain.csv interactions.csv",
+    )
     args = ap.parse_args()
     if args.quick:
         args.comments, args.rows = 100_000, 200_000
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
         root = Path(tmp)
         t = time.perf_counter()
-        comments = _chatters(args.comments)
-        cases = [
+        writers = [
             ("twitchdownloader", root / "td.json", write_twitchdownloader),
             ("twitchdownloader", root / "td.json.gz", write_twitchdownloader),
             ("chat-downloader", root / "cd.json", write_chat_downloader),
+            ("plain", root / "plain.csv", None),
+            ("interactions", root / "interactions.csv", None),
         ]
-        for _, path, writer in cases:
-            writer(path, comments)
+        if args.only:
+            writers = [w for w in writers if w[1].name in args.only]
+        comments = _chatters(args.comments) if any(w[2] for w in writers) else []
+        for fmt, path, writer in writers:
+            if writer is not None:
+                writer(path, comments)
+            elif fmt == "plain":
+                write_plain(path, args.rows)
+            else:
+                write_interactions(path, args.rows)
         del comments
-        write_plain(root / "plain.csv", args.rows)
-        write_interactions(root / "interactions.csv", args.rows)
-        cases_all = [(fmt, path) for fmt, path, _ in cases] + [
-            ("plain", root / "plain.csv"),
-            ("interactions", root / "interactions.csv"),
-        ]
+        cases_all = [(fmt, path) for fmt, path, _ in writers]
         print(f"generated inputs in {time.perf_counter() - t:.0f}s\n")
         header = f"{'format':<17} {'file':<19} {'MB':>7} {'rows in':>10} {'new rows':>10} "
         header += f"{'seconds':>8} {'rows/s':>10} {'input MB/s':>10} {'peak RSS MB':>11}"
