@@ -199,3 +199,12 @@ def test_progress_reports_every_byte(lake: Lake, tmp_path: Path, name: str) -> N
     assert result.rows_written == 5000
     assert all(n > 0 for n in seen)
     assert sum(seen) == pytest.approx(path.stat().st_size, rel=0.01)
+
+
+def test_csv_with_bom_and_jsonl_with_leading_blank_lines(lake: Lake, tmp_path: Path) -> None:
+    bom = tmp_path / "excel.csv"
+    bom.write_bytes(b"\xef\xbb\xbfts,channel,user\r\n2024-01-01T00:00:00Z,a,x\r\n")
+    j = tmp_path / "p.jsonl"
+    j.write_text('\n\n{"ts": "2024-01-01T00:05:00Z", "channel": "a", "user": "y"}\n')
+    assert import_presence(lake, [bom, j]).rows_written == 2
+    assert sorted(r["user"] for r in rows(lake)) == ["x", "y"]

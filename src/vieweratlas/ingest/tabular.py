@@ -96,6 +96,7 @@ def read_header(path: Path, limits: Limits) -> list[str]:
         text = first.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(str(path), "header is not UTF-8 text", line=1) from None
+    text = text.removeprefix("\ufeff")  # spreadsheet exports start with a BOM
     return [c.strip() for c in next(csv.reader([text]), [])]
 
 
@@ -244,12 +245,17 @@ def _jsonl(
     path: Path, columns: Sequence[str], limits: Limits, progress: Progress | None
 ) -> tuple[list[str], Iterator[Chunk]]:
     # Keys are only known once read; report the first line's keys as the "header".
+    first, number = b"", 0
     with open_input(path, limits) as f:
-        first = f.readline(1 << 20)
+        while not first.strip() and number < 1000:
+            first = f.readline(1 << 20)
+            number += 1
+            if not first:
+                break
     try:
         keys = list(pajson.read_json(io.BytesIO(first)).schema.names) if first.strip() else []
     except pa.ArrowInvalid:
-        raise InputError(str(path), "not a JSON object per line", line=1) from None
+        raise InputError(str(path), "not a JSON object per line", line=number) from None
     return keys, _jsonl_chunks(path, columns, limits, progress)
 
 
