@@ -99,7 +99,11 @@ def presence(
     ] = "auto",
     channel: Annotated[
         str | None,
-        typer.Option("--channel", help="Channel of chat files that do not name it."),
+        typer.Option(
+            "--channel",
+            help="Channel of chat files (required for chat-downloader; "
+            "overrides TwitchDownloader's streamer.name).",
+        ),
     ] = None,
     snapshot_time: SnapshotOpt = None,
     base_time: Annotated[
