@@ -33,9 +33,10 @@ def _no_external_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def guarded(self: socket.socket, address: object) -> object:
         host = address[0] if isinstance(address, tuple) else None
-        if isinstance(host, str) and self.family in (socket.AF_INET, socket.AF_INET6):
-            if host not in ("127.0.0.1", "::1", "localhost") and not host.startswith("127."):
-                raise AssertionError(f"unexpected network access to {address!r}")
+        inet = self.family in (socket.AF_INET, socket.AF_INET6)
+        loopback = host in ("127.0.0.1", "::1", "localhost") or str(host).startswith("127.")
+        if isinstance(host, str) and inet and not loopback:
+            raise AssertionError(f"unexpected network access to {address!r}")
         return real_connect(self, address)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket.socket, "connect", guarded)

@@ -56,7 +56,7 @@ def test_kill_during_write_then_rewrite_completes_without_duplicates(tmp_path: P
     before = lake.read("presence").num_rows
 
     proc = start_writer(lake_dir, seed=1)
-    out, err = proc.communicate(timeout=300)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     table = lake.read("presence", columns=["ts", "channel", "user"])
     assert table.num_rows >= before

@@ -126,7 +126,7 @@ class Lake:
 
     @contextlib.contextmanager
     def _atomic(self, relpath: str) -> Iterator[Any]:
-        """Yield a writable binary stream; the file appears complete at ``relpath`` or not at all."""
+        """A writable binary stream; the file appears complete at ``relpath`` or not at all."""
         final = self.path(relpath)
         parent = posixpath.dirname(final)
         if self.is_local:
@@ -331,9 +331,10 @@ class Stage:
 
 
 def _write_parquet(lake: Lake, rel: str, reader: pa.RecordBatchReader, schema: pa.Schema) -> None:
-    with lake._atomic(rel) as out, pq.ParquetWriter(
-        out, schema, compression="zstd", write_statistics=True
-    ) as writer:
+    with (
+        lake._atomic(rel) as out,
+        pq.ParquetWriter(out, schema, compression="zstd", write_statistics=True) as writer,
+    ):
         for batch in reader:
             writer.write_batch(batch.cast(schema), row_group_size=ROW_GROUP_SIZE)
 
