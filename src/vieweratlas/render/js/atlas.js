@@ -30,10 +30,12 @@
   function fmt(v) {
     return Number(v).toLocaleString("en-US");
   }
+  // Sigma blends with (ONE, ONE_MINUS_SRC_ALPHA), i.e. it expects premultiplied colours:
+  // without this, thousands of translucent edges add up to washed-out neon.
   function rgba(hex, alpha) {
-    var r = parseInt(hex.slice(1, 3), 16);
-    var g = parseInt(hex.slice(3, 5), 16);
-    var b = parseInt(hex.slice(5, 7), 16);
+    var r = Math.round(parseInt(hex.slice(1, 3), 16) * alpha);
+    var g = Math.round(parseInt(hex.slice(3, 5), 16) * alpha);
+    var b = Math.round(parseInt(hex.slice(5, 7), 16) * alpha);
     return "rgba(" + r + "," + g + "," + b + "," + alpha + ")";
   }
 
@@ -65,7 +67,7 @@
     var rel = E.w[e] / wmax;
     graph.addEdgeWithKey(String(e), String(a), String(b), {
       size: 0.3 + 1.7 * rel,
-      color: same ? rgba(colourOf[N.community[a]], 0.18 + 0.3 * rel) : "rgba(140,140,140,0.12)",
+      color: same ? rgba(colourOf[N.community[a]], 0.1 + 0.3 * rel) : rgba("#8c8c8c", 0.1),
       weight: E.w[e],
     });
   }
@@ -103,9 +105,8 @@
           out.zIndex = 3;
         } else if (state.neighbours.has(idx)) {
           out.zIndex = 2;
-          out.forceLabel = true;
         } else {
-          out.color = "rgba(200,200,200,0.35)";
+          out.color = rgba("#c8c8c8", 0.35);
           out.label = "";
           out.zIndex = 0;
         }
@@ -125,7 +126,7 @@
       ) {
         out.hidden = true;
       } else if (state.selected !== null) {
-        out.color = "rgba(60,60,60,0.55)";
+        out.color = rgba("#3c3c3c", 0.55);
       }
       return out;
     },
@@ -211,7 +212,7 @@
       var display = renderer.getNodeDisplayData(String(idx));
       renderer
         .getCamera()
-        .animate({ x: display.x, y: display.y, ratio: 0.3 }, { duration: 400 });
+        .animate({ x: display.x, y: display.y, ratio: 0.45 }, { duration: 400 });
     }
     showTooltip(idx);
   }
