@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from irc_helpers import FakeClock, eventually, live_settings
@@ -258,3 +259,62 @@ def test_refused_login_stops_the_run(
 
     with pytest.raises(TwitchError, match="login refused"):
         asyncio.run(scenario())
+
+
+def test_ircs_with_tls(
+    twitch_server: Callable[..., TwitchServer],
+    lake: Lake,
+    clock: FakeClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # the collector verifies certificates
+    server = twitch_server(tls=server_ctx)
+    assert server.url.startswith("ircs://")
+    settings = live_settings(server.url, lake.url)
+
+    async def scenario() -> None:
+        collector = LiveCollector(settings, lake, StaticChannelSource(["one"]), clock=clock)
+        task = await started(collector)
+        await server.await_for(joined_all(server, ["one"]))
+        server.privmsg("one", "secure_viewer")
+        await eventually(lambda: collector.stats.messages == 1)
+        collector.stop()
+        await task
+
+    asyncio.run(scenario())
+    assert [r["user"] for r in lake.read("presence").to_pylist()] == ["secure_viewer"]
+
+
+def test_an_untrusted_certificate_is_refused(
+    twitch_server: Callable[..., TwitchServer], lake: Lake, clock: FakeClock
+) -> None:
+    import ssl
+
+    import trustme
+
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(server_ctx)
+    server = twitch_server(tls=server_ctx)
+    settings = live_settings(server.url, lake.url)
+
+    async def scenario() -> LiveCollector:
+        collector = LiveCollector(settings, lake, StaticChannelSource(["one"]), clock=clock)
+        task = await started(collector)
+        await eventually(lambda: collector.stats.reconnects >= 2)
+        assert collector.status().connected == 0
+        collector.stop()
+        await task
+        return collector
+
+    asyncio.run(scenario())
+    assert not server.joined()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import threading
 import time
 from collections import deque
@@ -51,8 +52,10 @@ class TwitchServer:
         join_window: float = 10.0,
         members: dict[str, list[str]] | None = None,
         refuse_login: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.refuse_login = refuse_login
+        self.tls = tls
         self.join_limit = join_limit
         self.join_window = join_window
         self.members = members or {}
@@ -69,7 +72,7 @@ class TwitchServer:
 
     def start(self) -> TwitchServer:
         self._thread.start()
-        self._server = self.run(asyncio.start_server(self._client, "127.0.0.1", 0))
+        self._server = self.run(asyncio.start_server(self._client, "127.0.0.1", 0, ssl=self.tls))
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -87,7 +90,7 @@ class TwitchServer:
 
     @property
     def url(self) -> str:
-        return f"irc://127.0.0.1:{self.port}"
+        return f"{'ircs' if self.tls else 'irc'}://127.0.0.1:{self.port}"
 
     def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)

@@ -109,6 +109,8 @@ class Connection:
         self._sent: set[str] = set()
         self._wake = asyncio.Event()
         self._writer: asyncio.StreamWriter | None = None
+        self._last_rx = 0.0
+        self._silent = False
 
     # ------------------------------------------------------------------ channel set
 
@@ -182,6 +184,9 @@ class Connection:
         reading = asyncio.create_task(self._read(reader, registered))
         waiter = asyncio.create_task(registered.wait())
         joiner: asyncio.Task[None] | None = None
+        watchdog: asyncio.Task[None] | None = None
+        self._silent = False
+        self._last_rx = time.monotonic()
         try:
             done, _ = await asyncio.wait(
                 {reading, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
@@ -194,9 +199,10 @@ class Connection:
             self.connected = True
             log.info("connection %d: logged in as %s", self.index, self.nick)
             joiner = asyncio.create_task(self._join_loop())
+            watchdog = asyncio.create_task(self._watchdog())
             await reading
         finally:
-            tasks = [t for t in (waiter, joiner, reading) if t is not None]
+            tasks = [t for t in (waiter, joiner, watchdog, reading) if t is not None]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -220,22 +226,23 @@ class Connection:
             await self._wake.wait()
 
     async def _read(self, reader: asyncio.StreamReader, registered: asyncio.Event) -> None:
+        # No asyncio.wait_for around the read: on Python 3.11 it can swallow a cancellation
+        # that races a completed read, which under load made shutdown hang. The silence
+        # watchdog runs as its own task instead.
         c = self.collector
-        silence = c.silence_timeout
-        pinged = False
         buf = b""
         while True:
             try:
-                data = await asyncio.wait_for(reader.read(MAX_LINE), timeout=silence)
-            except TimeoutError:
-                if pinged:
+                data = await reader.read(MAX_LINE)
+            except OSError as exc:
+                if self._silent:
                     raise ConnectionLost("silent connection (no answer to PING)") from None
-                self.send(build_line("PING", "vieweratlas"))
-                pinged = True
-                continue
+                raise ConnectionLost(f"connection error: {exc}") from None
             if not data:
+                if self._silent:
+                    raise ConnectionLost("silent connection (no answer to PING)")
                 raise ConnectionLost("closed by the server")
-            pinged = False
+            self._last_rx = time.monotonic()
             complete, _, buf = (buf + data).rpartition(b"\n")
             if len(buf) > MAX_LINE:
                 log.warning("connection %d: dropping an over-long line", self.index)
@@ -246,6 +253,22 @@ class Connection:
             for line in complete.decode("utf-8", "replace").split("\n"):
                 if line and line != "\r":
                     self._handle(line, now, registered)
+
+    async def _watchdog(self) -> None:
+        """No traffic for ``silence_timeout`` → PING; still nothing after as long → drop."""
+        silence = self.collector.silence_timeout
+        while True:
+            idle = time.monotonic() - self._last_rx
+            if idle < silence:
+                await asyncio.sleep(silence - idle)
+                continue
+            pinged = time.monotonic()
+            self.send(build_line("PING", "vieweratlas"))
+            await asyncio.sleep(silence)
+            if self._last_rx < pinged and self._writer is not None:
+                self._silent = True
+                self._writer.transport.abort()  # the read loop ends with ConnectionLost
+                return
 
     def _handle(self, line: str, now: datetime, registered: asyncio.Event) -> None:
         c = self.collector
