@@ -19,6 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +155,7 @@ def main() -> None:
         graph.add_nodes_from(range(n))
         graph.add_weighted_edges_from(zip(g["src"].tolist(), g["dst"].tolist(),
                                           g["weight"].tolist(), strict=True))  # fmt: skip
+        warnings.filterwarnings("ignore", category=RuntimeWarning)  # nx divides by 0 distances
         t = time.perf_counter()
         layout = nx.forceatlas2_layout(graph, max_iter=20, weight="weight", linlog=True,
                                        seed=args.seed)  # fmt: skip
