@@ -318,3 +318,24 @@ def test_an_untrusted_certificate_is_refused(
 
     asyncio.run(scenario())
     assert not server.joined()
+
+
+def test_a_failed_write_is_kept_and_retried(tmp_path: Path, clock: FakeClock) -> None:
+    blocker = tmp_path / "lake"
+    blocker.write_text("a file where the lake folder should be")
+    lake = Lake.open(str(blocker))
+    settings = live_settings("irc://127.0.0.1:1", lake.url)
+    collector = LiveCollector(settings, lake, StaticChannelSource([]), clock=clock)
+
+    async def scenario() -> tuple[int, int]:
+        collector.seen_message(clock(), "alpha", "bob", "7")
+        clock.advance(timedelta(hours=1))
+        first = await collector.flush()
+        blocker.unlink()
+        return first, await collector.flush()
+
+    assert asyncio.run(scenario()) == (0, 1)
+    rows = lake.read("presence").to_pylist()
+    assert [(r["channel"], r["user"], r["user_id"], r["messages"]) for r in rows] == [
+        ("alpha", "bob", "7", 1)
+    ]

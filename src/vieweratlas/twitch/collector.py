@@ -21,13 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import pyarrow as pa
-
 from vieweratlas.config import Settings
 from vieweratlas.errors import ConfigError, LakeError
 from vieweratlas.lake import Lake
 from vieweratlas.twitch.connection import Connection, JoinLimiter, parse_irc_url
-from vieweratlas.twitch.presence import PresenceWindows, window_start
+from vieweratlas.twitch.presence import PresenceWindows, WindowRows, window_start
 from vieweratlas.twitch.sources import ChannelSource, validate_channels
 
 log = logging.getLogger(__name__)
@@ -226,14 +224,14 @@ class LiveCollector:
                 self._carry_members(now)
                 self._carried = before
             written = 0
-            for start, presence, seen in self.windows.take(before):
-                if presence.num_rows == 0:
+            for start, rows in self.windows.take(before):
+                if not rows:
                     continue
                 try:
-                    result = await asyncio.to_thread(self._write, presence, seen)
+                    result = await asyncio.to_thread(self._write, start, rows)
                 except (LakeError, OSError) as exc:
                     log.error("window %s: lake write failed, will retry: %s", start, exc)
-                    self.windows.restore(start, presence)
+                    self.windows.restore(start, rows)
                     if everything:
                         raise
                     continue
@@ -243,13 +241,15 @@ class LiveCollector:
                 log.info(
                     "window %s flushed: %d users in %d channels, %d new rows",
                     start.isoformat(),
-                    presence.num_rows,
-                    len(set(presence.column("channel").to_pylist())),
+                    len(rows),
+                    len({channel for channel, _ in rows}),
                     result,
                 )
             return written
 
-    def _write(self, presence: pa.Table, seen: pa.Table) -> int:
+    def _write(self, start: datetime, rows: WindowRows) -> int:
+        """Build the window's tables and write them (runs in a worker thread)."""
+        presence, seen = self.windows.tables(start, rows)
         result = self.lake.write("presence", presence)
         self.lake.write("irc_seen", seen)
         return result.rows_written

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from vieweratlas.errors import ConfigError, TwitchError
-from vieweratlas.twitch.irc import Message, build_line, parse_line
+from vieweratlas.twitch.irc import Message, UnsafeLineError, build_line, parse_line
 from vieweratlas.twitch.presence import SEEN_JOIN, SEEN_NAMES
 
 if TYPE_CHECKING:
@@ -302,7 +302,10 @@ class Connection:
                         if user and user != self.nick:
                             c.seen_member(now, ch, user, SEEN_NAMES)
         elif cmd == "PING":
-            self.send(build_line("PONG", *(msg.params or ["tmi.twitch.tv"])))
+            try:
+                self.send(build_line("PONG", *(msg.params or ["tmi.twitch.tv"])))
+            except UnsafeLineError:
+                self.send(build_line("PONG", "tmi.twitch.tv"))
         elif cmd == "RECONNECT":
             raise ConnectionLost("server asked to reconnect")
         elif cmd == "001":

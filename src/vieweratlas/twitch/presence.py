@@ -63,16 +63,19 @@ class _Seen:
     via: int = 0
 
 
+WindowRows = dict[tuple[str, str], _Seen]  # (channel, user) → what was seen
+
+
 class PresenceWindows:
     """Observations grouped by window; closed windows are taken out as Arrow tables."""
 
     def __init__(self, interval: timedelta, *, platform: str = "twitch") -> None:
         self.interval = interval
         self.platform = platform
-        self._windows: dict[datetime, dict[tuple[str, str], _Seen]] = {}
-        self._current: tuple[datetime, datetime, dict[tuple[str, str], _Seen]] | None = None
+        self._windows: dict[datetime, WindowRows] = {}
+        self._current: tuple[datetime, datetime, WindowRows] | None = None
 
-    def _bucket(self, now: datetime) -> dict[tuple[str, str], _Seen]:
+    def _bucket(self, now: datetime) -> WindowRows:
         cur = self._current
         if cur is not None and cur[0] <= now < cur[1]:
             return cur[2]
@@ -106,30 +109,32 @@ class PresenceWindows:
     def pending(self) -> list[datetime]:
         return sorted(self._windows)
 
-    def take(self, before: datetime | None = None) -> list[tuple[datetime, pa.Table, pa.Table]]:
-        """Remove windows starting before ``before`` (all when None): (start, presence, seen)."""
+    def take(self, before: datetime | None = None) -> list[tuple[datetime, WindowRows]]:
+        """Remove windows starting before ``before`` (all when None), oldest first.
+
+        Cheap (no table building), so the event loop never stalls; turn the rows into
+        tables with :meth:`tables`, e.g. in a worker thread.
+        """
         out = []
         for start in sorted(self._windows):
             if before is not None and start >= before:
                 continue
-            rows = self._windows.pop(start)
+            out.append((start, self._windows.pop(start)))
             if self._current is not None and self._current[0] == start:
                 self._current = None
-            out.append((start, *self.tables(start, rows)))
         return out
 
-    def restore(self, start: datetime, presence: pa.Table) -> None:
-        """Put a window whose write failed back, so the next flush retries it."""
+    def restore(self, start: datetime, rows: WindowRows) -> None:
+        """Put back a window whose write failed, so the next flush retries it."""
         bucket = self._windows.setdefault(start, {})
-        for row in presence.to_pylist():
-            seen = bucket.setdefault((row["channel"], row["user"]), _Seen())
-            seen.messages += row["messages"]
-            seen.user_id = seen.user_id or row["user_id"]
-            seen.via |= SEEN_MESSAGE if row["messages"] else SEEN_JOIN
+        for key, old in rows.items():
+            seen = bucket.setdefault(key, _Seen())
+            seen.messages += old.messages
+            seen.user_id = seen.user_id or old.user_id
+            seen.via |= old.via
 
-    def tables(
-        self, start: datetime, rows: dict[tuple[str, str], _Seen]
-    ) -> tuple[pa.Table, pa.Table]:
+    def tables(self, start: datetime, rows: WindowRows) -> tuple[pa.Table, pa.Table]:
+        """(presence, irc_seen) rows of one window, with ``platform``."""
         keys = sorted(rows)
         n = len(keys)
         ts = pa.array([start] * n, TS)
