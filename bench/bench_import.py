@@ -129,7 +129,8 @@ def run(path: Path, fmt: str, lake: Path) -> dict[str, float]:
     )
     if proc.returncode:
         raise SystemExit(f"{fmt} import failed:\n{proc.stderr}")
-    result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    last = [ln for ln in proc.stdout.splitlines() if ln.startswith('{"rows"')][-1]
+    result: dict[str, float] = json.loads(last)
     return result
 
 

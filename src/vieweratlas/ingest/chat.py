@@ -62,6 +62,7 @@ class _Buckets:
         self._dir = tempfile.TemporaryDirectory(prefix="vieweratlas-chat-")
         self.con = duckdb.connect(f"{self._dir.name}/agg.duckdb")
         self.con.execute("SET memory_limit='256MB'")
+        self.con.execute("SET enable_progress_bar=false")  # it would write to stdout
         self.con.execute("SET TimeZone='UTC'")
         self.con.execute(f"SET temp_directory='{self._dir.name}/spill'")
         self.con.execute("SET preserve_insertion_order=false")
