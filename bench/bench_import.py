@@ -129,7 +129,11 @@ def run(path: Path, fmt: str, lake: Path) -> dict[str, float]:
     )
     if proc.returncode:
         raise SystemExit(f"{fmt} import failed:\n{proc.stderr}")
-    last = [ln for ln in proc.stdout.splitlines() if ln.startswith('{"rows"')][-1]
+    lines = proc.stdout.splitlines()
+    stray = [ln for ln in lines if not ln.startswith('{"rows"')]
+    if stray:
+        print(f"  ({fmt}: the import wrote to stdout: {stray[0][:80]!r})", file=sys.stderr)
+    last = [ln for ln in lines if ln.startswith('{"rows"')][-1]
     result: dict[str, float] = json.loads(last)
     return result
 
