@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -34,6 +35,20 @@ def test_write_atlas_returns_timings(tmp_path: Path) -> None:
     assert set(timings) == set(ATLAS_FILES)
     assert all(t >= 0 for t in timings.values())
     assert (tmp_path / "new" / "dir" / "atlas.png").exists()
+
+
+def test_a_failing_writer_leaves_no_partial_file(tmp_path: Path, monkeypatch: Any) -> None:
+    from vieweratlas import render
+
+    def boom(data: object) -> str:
+        raise RuntimeError("renderer crashed")
+
+    monkeypatch.setattr(render, "render_html", boom)
+    (tmp_path / "atlas.html").write_text("previous run")
+    with pytest.raises(RuntimeError, match="crashed"):
+        write_atlas(tmp_path, *atlas_tables(planted_graph(n=30, k=2, edges=100)))
+    assert (tmp_path / "atlas.html").read_text() == "previous run"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_gexf_parses_with_attributes(atlas_dir: Path, planted: Planted) -> None:

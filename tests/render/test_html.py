@@ -7,12 +7,15 @@ import hashlib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from render_graphs import atlas_tables, planted_graph
 
+from vieweratlas.render import assets
 from vieweratlas.render.html import MAX_HTML_EDGES, embed_json, render_html
 from vieweratlas.render.model import build_atlas_data
 
@@ -88,3 +91,30 @@ def test_payload_has_every_node_and_thins_edges() -> None:
     top = payload["nodes"]["top"][0]
     shared = top[1::2]
     assert shared == sorted(shared, reverse=True)
+
+
+def test_missing_bundles_give_a_one_line_error(tmp_path: Path, monkeypatch: Any) -> None:
+    from vieweratlas.errors import VieweratlasError
+    from vieweratlas.render import html
+
+    monkeypatch.setattr(html, "vendor_scripts", lambda: assets.vendor_scripts(tmp_path))
+    data = build_atlas_data(*atlas_tables(planted_graph(n=20, k=2, edges=60)))
+    with pytest.raises(VieweratlasError, match=r"sigma-3\.0\.3\.min\.js") as info:
+        render_html(data)
+    assert "\n" not in str(info.value)
+
+
+def test_integrity_is_checked() -> None:
+    item = assets.VENDOR[0]
+    with pytest.raises(ValueError, match="integrity mismatch"):
+        assets._check_integrity(b"not the tarball", item.integrity)
+    digest = base64.b64encode(hashlib.sha512(b"x").digest()).decode()
+    assets._check_integrity(b"x", f"sha512-{digest}")
+
+
+def test_installed_bundles_are_the_pinned_libraries() -> None:
+    graphology, sigma = assets.vendor_scripts()
+    assert "graphology" in graphology and "UndirectedGraph" in graphology
+    assert "Sigma" in sigma
+    for source in (graphology, sigma):  # the CSP forbids eval: the bundles must not need it
+        assert "eval(" not in source and "new Function" not in source
