@@ -177,6 +177,8 @@ def _import(
     if not files:
         raise InputError("(no files)", "nothing to import")
     with Stage(spec) as stage:
+        # DuckDB draws a progress bar on stdout for long queries; the CLI owns stdout.
+        stage.con.execute("SET enable_progress_bar=false")
         for path, rows in files:
             before = stage.rows
             for batch in _guarded(path, rows):
