@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -21,3 +23,42 @@ def require_program(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+TEMPLATE = ROOT / "deploy" / "aws" / "template.yaml"
+
+
+class CfnTag(dict[str, object]):
+    """A CloudFormation short-form function (``!Ref x`` → ``{"Ref": "x"}``)."""
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> CfnTag:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: object = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return CfnTag({name: value})
+
+
+_CfnLoader.add_multi_constructor("!", _construct)
+
+
+def load_template() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
+    return data
+
+
+def resources(kind: str) -> dict[str, dict[str, Any]]:
+    """Resources of one type: logical id → Properties (and Metadata under ``_meta``)."""
+    out = {}
+    for name, res in load_template()["Resources"].items():
+        if res["Type"] == kind:
+            out[name] = {**res.get("Properties", {}), "_meta": res.get("Metadata", {})}
+    return out

@@ -1,0 +1,175 @@
+"""deploy/aws/deploy.sh: the cost estimate, the budget guard, the dry run, and the change-set
+flow with confirmation (against a stand-in ``aws`` program that records its calls)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from deploytools import ROOT, require_program
+
+SCRIPT = ROOT / "deploy" / "aws" / "deploy.sh"
+GOOD = ["--email", "ops@example.com", "--vpc", "vpc-0abc", "--subnets", "subnet-01,subnet-02"]
+
+FAKE_AWS = r"""#!/usr/bin/env bash
+# Stand-in for the AWS CLI: records each call, answers like a fresh account.
+echo "$*" >> "$AWS_LOG"
+case "$*" in
+  *"sts get-caller-identity"*) echo 123456789012 ;;
+  *"cloudformation describe-stacks"*"--query"*) echo vieweratlas-monthly ;;
+  *"cloudformation describe-stacks"*) exit 255 ;;  # no stack yet: CREATE
+  *"describe-change-set"*) echo "| Add | LakeBucket | AWS::S3::Bucket |" ;;
+  *) : ;;
+esac
+"""
+
+
+def run(
+    args: list[str], *, env: dict[str, str] | None = None, stdin: str = "", script: Path = SCRIPT
+) -> subprocess.CompletedProcess[str]:
+    bash = require_program("bash")
+    return subprocess.run(
+        [bash, str(script), *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env={"PATH": os.environ["PATH"], **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+def total(out: str) -> float:
+    (line,) = [ln for ln in out.splitlines() if "TOTAL" in ln]
+    return float(line.split()[-1])
+
+
+def items(out: str) -> list[float]:
+    lines = out.strip().splitlines()[1:-1]  # between the header and TOTAL
+    return [float(ln.split()[-1]) for ln in lines]
+
+
+def test_estimate_for_channel_counts() -> None:
+    totals = {}
+    for channels in (1, 100, 1000, 5000):
+        proc = run(["--estimate-only", "--channels", str(channels)])
+        assert proc.returncode == 0, proc.stderr
+        totals[channels] = total(proc.stdout)
+        assert sum(items(proc.stdout)) == pytest.approx(totals[channels], abs=0.06)
+    assert totals[1] < totals[100] < totals[1000] < totals[5000]
+    # The original ran 100 channels for $5-8; ours adds public IPv4 charges (~$3.7).
+    assert 5 <= totals[100] <= 15
+    assert totals[5000] < 50  # the default budget covers the largest supported setup
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--channels", "0"], "--channels"),
+        (["--channels", "abc"], "--channels"),
+        (["--channels", "5001"], "--channels"),
+        (["--stack", "Bad_Name"], "--stack"),
+        (["--bogus"], "unknown option"),
+    ],
+)
+def test_bad_input(args: list[str], message: str) -> None:
+    proc = run([*GOOD, "--dry-run", *args])
+    assert proc.returncode == 2
+    assert message in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--vpc", "vpc-0abc", "--subnets", "subnet-01"], "--email is required"),
+        ([*GOOD, "--budget", "0"], "above 0"),
+        ([*GOOD, "--budget", "5"], "above the budget"),
+    ],
+)
+def test_refuses_without_a_budget_alarm(args: list[str], message: str) -> None:
+    proc = run([*args, "--dry-run", "--image-tag", "abc"])
+    assert proc.returncode == 3
+    assert "REFUSED" in proc.stderr and message in proc.stderr
+
+
+def test_refuses_a_template_without_budget(tmp_path: Path) -> None:
+    copy = tmp_path / "deploy.sh"
+    shutil.copy(SCRIPT, copy)
+    template = (ROOT / "deploy" / "aws" / "template.yaml").read_text()
+    (tmp_path / "template.yaml").write_text(
+        template.replace(
+            "Type: AWS::Budgets::Budget", "Type: AWS::CloudFormation::WaitConditionHandle"
+        )
+    )
+    proc = run([*GOOD, "--dry-run", "--image-tag", "abc"], script=copy)
+    assert proc.returncode == 3
+    assert "no AWS::Budgets::Budget" in proc.stderr
+
+
+@pytest.fixture
+def fake_aws(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    aws = bin_dir / "aws"
+    aws.write_text(FAKE_AWS)
+    aws.chmod(0o755)
+    log = tmp_path / "aws.log"
+    log.touch()
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "AWS_LOG": str(log)}
+    return env, log
+
+
+def test_dry_run_never_calls_aws(fake_aws: tuple[dict[str, str], Path]) -> None:
+    env, log = fake_aws
+    proc = run([*GOOD, "--dry-run", "--image-tag", "abc123", "--channels", "250"], env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "Estimated monthly cost" in proc.stdout
+    assert "create-change-set" in proc.stdout
+    assert "ParameterKey=ChannelCount,ParameterValue=250" in proc.stdout
+    assert "ParameterKey=SubnetIds,ParameterValue=subnet-01\\,subnet-02" in proc.stdout
+    assert log.read_text() == ""
+
+
+def test_change_set_declined_deploys_nothing(fake_aws: tuple[dict[str, str], Path]) -> None:
+    env, log = fake_aws
+    proc = run([*GOOD, "--image-tag", "abc123"], env=env, stdin="n\n")
+    assert proc.returncode == 1
+    assert "Cancelled; nothing deployed." in proc.stdout
+    assert "LakeBucket" in proc.stdout  # the change set was shown
+    calls = log.read_text()
+    assert "create-change-set" in calls and "--change-set-type CREATE" in calls
+    assert "delete-change-set" in calls
+    assert "execute-change-set" not in calls
+
+
+def test_change_set_confirmed_is_executed_and_budget_checked(
+    fake_aws: tuple[dict[str, str], Path],
+) -> None:
+    env, log = fake_aws
+    proc = run([*GOOD, "--image-tag", "abc123"], env=env, stdin="y\n")
+    assert proc.returncode == 0, proc.stderr
+    calls = log.read_text().splitlines()
+    order = [c.split()[3] for c in calls if c.startswith("--region us-east-1 cloudformation")]
+    assert order.index("create-change-set") < order.index("describe-change-set")
+    assert order.index("describe-change-set") < order.index("execute-change-set")
+    assert any("budgets describe-budget" in c and "vieweratlas-monthly" in c for c in calls)
+    assert any("--capabilities CAPABILITY_IAM" in c for c in calls)
+
+
+def test_no_stdin_means_no(fake_aws: tuple[dict[str, str], Path]) -> None:
+    """CI has no terminal: without --yes the script must not deploy."""
+    env, log = fake_aws
+    proc = run([*GOOD, "--image-tag", "abc123"], env=env, stdin="")
+    assert proc.returncode == 1
+    assert "execute-change-set" not in log.read_text()
+
+
+def test_shellcheck_clean() -> None:
+    shellcheck = require_program("shellcheck")
+    proc = subprocess.run(
+        [shellcheck, str(SCRIPT)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stdout
