@@ -339,3 +339,25 @@ def test_a_failed_write_is_kept_and_retried(tmp_path: Path, clock: FakeClock) ->
     assert [(r["channel"], r["user"], r["user_id"], r["messages"]) for r in rows] == [
         ("alpha", "bob", "7", 1)
     ]
+
+
+@pytest.mark.parametrize(
+    ("twitch", "message"),
+    [
+        ({"oauth_token": "abc"}, "needs twitch.login"),
+        ({"oauth_token": "abc\r\nJOIN #x", "login": "me"}, "twitch.oauth_token"),
+        ({"oauth_token": "", "login": "me"}, "twitch.oauth_token"),
+        ({"login": "me\r\nQUIT"}, "twitch.login"),
+        ({"irc_url": "https://irc.example"}, "twitch.irc_url"),
+    ],
+)
+def test_bad_login_settings_are_config_errors(
+    twitch: dict[str, str], message: str, lake: Lake
+) -> None:
+    from vieweratlas.errors import ConfigError
+
+    url = twitch.pop("irc_url", "irc://127.0.0.1:1")
+    settings = live_settings(url, lake.url, twitch=twitch)
+    with pytest.raises(ConfigError, match=message) as err:
+        LiveCollector(settings, lake, StaticChannelSource([]))
+    assert "abc" not in str(err.value)

@@ -121,4 +121,5 @@ def live(
         f"collected {stats.messages:,} messages; {stats.windows_flushed:,} windows flushed, "
         f"{stats.rows_written:,} new presence rows in {settings.lake}",
         markup=False,
+        soft_wrap=True,
     )

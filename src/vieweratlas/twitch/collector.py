@@ -25,6 +25,7 @@ from vieweratlas.config import Settings
 from vieweratlas.errors import ConfigError, LakeError
 from vieweratlas.lake import Lake
 from vieweratlas.twitch.connection import Connection, JoinLimiter, parse_irc_url
+from vieweratlas.twitch.irc import normalize_login
 from vieweratlas.twitch.presence import PresenceWindows, WindowRows, window_start
 from vieweratlas.twitch.sources import ChannelSource, validate_channels
 
@@ -92,9 +93,16 @@ class LiveCollector:
         self.source = source
         self.endpoint = parse_irc_url(tw.irc_url)
         self.token = tw.oauth_token
-        self.login = (tw.login or "").strip().lower() or None
-        if self.token is not None and self.login is None:
-            raise ConfigError("twitch.oauth_token needs twitch.login (the account's login)")
+        self.login = normalize_login(tw.login) if tw.login else None
+        if tw.login and self.login is None:
+            raise ConfigError("twitch.login: not a Twitch login (letters, digits, _; 1-25)")
+        if self.token is not None:
+            if self.login is None:
+                raise ConfigError("twitch.oauth_token needs twitch.login (the account's login)")
+            secret = self.token.get_secret_value()
+            if not secret or any(ch.isspace() or ch == "\0" for ch in secret):
+                # never echo the value: it is a secret
+                raise ConfigError("twitch.oauth_token: empty or contains spaces/control characters")
         self.interval = cs.interval
         if self.interval.total_seconds() <= 0:
             raise ConfigError("collect.interval: must be longer than 0s")
