@@ -207,3 +207,17 @@ def test_hostile_names_render_as_text(open_atlas: Any, tmp_path: Path) -> None:
     assert page.evaluate("document.querySelectorAll('[onerror], [onload]').length") == 0
     assert session.errors == []
     assert session.requests == []
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_tiny_maps_open_cleanly(open_atlas: Any, tmp_path: Path, n: int) -> None:
+    nodes, edges, communities, summary = atlas_tables(planted_graph(n=30, k=2, edges=100))
+    write_atlas(tmp_path, nodes.slice(0, n), edges.slice(0, 0), communities.slice(0, n), summary)
+    session = open_atlas(tmp_path / "atlas.html")
+    page = session.page
+    assert page.evaluate("atlas.graph.order") == n
+    page.fill("#search", "chan")
+    page.press("#search", "Enter")
+    page.locator("#weight").fill("50")
+    assert session.errors == []
+    assert session.requests == []

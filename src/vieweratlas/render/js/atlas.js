@@ -7,7 +7,10 @@
 (function () {
   "use strict";
 
+  var t0 = performance.now();
+  var timings = {};
   var data = JSON.parse(document.getElementById("atlas-data").textContent);
+  timings.parse = performance.now() - t0;
   var N = data.nodes;
   var E = data.edges;
   var n = N.key.length;
@@ -72,6 +75,8 @@
     });
   }
 
+  timings.graph = performance.now() - t0 - timings.parse;
+
   // ---- state -------------------------------------------------------------------------
   var state = {
     hiddenCommunities: new Set(),
@@ -131,6 +136,8 @@
       return out;
     },
   });
+
+  timings.sigma = performance.now() - t0 - timings.parse - timings.graph;
 
   // ---- tooltip -----------------------------------------------------------------------
   var tooltip = document.getElementById("tooltip");
@@ -374,6 +381,7 @@
       select(idx, true);
     },
     state: state,
+    timings: timings, // milliseconds per start-up stage
   };
   document.body.dataset.ready = "true";
 })();
