@@ -17,14 +17,14 @@ from vieweratlas.lake import Lake
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL over the views presence and channels.")],
+    query: Annotated[str, typer.Argument(help="SQL over the views presence, channels, vods.")],
     lake: LakeOpt = None,
     config: ConfigOpt = None,
     preset: PresetOpt = None,
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
     limit: Annotated[int, typer.Option(help="Rows shown in table format.")] = 100,
 ) -> None:
-    """Run SQL (DuckDB) over the lake: tables `presence` and `channels`."""
+    """Run SQL (DuckDB) over the lake: views `presence`, `channels` and `vods`."""
     settings = resolve(lake, config, preset)
     result = Lake.open(settings.lake).sql(query)
     if fmt == "csv":
