@@ -72,12 +72,17 @@ def atlas_tables(
     titles: list[str | None] | None = None,
     community_labels: list[str] | None = None,
     seed: int = 1,
+    layout: bool = True,
 ) -> tuple[pa.Table, pa.Table, pa.Table, dict[str, Any]]:
     """The four inputs of ``write_atlas`` for ``graph`` (laid out with ``compute_layout``)."""
     n = graph.n
     rng = np.random.default_rng(seed)
     channels = names or [f"chan{i:04d}" for i in range(n)]
-    pos = compute_layout(n, graph.src, graph.dst, graph.weight, graph.membership, seed=seed)
+    pos = (
+        compute_layout(n, graph.src, graph.dst, graph.weight, graph.membership, seed=seed)
+        if layout
+        else rng.normal(size=(n, 2)) * 100
+    )
     viewers = rng.integers(10, 50_000, n)
     k = int(graph.membership.max()) + 1
     labels = community_labels or [f"Game {c} · EN" for c in range(k)]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from render_graphs import atlas_tables, planted_graph
+from render_graphs import Planted, atlas_tables, planted_graph
 
 from vieweratlas.render import assets
 from vieweratlas.render.html import MAX_HTML_EDGES, embed_json, render_html
@@ -118,3 +118,16 @@ def test_installed_bundles_are_the_pinned_libraries() -> None:
     assert "Sigma" in sigma
     for source in (graphology, sigma):  # the CSP forbids eval: the bundles must not need it
         assert "eval(" not in source and "new Function" not in source
+
+
+def test_html_stays_under_10_mb_at_5k_nodes_100k_edges() -> None:
+    rng = np.random.default_rng(0)
+    n, m = 5000, 100_000
+    pairs = np.unique(np.sort(rng.integers(0, n, (int(m * 1.1), 2)), axis=1), axis=0)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]][:m]
+    g = Planted(n, pairs[:, 0], pairs[:, 1], rng.random(len(pairs)),
+                rng.integers(1, 10_000, len(pairs)), np.sort(rng.integers(0, 40, n)))  # fmt: skip
+    names = [f"some_channel_name_{i}" for i in range(n)]
+    nodes, edges, communities, summary = atlas_tables(g, names=names, layout=False)
+    page = render_html(build_atlas_data(nodes, edges, communities, summary))
+    assert len(page.encode()) < 10_000_000
