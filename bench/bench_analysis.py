@@ -286,26 +286,32 @@ def log(msg: str) -> None:
 
 
 def child(code: str, *args: str, timeout: float | None = None) -> dict[str, Any] | None:
-    """Run ``code`` in a fresh interpreter; it prints ``BENCH-RESULT <json>``."""
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-c", code, *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=ROOT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return None
-    if proc.returncode != 0:
-        sys.exit(f"child failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    # Libraries may print (DuckDB's progress bar, without a newline): find the marker.
-    if "BENCH-RESULT " not in proc.stdout:
-        sys.exit(f"child printed no result:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    line = proc.stdout.rsplit("BENCH-RESULT ", 1)[1].splitlines()[0]
-    result: dict[str, Any] = json.loads(line)
-    return result
+    """Run ``code`` in a fresh interpreter; it prints ``BENCH-RESULT <json>``.
+
+    None when it ran past ``timeout``. A child that dies without a result (a native crash
+    in a library, seen once under heavy load) is retried once, and the retry is logged.
+    """
+    for attempt in (1, 2):
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-X", "faulthandler", "-c", code, *args],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                cwd=ROOT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return None
+        # Libraries may print (DuckDB's progress bar, without a newline): find the marker.
+        if "BENCH-RESULT " in proc.stdout:
+            if proc.returncode != 0:
+                log(f"child exited {proc.returncode} after its result: {proc.stderr[-300:]!r}")
+            line = proc.stdout.rsplit("BENCH-RESULT ", 1)[1].splitlines()[0]
+            result: dict[str, Any] = json.loads(line)
+            return result
+        log(f"child failed ({proc.returncode}), attempt {attempt}:\n{proc.stderr[-3000:]}")
+    sys.exit("child failed twice")
 
 
 def run_size(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
