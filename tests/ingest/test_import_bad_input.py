@@ -176,10 +176,14 @@ def test_bad_file_is_refused_and_lake_unchanged(
 
 def test_bad_channels_file(lake: Lake, tmp_path: Path) -> None:
     f = tmp_path / "channels.csv"
-    f.write_text("channel,game,viewers\nfoo,Chess,many\n")
+    f.write_text("channel,game,language,viewers\nfoo,Chess,en,many\n")
     with pytest.raises(InputError) as info:
         import_channels(lake, [f])
     assert (info.value.line, info.value.field) == (2, "viewers")
+    f.write_text("channel,viewers\nfoo,5\n")
+    with pytest.raises(InputError) as info:
+        import_channels(lake, [f])
+    assert (info.value.line, info.value.field) == (1, "game")
     assert lake.list_files("curated") == []
 
 

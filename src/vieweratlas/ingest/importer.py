@@ -38,6 +38,7 @@ from vieweratlas.lake import CHANNELS, PRESENCE, Lake, Stage, TableSpec, WriteRe
 log = logging.getLogger(__name__)
 
 Rows = Iterable[pa.Table | pa.RecordBatch]
+STAGE_MEMORY = "384MB"  # DuckDB spills past this: peak memory stays flat as files grow
 Reader = Callable[[Path, ImportOptions, Progress | None], Rows]
 
 
@@ -176,7 +177,7 @@ def _import(
 ) -> WriteResult:
     if not files:
         raise InputError("(no files)", "nothing to import")
-    with Stage(spec) as stage:
+    with Stage(spec, memory_limit=STAGE_MEMORY) as stage:
         # DuckDB draws a progress bar on stdout for long queries; the CLI owns stdout.
         stage.con.execute("SET enable_progress_bar=false")
         for path, rows in files:

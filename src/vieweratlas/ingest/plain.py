@@ -1,8 +1,8 @@
 """The ``plain`` presence format and channel metadata files (CSV / Parquet / JSON Lines).
 
 Presence: required ``channel,user`` and usually ``ts``; optional ``user_id``, ``messages``.
-Channels: required ``channel``; optional ``ts, channel_id, display_name, game, language,
-viewers, title``. A file without a ``ts`` column is one snapshot taken at
+Channels: required ``channel, game, language`` (values may be empty); optional ``ts,
+channel_id, display_name, viewers, title``. A file without a ``ts`` column is one snapshot taken at
 ``ImportOptions.snapshot_time``, by default the file's modification time floored to the
 minute.
 """
@@ -148,7 +148,9 @@ def plain_presence(
 
 def channel_rows(path: Path, opts: ImportOptions, progress: Progress | None) -> Iterator[pa.Table]:
     """Channel metadata rows of a file, chunk by chunk."""
-    names, chunks = open_table(path, CHANNEL_COLUMNS, ("channel",), opts.limits, progress)
+    names, chunks = open_table(
+        path, CHANNEL_COLUMNS, ("channel", "game", "language"), opts.limits, progress
+    )
     snap = None if "ts" in names else snapshot_time(path, opts)
     converters: dict[str, Callable[[pa.ChunkedArray], pa.Array]] = {
         "ts": to_timestamps,
