@@ -150,6 +150,13 @@ def test_legend_filters_and_slider_thins(open_atlas: Any, atlas_dir: Path) -> No
     assert visible_other
     page.click("#legend-all")
     assert first.get_attribute("aria-pressed") == "true"
+    # Double-click: only that community stays.
+    first.dblclick()
+    pressed = page.locator("#legend-list button").evaluate_all(
+        "bs => bs.map(b => b.getAttribute('aria-pressed'))"
+    )
+    assert pressed[0] == "true" and set(pressed[1:]) == {"false"}
+    page.click("#legend-all")
 
     count_hidden = (
         "atlas.graph.edges().filter(k => atlas.renderer.getEdgeDisplayData(k).hidden).length"

@@ -225,13 +225,15 @@
   }
   renderer.on("enterNode", function (payload) {
     var idx = +payload.node;
-    if (state.selected !== null && state.selected !== idx) return;
+    // With a channel selected, only it and its (lit) neighbours answer the pointer.
+    if (state.selected !== null && idx !== state.selected && !state.neighbours.has(idx)) return;
     showTooltip(idx);
     container.classList.add("pointing");
   });
   renderer.on("leaveNode", function () {
     container.classList.remove("pointing");
     if (state.selected === null) hideTooltip();
+    else showTooltip(state.selected);
   });
   renderer.on("clickNode", function (payload) {
     select(+payload.node, false);
@@ -307,8 +309,12 @@
     button.appendChild(swatch);
     button.appendChild(el("span", "legend-label", label));
     button.appendChild(el("span", "legend-size", fmt(size)));
+    button.title = "click: hide / show · double-click: show only this community";
     button.addEventListener("click", function () {
       toggleCommunity(id);
+    });
+    button.addEventListener("dblclick", function () {
+      soloCommunity(id);
     });
     li.appendChild(button);
     legend.appendChild(li);
@@ -326,6 +332,14 @@
     });
     if (state.selected !== null && communityHidden(state.selected)) select(null);
     renderer.refresh();
+  }
+  function soloCommunity(id) {
+    state.hiddenCommunities.clear();
+    comms.forEach(function (c) {
+      if (c.id !== id) state.hiddenCommunities.add(c.id);
+    });
+    if (id !== -1) state.hiddenCommunities.add(-1);
+    syncLegend();
   }
   function toggleCommunity(id) {
     if (state.hiddenCommunities.has(id)) state.hiddenCommunities.delete(id);
