@@ -135,6 +135,22 @@ def test_duplicate_and_unknown_edges_are_dropped(tmp_path: Path) -> None:
     assert len(payload["edges"]) == edges.num_rows
 
 
+def test_summary_with_datetimes_and_numpy_values(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    nodes, edges, communities, _ = atlas_tables(planted_graph(n=30, k=2, edges=100))
+    summary = {
+        "counts": {"channels": np.int64(30), "edges": np.int32(5)},
+        "window": {"since": datetime(2026, 1, 1, tzinfo=UTC), "until": None},
+        "modularity": np.float64(0.5),
+    }
+    write_atlas(tmp_path, nodes, edges, communities, summary)
+    payload = json.loads((tmp_path / "graph.json").read_text(encoding="utf-8"))
+    assert payload["attributes"]["modularity"] == 0.5
+    assert payload["attributes"]["window"]["since"].startswith("2026-01-01")
+    assert "2026-01-01" in (tmp_path / "atlas.html").read_text(encoding="utf-8")
+
+
 def test_empty_graph(tmp_path: Path) -> None:
     nodes, edges, communities, summary = atlas_tables(planted_graph(n=30, k=2, edges=200))
     timings = write_atlas(

@@ -212,9 +212,15 @@ def graphology_json(data: AtlasData) -> dict[str, Any]:
     }
 
 
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item") and callable(value.item):  # NumPy scalars
+        return value.item()
+    return str(value)
+
+
 def write_graph_json(data: AtlasData, path: Path) -> None:
     """Writes :func:`graphology_json` atomically to ``path``."""
     payload = json.dumps(
-        graphology_json(data), ensure_ascii=False, separators=(",", ":"), default=str
+        graphology_json(data), ensure_ascii=False, separators=(",", ":"), default=_jsonable
     )
     write_atomic(path, lambda handle: handle.write(payload.encode("utf-8", "replace")))

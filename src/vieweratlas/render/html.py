@@ -50,8 +50,18 @@ def embed_json(value: Any) -> str:
     ``<script`` escape state, or break a JavaScript string literal are written as
     ``\\uXXXX`` escapes, which ``JSON.parse`` reads back unchanged.
     """
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_jsonable
+    )
     return text.translate(_JSON_ESCAPES)
+
+
+def _jsonable(value: Any) -> Any:
+    """NumPy scalars as Python numbers (non-finite as null); anything else as its string."""
+    if isinstance(value, np.generic):
+        item = value.item()
+        return None if isinstance(item, float) and not math.isfinite(item) else item
+    return str(value)
 
 
 def _csp_hash(source: str) -> str:
