@@ -20,7 +20,8 @@ def require_program(name: str) -> str:
 
     (Repeated here because a sub-folder conftest cannot import the root one by name.)
     """
-    path = shutil.which(name)
+    # Debian installs servers such as ngircd in /usr/sbin, not always on a user's PATH.
+    path = shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin"]))
     if path is None:
         message = f"system program {name!r} is not installed (.ci/run installs it)"
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
