@@ -10,7 +10,7 @@
 # Usage:
 #   deploy/aws/deploy.sh --email you@example.com --vpc vpc-0abc --subnets subnet-1,subnet-2 \
 #       [--channels 100] [--budget 50] [--stack vieweratlas] [--region us-east-1] \
-#       [--image-tag TAG] [--disabled] [--no-data-hours 3] [--yes] [--dry-run]
+#       [--image-tag TAG] [--disabled] [--no-data-hours 3] [--cfn-role ARN] [--yes] [--dry-run]
 #   deploy/aws/deploy.sh --estimate-only [--channels N]     # just the cost table
 set -euo pipefail
 
@@ -27,6 +27,7 @@ SUBNETS=""
 IMAGE_TAG=""
 ENABLED="true"
 NO_DATA_HOURS=3
+CFN_ROLE=""
 YES=0
 DRY_RUN=0
 ESTIMATE_ONLY=0
@@ -47,6 +48,7 @@ while [ $# -gt 0 ]; do
     --subnets) SUBNETS="${2:?}"; shift 2 ;;
     --image-tag) IMAGE_TAG="${2:?}"; shift 2 ;;
     --no-data-hours) NO_DATA_HOURS="${2:?}"; shift 2 ;;
+    --cfn-role) CFN_ROLE="${2:?}"; shift 2 ;;
     --disabled) ENABLED="false"; shift ;;
     --yes|-y) YES=1; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
@@ -126,6 +128,9 @@ grep -q 'NotificationsWithSubscribers:' "$TEMPLATE" \
 [[ "$VPC" =~ ^vpc-[0-9a-f]+$ ]] || die "--vpc vpc-… is required (the default VPC is fine)"
 [[ "$SUBNETS" =~ ^subnet-[0-9a-f]+(,subnet-[0-9a-f]+)*$ ]] \
   || die "--subnets subnet-…[,subnet-…] is required (public subnets of the VPC)"
+if [ -n "$CFN_ROLE" ] && ! [[ "$CFN_ROLE" =~ ^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$ ]]; then
+  die "--cfn-role must be an IAM role ARN"
+fi
 if [ -z "$IMAGE_TAG" ]; then
   IMAGE_TAG="$(git -C "$HERE" rev-parse --short=12 HEAD 2>/dev/null || true)"
   [ -n "$IMAGE_TAG" ] || die "--image-tag is required outside a git checkout"
@@ -140,6 +145,10 @@ fi
 echo "Budget: ${BUDGET} USD/month, alerts to ${EMAIL} (80 % actual, 100 % forecast)."
 
 CHANGE_SET="deploy-$(date -u +%Y%m%dT%H%M%SZ)"
+# CloudFormation acts with its own service role when given (the CI deploy role may only
+# pass that role, not create IAM resources itself).
+ROLE_ARGS=()
+[ -z "$CFN_ROLE" ] || ROLE_ARGS=(--role-arn "$CFN_ROLE")
 PARAMS=(
   "ParameterKey=ImageTag,ParameterValue=${IMAGE_TAG}"
   "ParameterKey=ChannelCount,ParameterValue=${CHANNELS}"
@@ -155,7 +164,8 @@ if [ "$DRY_RUN" -eq 1 ]; then
   echo "Dry run: would run"
   echo "  aws cloudformation create-change-set --region ${REGION} --stack-name ${STACK}" \
        "--change-set-name ${CHANGE_SET} --change-set-type CREATE|UPDATE" \
-       "--template-body file://${TEMPLATE} --capabilities CAPABILITY_IAM --parameters ${PARAMS[*]}"
+       "--template-body file://${TEMPLATE} --capabilities CAPABILITY_IAM ${ROLE_ARGS[*]}" \
+       "--parameters ${PARAMS[*]}"
   echo "  aws cloudformation describe-change-set …   (shown, then confirmation)"
   echo "  aws cloudformation execute-change-set …    (then wait for the stack)"
   exit 0
@@ -175,7 +185,7 @@ fi
 echo "Creating change set ${CHANGE_SET} (${TYPE}) for stack ${STACK} in ${REGION}…"
 "${AWS[@]}" cloudformation create-change-set --stack-name "$STACK" \
   --change-set-name "$CHANGE_SET" --change-set-type "$TYPE" \
-  --template-body "file://${TEMPLATE}" --capabilities CAPABILITY_IAM \
+  --template-body "file://${TEMPLATE}" --capabilities CAPABILITY_IAM "${ROLE_ARGS[@]}" \
   --parameters "${PARAMS[@]}" --tags Key=project,Value=vieweratlas >/dev/null
 if ! "${AWS[@]}" cloudformation wait change-set-create-complete \
      --stack-name "$STACK" --change-set-name "$CHANGE_SET"; then

@@ -26,6 +26,7 @@ def require_program(name: str) -> str:
 
 
 TEMPLATE = ROOT / "deploy" / "aws" / "template.yaml"
+OIDC = ROOT / "deploy" / "aws" / "github-oidc.yaml"
 
 
 class CfnTag(dict[str, object]):
@@ -50,8 +51,8 @@ def _construct(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> CfnTag:
 _CfnLoader.add_multi_constructor("!", _construct)
 
 
-def load_template() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.load(path.read_text(), Loader=_CfnLoader)
     return data
 
 

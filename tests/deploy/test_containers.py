@@ -125,6 +125,20 @@ def test_compose_validates(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr
 
 
+def test_compose_matches_the_current_compose_spec() -> None:
+    """Also valid against today's Compose Specification schema (check-jsonschema ships it),
+    not only the older format docker-compose 1.29 knows."""
+    exe = Path(sys.executable).with_name("check-jsonschema")
+    proc = subprocess.run(
+        [str(exe), "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_compose_invalid_file_is_rejected(tmp_path: Path) -> None:
     exe = require_program("docker-compose")
     bad = tmp_path / "compose.yaml"

@@ -159,6 +159,17 @@ def test_change_set_confirmed_is_executed_and_budget_checked(
     assert any("--capabilities CAPABILITY_IAM" in c for c in calls)
 
 
+def test_cfn_service_role_is_passed(fake_aws: tuple[dict[str, str], Path]) -> None:
+    env, log = fake_aws
+    role = "arn:aws:iam::123456789012:role/vieweratlas-cfn"
+    proc = run([*GOOD, "--image-tag", "abc123", "--cfn-role", role, "--yes"], env=env)
+    assert proc.returncode == 0, proc.stderr
+    (create,) = [c for c in log.read_text().splitlines() if "create-change-set" in c]
+    assert f"--role-arn {role}" in create
+    bad = run([*GOOD, "--image-tag", "abc123", "--cfn-role", "nope", "--dry-run"], env=env)
+    assert bad.returncode == 2
+
+
 def test_no_stdin_means_no(fake_aws: tuple[dict[str, str], Path]) -> None:
     """CI has no terminal: without --yes the script must not deploy."""
     env, log = fake_aws

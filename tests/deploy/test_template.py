@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploytools import TEMPLATE, load_template, require_program, resources
+from deploytools import OIDC, TEMPLATE, load_template, require_program, resources
 
 from vieweratlas import metrics
 from vieweratlas.cli import main
@@ -43,7 +43,7 @@ def _walk(node: object) -> list[object]:
 
 @pytest.mark.slow
 def test_cfn_lint_clean_and_catches_mistakes(tmp_path: Path) -> None:
-    """The template lints clean; a copy with a wrong Fargate size and a dangling Ref does
+    """The templates lint clean; a copy with a wrong Fargate size and a dangling Ref does
     not (so the linter really checks). One cfn-lint process for both files."""
     text = TEMPLATE.read_text()
     bad = text.replace('Cpu: "1024"', 'Cpu: "1000"').replace(
@@ -54,7 +54,7 @@ def test_cfn_lint_clean_and_catches_mistakes(tmp_path: Path) -> None:
     broken.write_text(bad)
     exe = Path(sys.executable).with_name("cfn-lint")
     proc = subprocess.run(
-        [str(exe), "--format", "parseable", str(TEMPLATE), str(broken)],
+        [str(exe), "--format", "parseable", str(TEMPLATE), str(OIDC), str(broken)],
         capture_output=True,
         text=True,
         timeout=240,
@@ -69,13 +69,13 @@ def test_cfn_lint_clean_and_catches_mistakes(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_checkov_no_unexplained_findings(tmp_path: Path) -> None:
-    """checkov (a pinned version in its own tool environment) finds nothing; every skip
-    in the template carries a reason."""
+    """checkov (a pinned version in its own tool environment) finds nothing in either
+    template; every skip carries a reason."""
     uv = require_program("uv")
     proc = subprocess.run(
         [
             uv, "tool", "run", "--from", CHECKOV, "checkov",
-            "--file", str(TEMPLATE), "--framework", "cloudformation",
+            "--directory", str(TEMPLATE.parent), "--framework", "cloudformation",
             "--skip-download", "--quiet", "--compact", "--output", "json",
         ],
         capture_output=True,
@@ -90,9 +90,11 @@ def test_checkov_no_unexplained_findings(tmp_path: Path) -> None:
     assert failed == [], [(f["check_id"], f["resource"]) for f in failed]
     assert report["summary"]["passed"] > 40
     assert proc.returncode == 0
-    for name, res in load_template()["Resources"].items():
-        for skip in res.get("Metadata", {}).get("checkov", {}).get("skip", []):
-            assert len(skip.get("comment", "")) > 40, f"{name}: {skip['id']} needs a reason"
+    assert report["summary"]["resource_count"] > 32  # both templates were scanned
+    for path in (TEMPLATE, OIDC):
+        for name, res in load_template(path)["Resources"].items():
+            for skip in res.get("Metadata", {}).get("checkov", {}).get("skip", []):
+                assert len(skip.get("comment", "")) > 40, f"{name}: {skip['id']} needs a reason"
 
 
 def _container(task: str) -> dict[str, Any]:
@@ -244,3 +246,32 @@ def test_no_plaintext_secrets_anywhere() -> None:
         name = node.get("Name") if isinstance(node, dict) else None
         if isinstance(name, str) and name.startswith("TWITCH_"):
             assert "ValueFrom" in node and "Value" not in node
+
+
+def test_github_deploy_role_is_scoped() -> None:
+    """The CI role: OIDC only from this repository's production environment; it may push
+    to one ECR repository, run change sets on one stack and pass one role."""
+    res = load_template(OIDC)["Resources"]
+    deploy = res["DeployRole"]["Properties"]
+    (trust,) = deploy["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+    cond = trust["Condition"]["StringEquals"]
+    assert cond["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    assert cond["token.actions.githubusercontent.com:sub"]["Fn::Sub"].endswith(
+        ":environment:production"
+    )
+    for st in deploy["Policies"][0]["PolicyDocument"]["Statement"]:
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        assert not any(a.endswith("*") for a in actions)
+        if st["Resource"] == "*":
+            assert actions == ["ecr:GetAuthorizationToken"]
+        if "iam:PassRole" in actions:
+            assert st["Resource"] == {"Fn::GetAtt": "CloudFormationRole.Arn"}
+    cfn = res["CloudFormationRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    iam = [st for st in cfn if any(a.startswith("iam:") for a in st["Action"])]
+    assert [st["Resource"]["Fn::Sub"] for st in iam] == [
+        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${StackName}-*"
+    ]
+    # The deploy role pushes to the repository the main stack names after itself.
+    repo = resources("AWS::ECR::Repository")["Repository"]
+    assert repo["RepositoryName"] == {"Ref": "AWS::StackName"}
