@@ -64,6 +64,10 @@ def visible_files(lake_dir: Path) -> dict[str, str]:
     return out
 
 
+def temp_files(lake_dir: Path) -> list[str]:
+    return [p.name for p in lake_dir.rglob(".tmp-*")]
+
+
 def settle(server: TwitchServer) -> None:
     """PING the collector and wait for its PONG: every earlier line has been handled."""
     before = sum(line.startswith("PONG") for line in server.lines)
@@ -98,7 +102,12 @@ def test_sigkill_loses_only_the_open_window_and_restart_adds_no_duplicates(
         wait_until(flushed)
         server.privmsg("alpha", "inflight")
         settle(server)
+        # Best effort to kill *during* a write: watch for the writer's hidden temp file
+        # (windows are 1 s, so a flush starts every second); give up after a few seconds.
+        deadline = time.monotonic() + 5
         before = visible_files(lake_dir)
+        while time.monotonic() < deadline and not temp_files(lake_dir):
+            before = visible_files(lake_dir)
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
 
@@ -108,6 +117,7 @@ def test_sigkill_loses_only_the_open_window_and_restart_adds_no_duplicates(
     for rel in after:
         assert rel.endswith(".parquet"), rel  # nothing half-written is visible
         pq.read_table(lake_dir / rel)
+    assert all(name.startswith(".") for name in temp_files(lake_dir))  # hidden if any left
     lake = Lake.open(str(lake_dir))
     first = keys(lake)
     assert first and len(first) == len(set(first))
