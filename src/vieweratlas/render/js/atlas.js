@@ -83,6 +83,7 @@
     minWeight: -Infinity,
     selected: null,
     neighbours: null,
+    closest: null,
   };
   function communityHidden(node) {
     return state.hiddenCommunities.has(N.community[node]);
@@ -107,9 +108,14 @@
       if (state.selected !== null) {
         if (idx === state.selected) {
           out.highlighted = true;
+          out.forceLabel = true;
+          out.size = Math.max(attrs.size, 8);
           out.zIndex = 3;
         } else if (state.neighbours.has(idx)) {
           out.zIndex = 2;
+          out.size = Math.max(attrs.size, 3);
+          // The channels it shares the most viewers with are always named.
+          if (state.closest.has(idx)) out.forceLabel = true;
         } else {
           out.color = rgba("#c8c8c8", 0.35);
           out.label = "";
@@ -212,6 +218,11 @@
     state.neighbours = new Set(
       graph.neighbors(String(idx)).map(function (k) {
         return +k;
+      })
+    );
+    state.closest = new Set(
+      (N.top[idx] || []).filter(function (v, k) {
+        return k % 2 === 0;
       })
     );
     renderer.refresh({ skipIndexation: true });
