@@ -361,3 +361,30 @@ def test_bad_login_settings_are_config_errors(
     with pytest.raises(ConfigError, match=message) as err:
         LiveCollector(settings, lake, StaticChannelSource([]))
     assert "abc" not in str(err.value)
+
+
+def test_logged_in_joins_are_paced_per_account(
+    twitch_server: Callable[..., TwitchServer], lake: Lake, clock: FakeClock
+) -> None:
+    """With a token, Twitch counts joins per account: one budget across all connections."""
+    server = twitch_server(join_limit=3, join_window=0.3)
+    channels = [f"chan{i:02d}" for i in range(9)]
+    settings = live_settings(
+        server.url,
+        lake.url,
+        joins_per_window=3,
+        join_window="0.3s",
+        channels_per_connection=3,
+        twitch={"oauth_token": "tok", "login": "mybot"},
+    )
+
+    async def scenario() -> None:
+        collector = LiveCollector(settings, lake, StaticChannelSource(channels), clock=clock)
+        task = await started(collector)
+        await server.await_for(joined_all(server, channels))
+        collector.stop()
+        await task
+
+    asyncio.run(scenario())
+    assert not server.tripped
+    assert len(server.clients) == 3 and all(c.nick == "mybot" for c in server.clients)

@@ -61,6 +61,7 @@ class TwitchServer:
         self.members = members or {}
         self.clients: list[Client] = []
         self.tripped = False
+        self.account_joins: dict[str, deque[float]] = {}
         self.lines: list[str] = []
         self.cond = threading.Condition()
         self.loop = asyncio.new_event_loop()
@@ -283,15 +284,17 @@ class TwitchServer:
 
     def _join(self, c: Client, ch: str) -> None:
         now = time.monotonic()
-        while c.join_times and now - c.join_times[0] >= self.join_window:
-            c.join_times.popleft()
-        if len(c.join_times) >= self.join_limit:
+        # Twitch counts JOINs per account when logged in, per connection when anonymous.
+        times = self.account_joins.setdefault(c.nick, deque()) if c.password else c.join_times
+        while times and now - times[0] >= self.join_window:
+            times.popleft()
+        if len(times) >= self.join_limit:
             self.tripped = True
             c.send(build_line("NOTICE", "*", "Too many joins; closing.", source=HOST))
             c.alive = False
             c.writer.close()
             return
-        c.join_times.append(now)
+        times.append(now)
         c.joins.append(ch)
         c.channels.add(ch)
         me = f"{c.nick}!{c.nick}@{c.nick}.{HOST}"
