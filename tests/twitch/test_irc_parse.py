@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vieweratlas.twitch.irc import (
+    LOGIN_RE,
     UnsafeLineError,
     build_line,
     escape_tag_value,
@@ -167,3 +168,26 @@ def test_unsafe_error_never_echoes_the_text() -> None:
 )
 def test_normalize_login(name: str, login: str | None) -> None:
     assert normalize_login(name) == login
+
+
+@given(st.text())
+def test_normalize_login_only_ever_yields_a_login(name: str) -> None:
+    login = normalize_login(name)
+    assert login is None or LOGIN_RE.fullmatch(login)
+    if login is not None:
+        line = build_line("JOIN", "#" + login)
+        assert line == f"JOIN #{login}\r\n"
+
+
+_middle = st.text(min_size=1).filter(
+    lambda s: not any(c in s for c in " \r\n\0") and not s.startswith(":")
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(_middle, max_size=5), _safe_text)
+def test_any_built_line_is_one_line_that_parses_back(middle: list[str], last: str) -> None:
+    line = build_line("PRIVMSG", *middle, last)
+    assert line.endswith("\r\n")
+    assert not any(c in line[:-2] for c in "\r\n\0")
+    assert parse_line(line).params == [*middle, last]
