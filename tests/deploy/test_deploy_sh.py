@@ -184,3 +184,14 @@ def test_shellcheck_clean() -> None:
         [shellcheck, str(SCRIPT)], capture_output=True, text=True, timeout=60, check=False
     )
     assert proc.returncode == 0, proc.stdout
+
+
+def test_deployment_doc_cost_table_matches_the_estimate() -> None:
+    """docs/DEPLOYMENT.md shows what the script computes, for 100, 1,000 and 5,000 channels."""
+    doc = (ROOT / "docs" / "DEPLOYMENT.md").read_text()
+    (row,) = [ln for ln in doc.splitlines() if ln.startswith("| **total** |")]
+    documented = [float(c.strip(" *")) for c in row.strip("|").split("|")[1:]]
+    computed = [
+        total(run(["--estimate-only", "--channels", str(n)]).stdout) for n in (100, 1000, 5000)
+    ]
+    assert documented == computed
