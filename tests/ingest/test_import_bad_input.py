@@ -116,6 +116,28 @@ CASES: list[tuple[str, bytes, str, int | None, str | None, str]] = [
         "seconds",
     ),
     (
+        "td_huge_offset.json",
+        json.dumps(
+            {
+                "streamer": {"name": "x"},
+                "video": {"created_at": "2024-01-01T00:00:00Z"},
+                "comments": [{"content_offset_seconds": 1e300, "commenter": {"name": "a"}}],
+            }
+        ).encode(),
+        "twitchdownloader",
+        None,
+        "comments[0].content_offset_seconds",
+        "seconds",
+    ),
+    (
+        "td_bad_start.json",
+        b'{"streamer": {"name": "x"}, "video": {"created_at": 1e300}, "comments": []}',
+        "twitchdownloader",
+        None,
+        "video.created_at",
+        "",
+    ),
+    (
         "cd_no_author.json",
         b'[{"time_in_seconds": 1, "timestamp": 1704067200000000}, {"time_in_seconds": 2}]',
         "chat-downloader",

@@ -38,6 +38,8 @@ from vieweratlas.ingest.plain import ImportOptions
 log = logging.getLogger(__name__)
 
 CHUNK = 100_000  # comments bucketed at a time
+MAX_SECONDS = 1e8  # offsets beyond ~3 years into a broadcast are corrupt
+MAX_EPOCH_US = 4e15  # epoch microseconds up to the year 2096
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -168,9 +170,10 @@ def _text(value: object) -> str | None:
     return None
 
 
-def _number(value: object) -> float | None:
+def _number(value: object, limit: float = MAX_SECONDS) -> float | None:
+    """A finite number within ±``limit``, else None."""
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
+        return float(value) if abs(value) <= limit else None
     return None
 
 
@@ -192,7 +195,7 @@ def twitchdownloader_presence(
     if isinstance(video, dict) and video.get("created_at") is not None:
         try:
             start = parse_timestamp(video["created_at"])
-        except ValueError as exc:
+        except (ValueError, OverflowError, OSError) as exc:
             raise InputError(str(path), str(exc), field="video.created_at") from None
     if start is None:
         start = _start_from_first_comment(path, opts)
@@ -237,7 +240,7 @@ def _start_from_first_comment(path: Path, opts: ImportOptions) -> datetime:
         if offset is not None and created is not None:
             try:
                 return datetime.fromtimestamp(parse_timestamp(created).timestamp() - offset, UTC)
-            except ValueError:
+            except (ValueError, OverflowError, OSError):
                 pass
     raise InputError(
         str(path),
@@ -273,7 +276,7 @@ def chat_downloader_presence(
             if name is None:
                 raise InputError(str(path), "message without an author", field=f"[{i}].author.name")
             seconds = _number(m.get("time_in_seconds"))
-            stamp = _number(m.get("timestamp"))
+            stamp = _number(m.get("timestamp"), MAX_EPOCH_US)
             if comments is None:
                 replay = seconds is not None
                 if seconds is not None and stamp is not None:
