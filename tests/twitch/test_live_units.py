@@ -47,8 +47,27 @@ def test_presence_windows_count_and_take() -> None:
     assert w.pending() == [T0 + timedelta(minutes=1)]
     w.restore(*taken[0])
     w.message(T0, "a", "bob", None)
-    (_, rows), _ = w.take()
-    assert rows[("a", "bob")].messages == 3
+    (_, window), _ = w.take()
+    assert window.rows[("a", "bob")].messages == 3
+
+
+def test_carried_members_are_merged_when_tables_are_built() -> None:
+    w = PresenceWindows(timedelta(minutes=1))
+    w.message(T0, "a", "bob", None)
+    w.carry(T0, {"a": {"bob": SEEN_JOIN, "lurk": SEEN_NAMES}, "b": {}})
+    assert w.users_in(T0) == 2  # bob once, lurk
+    w.message(T0 + timedelta(seconds=5), "a", "lurk", "9")
+    w.member(T0 + timedelta(seconds=6), "a", "newbie", SEEN_JOIN)
+    assert w.users_in(T0) == 3
+    ((start, window),) = w.take()
+    presence, seen = w.tables(start, window)
+    got = {(r["user"], r["messages"], r["user_id"]) for r in presence.to_pylist()}
+    assert got == {("bob", 1, None), ("lurk", 1, "9"), ("newbie", 0, None)}
+    assert dict(zip(seen["user"].to_pylist(), seen["via"].to_pylist(), strict=True)) == {
+        "bob": "join,message",
+        "lurk": "message,names",
+        "newbie": "join",
+    }
 
 
 def test_backoff_grows_with_jitter_and_is_capped() -> None:

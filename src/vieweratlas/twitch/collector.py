@@ -26,7 +26,7 @@ from vieweratlas.errors import ConfigError, LakeError
 from vieweratlas.lake import Lake
 from vieweratlas.twitch.connection import Connection, JoinLimiter, parse_irc_url
 from vieweratlas.twitch.irc import normalize_login
-from vieweratlas.twitch.presence import PresenceWindows, WindowRows, window_start
+from vieweratlas.twitch.presence import PresenceWindows, Window, window_start
 from vieweratlas.twitch.sources import ChannelSource, validate_channels
 
 log = logging.getLogger(__name__)
@@ -150,9 +150,7 @@ class LiveCollector:
     def _carry_members(self, now: datetime) -> None:
         # Membership is event-based: someone who joined in an earlier window and has not
         # parted is still there, so they count in the new window too.
-        for channel, users in self.members.items():
-            for user, how in users.items():
-                self.windows.member(now, channel, user, how)
+        self.windows.carry(now, self.members)
 
     # ------------------------------------------------------------------ channels
 
@@ -232,14 +230,14 @@ class LiveCollector:
                 self._carry_members(now)
                 self._carried = before
             written = 0
-            for start, rows in self.windows.take(before):
-                if not rows:
+            for start, window in self.windows.take(before):
+                if not len(window):
                     continue
                 try:
-                    result = await asyncio.to_thread(self._write, start, rows)
+                    users, channels, result = await asyncio.to_thread(self._write, start, window)
                 except (LakeError, OSError) as exc:
                     log.error("window %s: lake write failed, will retry: %s", start, exc)
-                    self.windows.restore(start, rows)
+                    self.windows.restore(start, window)
                     if everything:
                         raise
                     continue
@@ -249,18 +247,20 @@ class LiveCollector:
                 log.info(
                     "window %s flushed: %d users in %d channels, %d new rows",
                     start.isoformat(),
-                    len(rows),
-                    len({channel for channel, _ in rows}),
+                    users,
+                    channels,
                     result,
                 )
             return written
 
-    def _write(self, start: datetime, rows: WindowRows) -> int:
-        """Build the window's tables and write them (runs in a worker thread)."""
-        presence, seen = self.windows.tables(start, rows)
+    def _write(self, start: datetime, window: Window) -> tuple[int, int, int]:
+        """Build the window's tables and write them (in a worker thread): users, channels,
+        new presence rows."""
+        presence, seen = self.windows.tables(start, window)
         result = self.lake.write("presence", presence)
         self.lake.write("irc_seen", seen)
-        return result.rows_written
+        channels = len(set(presence.column("channel").to_pylist()))
+        return presence.num_rows, channels, result.rows_written
 
     # ------------------------------------------------------------------ running
 

@@ -14,7 +14,8 @@ user was seen through membership alone. The full picture goes to the small raw t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -66,30 +67,71 @@ class _Seen:
 WindowRows = dict[tuple[str, str], _Seen]  # (channel, user) → what was seen
 
 
+@dataclass
+class Window:
+    """One window's observations, plus members carried in from earlier windows.
+
+    Carried members are kept as a snapshot and merged only when the window is turned into
+    tables (in a worker thread), so the event loop never copies a million members at once.
+    """
+
+    rows: WindowRows = field(default_factory=dict)
+    carried: dict[str, dict[str, int]] = field(default_factory=dict)
+    carried_count: int = 0
+    overlap: int = 0  # rows that are also in ``carried``
+
+    def __len__(self) -> int:
+        return len(self.rows) + self.carried_count - self.overlap
+
+    def new_key(self, channel: str, user: str) -> None:
+        if self.carried and user in self.carried.get(channel, ()):
+            self.overlap += 1
+
+    def merged(self) -> WindowRows:
+        """``rows`` with the carried members folded in (``carried`` is emptied)."""
+        rows = self.rows
+        for channel, users in self.carried.items():
+            for user, how in users.items():
+                seen = rows.get((channel, user))
+                if seen is None:
+                    rows[(channel, user)] = _Seen(via=how)
+                else:
+                    seen.via |= how
+        self.carried, self.carried_count, self.overlap = {}, 0, 0
+        return rows
+
+
 class PresenceWindows:
-    """Observations grouped by window; closed windows are taken out as Arrow tables."""
+    """Observations grouped by window; closed windows are taken out and made into tables."""
 
     def __init__(self, interval: timedelta, *, platform: str = "twitch") -> None:
         self.interval = interval
         self.platform = platform
-        self._windows: dict[datetime, WindowRows] = {}
-        self._current: tuple[datetime, datetime, WindowRows] | None = None
+        self._windows: dict[datetime, Window] = {}
+        self._current: tuple[datetime, datetime, Window] | None = None
 
-    def _bucket(self, now: datetime) -> WindowRows:
+    def _window(self, now: datetime) -> Window:
         cur = self._current
         if cur is not None and cur[0] <= now < cur[1]:
             return cur[2]
         start = window_start(now, self.interval)
-        bucket = self._windows.setdefault(start, {})
-        self._current = (start, start + self.interval, bucket)
-        return bucket
+        window = self._windows.get(start)
+        if window is None:
+            window = self._windows[start] = Window()
+        self._current = (start, start + self.interval, window)
+        return window
+
+    def _seen(self, now: datetime, channel: str, user: str) -> _Seen:
+        window = self._window(now)
+        seen = window.rows.get((channel, user))
+        if seen is None:
+            seen = window.rows[(channel, user)] = _Seen()
+            window.new_key(channel, user)
+        return seen
 
     def message(self, now: datetime, channel: str, user: str, user_id: str | None) -> None:
         """A chat line (PRIVMSG/USERNOTICE) by ``user`` in ``channel``."""
-        bucket = self._bucket(now)
-        seen = bucket.get((channel, user))
-        if seen is None:
-            seen = bucket[(channel, user)] = _Seen()
+        seen = self._seen(now, channel, user)
         seen.messages += 1
         seen.via |= SEEN_MESSAGE
         if user_id:
@@ -97,23 +139,28 @@ class PresenceWindows:
 
     def member(self, now: datetime, channel: str, user: str, how: int = SEEN_JOIN) -> None:
         """``user`` seen in ``channel`` through membership (JOIN or NAMES)."""
-        bucket = self._bucket(now)
-        seen = bucket.get((channel, user))
-        if seen is None:
-            seen = bucket[(channel, user)] = _Seen()
-        seen.via |= how
+        self._seen(now, channel, user).via |= how
+
+    def carry(self, now: datetime, members: Mapping[str, Mapping[str, int]]) -> None:
+        """Members still joined count in the window of ``now`` too (snapshot, merged later)."""
+        window = self._window(now)
+        window.merged()  # fold any earlier snapshot first: at most one pending at a time
+        window.carried = {ch: dict(users) for ch, users in members.items() if users}
+        window.carried_count = sum(len(u) for u in window.carried.values())
+        window.overlap = sum(1 for ch, user in window.rows if user in window.carried.get(ch, ()))
 
     def users_in(self, start: datetime) -> int:
-        return len(self._windows.get(start, ()))
+        window = self._windows.get(start)
+        return 0 if window is None else len(window)
 
     def pending(self) -> list[datetime]:
         return sorted(self._windows)
 
-    def take(self, before: datetime | None = None) -> list[tuple[datetime, WindowRows]]:
+    def take(self, before: datetime | None = None) -> list[tuple[datetime, Window]]:
         """Remove windows starting before ``before`` (all when None), oldest first.
 
-        Cheap (no table building), so the event loop never stalls; turn the rows into
-        tables with :meth:`tables`, e.g. in a worker thread.
+        Cheap (no merging, no table building), so the event loop never stalls; turn them
+        into tables with :meth:`tables`, e.g. in a worker thread.
         """
         out = []
         for start in sorted(self._windows):
@@ -124,17 +171,24 @@ class PresenceWindows:
                 self._current = None
         return out
 
-    def restore(self, start: datetime, rows: WindowRows) -> None:
+    def restore(self, start: datetime, window: Window) -> None:
         """Put back a window whose write failed, so the next flush retries it."""
-        bucket = self._windows.setdefault(start, {})
+        rows = window.merged()
+        target = self._windows.get(start)
+        if target is None:
+            target = self._windows[start] = Window()
         for key, old in rows.items():
-            seen = bucket.setdefault(key, _Seen())
+            seen = target.rows.get(key)
+            if seen is None:
+                seen = target.rows[key] = _Seen()
+                target.new_key(*key)
             seen.messages += old.messages
             seen.user_id = seen.user_id or old.user_id
             seen.via |= old.via
 
-    def tables(self, start: datetime, rows: WindowRows) -> tuple[pa.Table, pa.Table]:
-        """(presence, irc_seen) rows of one window, with ``platform``."""
+    def tables(self, start: datetime, window: Window) -> tuple[pa.Table, pa.Table]:
+        """(presence, irc_seen) rows of one taken window, with ``platform``."""
+        rows = window.merged()
         keys = sorted(rows)
         n = len(keys)
         ts = pa.array([start] * n, TS)
