@@ -22,6 +22,7 @@ from vieweratlas.metrics import (
     ROWS_COLLECTED,
     RUN_DURATION,
     UNITS,
+    JobRun,
     build,
     emit,
 )
@@ -186,3 +187,24 @@ def test_any_valid_input_gives_valid_emf(values: dict[str, float], job: str) -> 
     emit(NAMESPACE, values, {"Job": job}, now=NOW, stream=out)
     (line,) = out.getvalue().splitlines()  # hostile names cannot break the line
     check_emf(json.loads(line))
+
+
+def test_job_run_emits_duration_counts_and_failure() -> None:
+    ticks = iter([100.0, 112.5])
+    out = io.StringIO()
+    with JobRun("collector", stream=out, clock=lambda: next(ticks)) as run:
+        run.count(ROWS_COLLECTED, 10)
+        run.count(ROWS_COLLECTED, 5)
+        run.count(RECONNECTS)
+    doc = json.loads(out.getvalue())
+    check_emf(doc)
+    assert (doc[ROWS_COLLECTED], doc[RECONNECTS], doc[RUN_DURATION]) == (15, 1, 12.5)
+    assert (doc["Failed"], doc["Job"]) == (0, "collector")
+
+    out = io.StringIO()
+    with pytest.raises(RuntimeError), JobRun("analysis", stream=out):
+        raise RuntimeError("boom")
+    doc = json.loads(out.getvalue())
+    check_emf(doc)
+    assert doc["Failed"] == 1
+    assert doc[RUN_DURATION] >= 0

@@ -93,8 +93,9 @@ estimate() {
     ipv4 = 0.005 * (730 + 30 * amin / 60 + 120 * vmin / 60)
     # S3: ~15 MB of Parquet per channel-month (Standard), PUT/GET/LIST requests
     s3 = ch * 0.015 * 0.023 + 0.05 + ch * 0.0005
-    # CloudWatch: 7 EMF metric series ($0.30), 3 alarms ($0.10), log ingestion ~1 MB/channel
-    cw = 7 * 0.30 + 3 * 0.10 + ch * 0.001 * 0.50
+    # CloudWatch: 11 EMF metric series ($0.30; see vieweratlas.metrics), 3 alarms ($0.10),
+    # log ingestion ~1 MB/channel
+    cw = 11 * 0.30 + 3 * 0.10 + ch * 0.001 * 0.50
     secrets = 0.40
     ecr = 0.10
     total = collector + analysis + vod + ipv4 + s3 + cw + secrets + ecr

@@ -19,8 +19,10 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any, TextIO
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ CHANNELS_JOINED = "ChannelsJoined"  # Count: channels joined on IRC
 RECONNECTS = "Reconnects"  # Count: IRC reconnects
 RUN_DURATION = "RunDuration"  # Seconds: wall time of one job run
 COMMUNITIES_FOUND = "CommunitiesFound"  # Count: communities in an analysis run
+FAILED = "Failed"  # Count: 1 when a job run ended with an exception (JobRun)
 
 UNITS = frozenset(
     {
@@ -143,3 +146,59 @@ def emit(
         stream.write(line + "\n")
         stream.flush()
     return doc
+
+
+class JobRun:
+    """Time one run of a job and emit its counters once, at the end (also on failure).
+
+    ::
+
+        with JobRun("analysis") as run:
+            result = analyze(...)
+            run.count(COMMUNITIES_FOUND, len(result.communities))
+
+    emits ``{"CommunitiesFound": …, "RunDuration": …, "Failed": 0|1}`` with ``Job=analysis``;
+    the collector would count ``RowsCollected``, ``ChannelsJoined`` and ``Reconnects``.
+    """
+
+    def __init__(
+        self,
+        job: str,
+        *,
+        namespace: str = NAMESPACE,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.job = job
+        self.namespace = namespace
+        self.stream = stream
+        self.clock = clock
+        self.counts: dict[str, float] = {}
+        self._start = 0.0
+
+    def count(self, name: str, value: float = 1) -> None:
+        """Add ``value`` to the counter ``name`` (a Count metric)."""
+        self.counts[name] = self.counts.get(name, 0) + value
+
+    def __enter__(self) -> JobRun:
+        self._start = self.clock()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        values = {**self.counts, RUN_DURATION: self.clock() - self._start}
+        values[FAILED] = 0 if exc_type is None else 1
+        try:
+            emit(
+                self.namespace,
+                values,
+                {"Job": self.job},
+                unit={RUN_DURATION: "Seconds"},
+                stream=self.stream,
+            )
+        except (ValueError, OSError):  # metrics must never break the job
+            log.warning("metrics: could not emit the %s run metrics", self.job, exc_info=True)
