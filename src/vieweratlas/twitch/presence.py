@@ -189,20 +189,23 @@ class PresenceWindows:
     def tables(self, start: datetime, window: Window) -> tuple[pa.Table, pa.Table]:
         """(presence, irc_seen) rows of one taken window, with ``platform``."""
         rows = window.merged()
-        keys = sorted(rows)
-        n = len(keys)
-        ts = pa.array([start] * n, TS)
-        channels = pa.array([k[0] for k in keys], pa.string())
-        users = pa.array([k[1] for k in keys], pa.string())
-        platform = pa.array([self.platform] * n, pa.string())
+        n = len(rows)
+        # One pass in insertion order (the lake sorts on write); constants via Arrow repeat.
+        channel_col = [k[0] for k in rows]
+        user_col = [k[1] for k in rows]
+        seen_rows = list(rows.values())
+        ts = pa.repeat(pa.scalar(start, TS), n)
+        channels = pa.array(channel_col, pa.string())
+        users = pa.array(user_col, pa.string())
+        platform = pa.repeat(pa.scalar(self.platform, pa.string()), n)
         presence = pa.table(
             {
                 "ts": ts,
                 "channel": channels,
                 "user": users,
-                "user_id": pa.array([rows[k].user_id for k in keys], pa.string()),
-                "source": pa.array(["irc"] * n, pa.string()),
-                "messages": pa.array([min(rows[k].messages, 2**31 - 1) for k in keys], pa.int32()),
+                "user_id": pa.array([v.user_id for v in seen_rows], pa.string()),
+                "source": pa.repeat(pa.scalar("irc", pa.string()), n),
+                "messages": pa.array([min(v.messages, 2**31 - 1) for v in seen_rows], pa.int32()),
                 "platform": platform,
             }
         ).select([*PRESENCE.schema.names, "platform"])
@@ -211,7 +214,7 @@ class PresenceWindows:
                 "ts": ts,
                 "channel": channels,
                 "user": users,
-                "via": pa.array([_via(rows[k].via) for k in keys], pa.string()),
+                "via": pa.array([_VIA_NAMES[v.via] for v in seen_rows], pa.string()),
                 "platform": platform,
             }
         )
@@ -220,3 +223,6 @@ class PresenceWindows:
 
 def _via(bits: int) -> str:
     return ",".join(name for bit, name in _VIA if bits & bit)
+
+
+_VIA_NAMES = [_via(bits) for bits in range(8)]
