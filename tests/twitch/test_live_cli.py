@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from twitch_server import TwitchServer
+from twitch_server import TwitchServer, joined_all
 
 from vieweratlas.cli import main
 from vieweratlas.config import load_settings
@@ -50,7 +53,7 @@ def test_bad_invocations_are_one_line_errors(
 
 
 @pytest.mark.server
-def test_runs_for_a_duration_and_writes_the_lake(
+def test_runs_until_ctrl_c_and_flushes_the_open_window(
     twitch_server: Callable[..., TwitchServer],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -59,16 +62,43 @@ def test_runs_for_a_duration_and_writes_the_lake(
     channels = tmp_path / "channels.txt"
     channels.write_text("alpha\n")
     lake_dir = tmp_path / "lake"
+
+    def chat_then_interrupt() -> None:
+        server.wait_for(joined_all(server, ["alpha"]))
+        server.privmsg("alpha", "talker", user_id="5")
+        before = sum(line.startswith("PONG") for line in server.lines)
+        server.ping_all()  # its PONG proves the collector has handled the line above
+        server.wait_for(lambda: sum(line.startswith("PONG") for line in server.lines) > before)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    helper = threading.Thread(target=chat_then_interrupt, daemon=True)
+    helper.start()
     code, out, _ = run(
         ["collect", "live", "--lake", str(lake_dir), "--channels-file", str(channels),
-         "--irc-url", server.url, "--interval", "1h", "--duration", "3s"],
+         "--irc-url", server.url, "--interval", "1h", "--duration", "2m"],
         capsys,
     )  # fmt: skip
+    helper.join(5)
     assert code == 0
     assert "windows flushed" in out
-    users = {r["user"] for r in Lake.open(str(lake_dir)).read("presence").to_pylist()}
-    assert users == {"quiet_one"}
-    assert server.joined() <= {"alpha"}
+    rows = Lake.open(str(lake_dir)).read("presence").to_pylist()
+    assert {(r["user"], r["messages"]) for r in rows} == {("quiet_one", 0), ("talker", 1)}
+
+
+def test_duration_ends_the_run(
+    twitch_server: Callable[..., TwitchServer],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = twitch_server()
+    channels = tmp_path / "channels.txt"
+    channels.write_text("alpha\n")
+    code, out, _ = run(
+        ["collect", "live", "--lake", str(tmp_path / "lake"), "--channels-file", str(channels),
+         "--irc-url", server.url, "--duration", "0.5s"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0 and "collected 0 messages" in out
 
 
 def test_channel_file_validation(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
