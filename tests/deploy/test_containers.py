@@ -100,7 +100,20 @@ def test_dockerignore_keeps_secrets_and_data_out() -> None:
     lines = (ROOT / ".dockerignore").read_text().splitlines()
     assert lines[lines.index("**")] == "**"  # deny by default …
     allowed = {ln[1:] for ln in lines if ln.startswith("!")}
-    assert allowed == {"pyproject.toml", "uv.lock", "README.md", "LICENSE", "src/"}
+    assert allowed == {
+        "pyproject.toml",
+        "uv.lock",
+        "README.md",
+        "LICENSE",
+        "hatch_build.py",
+        "src/",
+    }
+    # Everything the build stage copies is let through.
+    names = {a.rstrip("/") for a in allowed}
+    for line in DOCKERFILE.read_text().splitlines():
+        if line.startswith("COPY ") and "--from" not in line:
+            for src in line.split()[1:-1]:
+                assert src.rstrip("/") in names, src
 
 
 def _compose() -> dict[str, Any]:
