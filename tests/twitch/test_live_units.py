@@ -8,6 +8,8 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from vieweratlas.cli.live import StatusView
@@ -131,3 +133,40 @@ def test_status_view_table() -> None:
     for label in ("connections", "channels joined", "messages/s", "users in the open window"):
         assert label in text
     assert "149/150" in text and "1,234" in text
+
+
+_COMMANDS = ["PRIVMSG", "USERNOTICE", "JOIN", "PART", "353", "QUIT", "NOTICE", "001", "CAP", "PING"]
+_twitchy = st.one_of(
+    st.text(),
+    st.builds(
+        lambda tags, cmd, params: f"@{tags} :u!u@u {cmd} {params}",
+        st.text(alphabet="abc=;\\\\-/ ", max_size=20),
+        st.sampled_from(_COMMANDS),
+        st.text(alphabet="#abc :=@+ ", max_size=30),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_twitchy, max_size=8))
+def test_hostile_lines_never_break_a_connection(lines: list[str]) -> None:
+    from vieweratlas.config import load_settings
+    from vieweratlas.lake import Lake
+    from vieweratlas.twitch.collector import LiveCollector
+    from vieweratlas.twitch.connection import Connection, ConnectionLost
+    from vieweratlas.twitch.irc import parse_line
+    from vieweratlas.twitch.sources import StaticChannelSource
+
+    settings = load_settings(overrides={"twitch": {"irc_url": "irc://127.0.0.1:1"}}, environ={})
+    collector = LiveCollector(settings, Lake.open("/nonexistent-lake"), StaticChannelSource([]))
+    conn = Connection(collector, 0, JoinLimiter(20, 10))
+    conn.want({"abc", "a"})
+    conn.nick = "justinfan1"
+    registered = asyncio.Event()
+    for line in lines:
+        try:
+            conn._handle(line, T0, registered)
+        except ConnectionLost:
+            # the designed ways out: PING needs a socket to answer, RECONNECT and ERROR end it
+            assert parse_line(line).command in ("PING", "RECONNECT", "ERROR")
+    assert collector.windows.users_in(T0) >= 0

@@ -133,6 +133,11 @@ class Connection:
                 reason = str(exc)
             except (OSError, TimeoutError, ssl.SSLError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
+            except TwitchError:
+                raise  # e.g. login refused: retrying cannot help
+            except Exception as exc:  # a bug must not end weeks of unattended collection
+                log.exception("connection %d: unexpected error", self.index)
+                reason = f"unexpected {type(exc).__name__}"
             finally:
                 self._close()
             if stop.is_set():
@@ -271,6 +276,15 @@ class Connection:
                 return
 
     def _handle(self, line: str, now: datetime, registered: asyncio.Event) -> None:
+        try:
+            self._dispatch(line, now, registered)
+        except (ConnectionLost, TwitchError):
+            raise
+        except Exception:  # one odd line from an untrusted server must not end the session
+            self.collector.stats.malformed += 1
+            log.exception("connection %d: could not handle line %.80r", self.index, line)
+
+    def _dispatch(self, line: str, now: datetime, registered: asyncio.Event) -> None:
         c = self.collector
         try:
             msg = parse_line(line)
