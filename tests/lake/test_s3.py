@@ -166,3 +166,31 @@ def test_big_file_single_put(s3_bucket: str, s3_client: object) -> None:
     keys = bucket_keys(s3_client, s3_bucket)
     assert list(keys) == [f"atlas/{result.files[0]}"]
     assert lake.read("presence").num_rows == n
+
+
+def test_unreachable_endpoint_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A dead endpoint: the CLI says so in one line (exit 2), no traceback, no hang."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    for key, value in {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(key, value)
+    from vieweratlas.cli import main
+
+    for args in (["lake", "check"], ["sql", "SELECT count(*) FROM presence"]):
+        with pytest.raises(SystemExit) as exc:
+            main([*args, "--lake", "s3://some-bucket/lake"])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1, err
+        assert "Traceback" not in err

@@ -140,6 +140,21 @@ class LakeS3FileSystem(pafs.S3FileSystem):  # type: ignore[misc]
             )
         return self._client
 
+    def get_file_info(self, paths_or_selector: Any) -> Any:
+        """As pyarrow's, but an unreachable or refusing endpoint is a one-line LakeError."""
+        try:
+            return super().get_file_info(paths_or_selector)
+        except OSError as exc:
+            raise LakeError(f"s3: cannot list ({_first_line(exc)})") from None
+
+    def open_input_stream(self, path: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().open_input_stream(path, *args, **kwargs)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise LakeError(f"s3://{path}: cannot read ({_first_line(exc)})") from None
+
     def put_object(self, path: str, body: IO[bytes]) -> None:
         """Upload ``body`` (a complete local file) as the object ``bucket/key`` in one PUT."""
         bucket, key = _split(path)
@@ -180,6 +195,12 @@ def _split(path: str) -> tuple[str, str]:
     if not bucket or not key:
         raise LakeError(f"s3 path {path!r}: expected bucket/key")
     return bucket, key
+
+
+def _first_line(exc: BaseException) -> str:
+    """pyarrow's AWS errors are long; keep the part that says what went wrong."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:300]
 
 
 def _error_code(exc: Exception) -> str:
