@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -208,3 +209,25 @@ def test_csv_with_bom_and_jsonl_with_leading_blank_lines(lake: Lake, tmp_path: P
     j.write_text('\n\n{"ts": "2024-01-01T00:05:00Z", "channel": "a", "user": "y"}\n')
     assert import_presence(lake, [bom, j]).rows_written == 2
     assert sorted(r["user"] for r in rows(lake)) == ["x", "y"]
+
+
+def test_json_array_of_rows(lake: Lake, tmp_path: Path) -> None:
+    from vieweratlas.errors import InputError
+
+    f = tmp_path / "rows.json.gz"
+    doc = [
+        {"ts": "2024-01-01T00:00:00Z", "channel": "A", "user": "x", "messages": 3},
+        {"ts": "2024-01-01T00:05:00", "channel": "a", "user": "y", "extra": {"k": [1]}},
+    ]
+    f.write_bytes(gzip.compress(json.dumps(doc).encode()))
+    assert detect_format(f) == "plain"
+    assert import_presence(lake, [f]).rows_written == 2
+    assert [(r["user"], r["messages"]) for r in rows(lake)] == [("x", 3), ("y", 0)]
+    c = tmp_path / "channels.json"
+    c.write_text(json.dumps([{"channel": "a", "game": "Chess", "language": "en", "viewers": 9}]))
+    assert import_channels(lake, [c], snapshot_time=at(2024, 1, 1)).rows_written == 1
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([*doc, {"ts": 5, "channel": "a", "user": "z"}]))
+    with pytest.raises(InputError) as info:
+        import_presence(lake, [bad])
+    assert (info.value.line, info.value.field) == (3, "ts")

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import ijson
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
@@ -28,6 +29,7 @@ CSV_BLOCK = 4 << 20
 JSONL_BLOCK = 8 << 20
 PARQUET_BATCH = 256_000
 PARQUET_MAGIC = b"PAR1"
+JSON_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,14 @@ class Chunk:
 
 
 def kind_of(path: Path, first: bytes) -> str:
-    """``csv``, ``parquet`` or ``jsonl`` from the first bytes, then the file name."""
+    """``csv``, ``parquet``, ``jsonl`` or ``json`` (an array of row objects) from the first
+    bytes, then the file name."""
     if first.startswith(PARQUET_MAGIC):
         return "parquet"
     if first.lstrip()[:1] == b"{":
         return "jsonl"
+    if first.lstrip()[:1] == b"[":
+        return "json"
     name = path.name.lower().removesuffix(".gz")
     if name.endswith((".jsonl", ".ndjson", ".json")):
         return "jsonl"
@@ -83,6 +88,8 @@ def read_chunks(
         return _parquet(path, columns, limits, progress)
     if kind == "jsonl":
         return _jsonl(path, columns, limits, progress)
+    if kind == "json":
+        return _json_array(path, columns, limits, progress)
     return _csv(path, columns, limits, progress)
 
 
@@ -292,6 +299,66 @@ def _jsonl_chunks(
             line += data.count(b"\n")
             if not block:
                 break
+
+
+def _json_array(
+    path: Path, columns: Sequence[str], limits: Limits, progress: Progress | None
+) -> tuple[list[str], Iterator[Chunk]]:
+    """A JSON array of row objects; a row's "line" is its position in the array (1-based)."""
+    with open_input(path, limits, json_depth=True) as f:
+        try:
+            first = next(iter(ijson.items(f, "item", use_float=True)), None)
+        except ijson.JSONError as exc:
+            raise InputError(str(path), f"invalid JSON: {_first_line(exc)}") from None
+    if not isinstance(first, dict):
+        raise InputError(str(path), "expected an array of row objects", line=1)
+    names = list(first)
+    keep = [c for c in columns if c in names]
+    return names, _json_array_chunks(path, keep, limits, progress)
+
+
+def _json_array_chunks(
+    path: Path, keep: list[str], limits: Limits, progress: Progress | None
+) -> Iterator[Chunk]:
+    record = 0
+    rows: list[dict[str, object]] = []
+
+    def chunk() -> Chunk:
+        try:
+            table = pa.Table.from_pylist(rows, schema=None)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            raise _json_rows_error(path, rows, record) from None
+        return Chunk(table.select(keep), record, lambda i: i + 1)
+
+    with open_input(path, limits, progress=progress, json_depth=True) as f:
+        try:
+            for i, obj in enumerate(ijson.items(f, "item", use_float=True)):
+                if not isinstance(obj, dict):
+                    raise InputError(str(path), "expected a row object", line=i + 1)
+                rows.append({c: obj.get(c) for c in keep})
+                if len(rows) >= JSON_ROWS:
+                    yield chunk()
+                    record += len(rows)
+                    rows = []
+        except ijson.JSONError as exc:
+            raise InputError(str(path), f"invalid JSON: {_first_line(exc)}") from None
+    if rows:
+        yield chunk()
+
+
+def _json_rows_error(path: Path, rows: list[dict[str, object]], first: int) -> InputError:
+    kinds: dict[str, str] = {}
+    for i, obj in enumerate(rows):
+        for key, value in obj.items():
+            kind = _json_kind(value)
+            if value is not None and kinds.setdefault(key, kind) != kind:
+                return InputError(
+                    str(path),
+                    f"value type changed from {kinds[key]} to {kind}",
+                    line=first + i + 1,
+                    field=key,
+                )
+    return InputError(str(path), "rows of mixed types", line=first + 1)
 
 
 def jsonl_record_line(path: Path, index: int, limits: Limits) -> int:
