@@ -226,3 +226,11 @@ def test_progress_counts_file_bytes_once(
     seen: list[int] = []
     import_presence(lake, [path], progress=seen.append)
     assert sum(seen) == path.stat().st_size
+
+
+def test_json_with_byte_order_mark(lake: Lake, tmp_path: Path, td: Callable[..., Any]) -> None:
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(td([(1.0, "x", None)])).encode())
+    assert detect_format(path) == "twitchdownloader"
+    import_presence(lake, [path])
+    assert [r[2] for r in presence(lake)] == ["x"]

@@ -28,6 +28,7 @@ from vieweratlas.errors import InputError
 Progress = Callable[[int], None]
 
 GZIP_MAGIC = b"\x1f\x8b"
+BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -149,16 +150,22 @@ def open_input(
     progress: Progress | None = None,
     json_depth: bool = False,
 ) -> io.BufferedReader:
-    """Open ``path`` for reading through the caps; gzip is decompressed transparently."""
-    return io.BufferedReader(
+    """Open ``path`` for reading through the caps; gzip is decompressed transparently.
+
+    JSON streams skip a leading UTF-8 byte-order mark (the parser would reject it).
+    """
+    f = io.BufferedReader(
         InputStream(path, limits, progress=progress, json_depth=json_depth), 1 << 20
     )
+    if json_depth and f.peek(3)[:3] == BOM:
+        f.read(3)
+    return f
 
 
 def head(path: Path, limits: Limits, n: int = 65536) -> bytes:
     """The first ``n`` (decompressed) bytes of a file, for format detection."""
     with open_input(path, limits) as f:
-        return f.read(n)
+        return f.read(n).removeprefix(BOM)
 
 
 # Bytes the depth scan keeps after escapes are removed: quotes and brackets.
