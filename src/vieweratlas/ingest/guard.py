@@ -149,7 +149,7 @@ def open_input(
     *,
     progress: Progress | None = None,
     json_depth: bool = False,
-) -> io.BufferedReader:
+) -> io.BufferedReader[InputStream]:
     """Open ``path`` for reading through the caps; gzip is decompressed transparently.
 
     JSON streams skip a leading UTF-8 byte-order mark (the parser would reject it).
