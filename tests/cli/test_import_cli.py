@@ -163,3 +163,29 @@ def test_python_dash_m_subprocess(tmp_path: Path, plain: Path) -> None:
     assert proc.returncode == 2
     assert f"error: {bad}:3: field 'ts'" in proc.stderr
     assert files_of(lake) == before
+
+
+def test_bucket_length_comes_from_the_config_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("vod:\n  bucket_len: 1m\n")
+    chat = tmp_path / "chat.json"
+    doc = {
+        "streamer": {"name": "s"},
+        "video": {"created_at": "2024-03-01T12:00:00Z"},
+        "comments": [
+            {"content_offset_seconds": off, "commenter": {"name": "u", "_id": "9"}}
+            for off in (10.0, 59.9, 60.0, 299.0)
+        ],
+    }
+    chat.write_text(json.dumps(doc))
+    lake = tmp_path / "lake"
+    code = run(["import", "presence", str(chat), "--lake", str(lake), "--config", str(config)])
+    assert code == 0, capsys.readouterr().err
+    rows = Lake.open(str(lake)).read("presence").sort_by("ts").to_pylist()
+    assert [(r["ts"].strftime("%H:%M:%S"), r["messages"]) for r in rows] == [
+        ("12:00:00", 2),
+        ("12:01:00", 1),
+        ("12:04:00", 1),
+    ]
