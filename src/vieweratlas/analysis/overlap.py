@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.stats import poisson
 
 
 @dataclass(frozen=True)
@@ -73,6 +72,8 @@ def overlap(
     users = int((np.diff(b.indptr) > 0).sum())
     w = normalise(shared, viewers[src], viewers[dst], weight, users)
     if alpha > 0:
+        from scipy.stats import poisson  # slow to import; only this option needs it
+
         expected = viewers[src].astype(np.float64) * viewers[dst] / max(users, 1)
         sig = poisson.sf(shared - 1, expected) < alpha
         src, dst, shared, w = src[sig], dst[sig], shared[sig], w[sig]

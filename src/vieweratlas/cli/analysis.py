@@ -1,9 +1,13 @@
-"""``vieweratlas demo``, ``synth`` and ``analyze``."""
+"""``vieweratlas demo``, ``synth`` and ``analyze``.
+
+The analysis stack (igraph, SciPy, matplotlib) is imported inside the commands, so that
+every other command — the collector above all — starts fast.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -11,8 +15,9 @@ from rich.table import Table
 from vieweratlas.cli.app import app
 from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, console, resolve
 from vieweratlas.lake import Lake
-from vieweratlas.pipeline import RunResult, analyze, planted_nmi, write_synthetic
-from vieweratlas.synth import SynthSpec, generate
+
+if TYPE_CHECKING:
+    from vieweratlas.pipeline import RunResult
 
 Since = Annotated[
     str | None, typer.Option("--since", help="First snapshot included (ISO-8601 or epoch).")
@@ -37,6 +42,9 @@ def synth(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Write a Twitch-like synthetic data set (and its planted truth) into the lake."""
+    from vieweratlas.pipeline import write_synthetic
+    from vieweratlas.synth import SynthSpec, generate
+
     settings = resolve(lake, config, preset)
     spec = SynthSpec(
         channels=channels,
@@ -75,6 +83,8 @@ def analyze_cmd(
     min_community_size: Annotated[int | None, typer.Option(help="Smallest community.")] = None,
 ) -> None:
     """Build the overlap graph, find and label communities, write the run outputs."""
+    from vieweratlas.pipeline import analyze, planted_nmi
+
     settings = resolve(
         lake,
         config,
@@ -101,6 +111,9 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed of the generated data.")] = 0,
 ) -> None:
     """The whole pipeline on a generated Twitch-like data set, no credentials needed."""
+    from vieweratlas.pipeline import analyze, planted_nmi, write_synthetic
+    from vieweratlas.synth import SynthSpec, generate
+
     lake_dir = out / "lake"
     settings = resolve(str(lake_dir), None, None, **{"analysis.seed": seed})
     the_lake = Lake.open(settings.lake)
