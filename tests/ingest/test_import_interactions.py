@@ -78,3 +78,10 @@ def test_a_few_hundred_thousand_rows_expand_exactly(lake: Lake, tmp_path: Path) 
     assert result.rows_written == len(keys)
     (count,) = lake.sql("SELECT count(*) AS n FROM presence")["n"].to_pylist()
     assert count == len(keys)
+
+
+def test_a_copy_with_a_header_line(lake: Lake, tmp_path: Path) -> None:
+    f = tmp_path / "with_header.csv"
+    f.write_text("user_id,stream_id,streamer,start,stop\n1,2,chan,0,1\n3,4,chan,1,2\n")
+    assert detect_format(f) == "interactions"
+    assert import_presence(lake, [f]).rows_written == 2

@@ -21,7 +21,7 @@ from vieweratlas.errors import InputError
 from vieweratlas.ingest.columns import ColumnError, column_error, to_counts, to_names
 from vieweratlas.ingest.guard import Progress, head
 from vieweratlas.ingest.plain import ImportOptions
-from vieweratlas.ingest.tabular import check_text, csv_headerless_chunks
+from vieweratlas.ingest.tabular import check_text, csv_named_chunks
 from vieweratlas.lake.schema import TS
 
 COLUMNS = ["user_id", "stream_id", "streamer", "start", "stop"]
@@ -31,20 +31,29 @@ _LINE_RE = re.compile(rb"^[^,\n]*,[^,\n]*,[^,\n]*,\s*\d+\s*,\s*\d+\s*\r?$")
 
 
 def looks_like_interactions(first: bytes) -> bool:
-    """Headerless five-field lines ending in two integers."""
+    """Five-field lines ending in two integers (after an optional header line)."""
     lines = [ln for ln in first.split(b"\n")[:5] if ln.strip()]
+    if lines and _has_header(lines[0]):
+        lines = lines[1:]
     if len(first) >= 65536 and len(lines) > 1:
         lines = lines[:-1]  # the last line may be cut
     return bool(lines) and all(_LINE_RE.match(ln) for ln in lines)
+
+
+def _has_header(line: bytes) -> bool:
+    """The data set ships without a header; copies sometimes add ``user_id,stream_id,...``."""
+    return line.strip().lower().replace(b" ", b"").startswith(b"user_id,stream_id,")
 
 
 def interactions_presence(
     path: Path, opts: ImportOptions, progress: Progress | None
 ) -> Iterator[pa.Table]:
     """Presence rows of one interactions file, chunk by chunk (source ``import``)."""
-    check_text(path, head(path, opts.limits))
+    first = head(path, opts.limits)
+    check_text(path, first)
+    header = _has_header(first.split(b"\n", 1)[0])
     base_us = round(opts.base_time.timestamp() * 1_000_000)
-    for chunk in csv_headerless_chunks(path, COLUMNS, opts.limits, progress):
+    for chunk in csv_named_chunks(path, COLUMNS, opts.limits, progress, header=header):
         table = chunk.table
         try:
             field = "user_id"

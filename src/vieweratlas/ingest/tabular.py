@@ -151,11 +151,17 @@ def _csv_chunks(
         raise _csv_error(path, exc, len(names), limits, header=header) from None
 
 
-def csv_headerless_chunks(
-    path: Path, names: list[str], limits: Limits, progress: Progress | None
+def csv_named_chunks(
+    path: Path,
+    names: list[str],
+    limits: Limits,
+    progress: Progress | None,
+    *,
+    header: bool = False,
 ) -> Iterator[Chunk]:
-    """Chunks of a CSV without a header line, its columns named ``names`` (all text)."""
-    return _csv_chunks(path, names, names, limits, progress, header=False)
+    """Chunks of a CSV with its columns named ``names`` (all text); a header line, if any,
+    is skipped."""
+    return _csv_chunks(path, names, names, limits, progress, header=header)
 
 
 def _csv_error(
