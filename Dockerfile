@@ -28,6 +28,10 @@ COPY pyproject.toml uv.lock README.md LICENSE hatch_build.py ./
 COPY src ./src
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --no-dev --no-editable
+# Smaller image: the libraries' own test suites, C headers and Cython sources are not
+# needed at run time (about 40 MB).
+RUN find /opt/vieweratlas/lib -depth -type d -name tests -prune -exec rm -rf {} + \
+ && find /opt/vieweratlas/lib -type f \( -name '*.pyx' -o -name '*.pxd' -o -name '*.h' -o -name '*.a' \) -delete
 
 # ---------------------------------------------------------------- runtime: venv + non-root user
 FROM ${PYTHON_IMAGE} AS runtime
