@@ -50,6 +50,10 @@ ENV PATH=/opt/vieweratlas/bin:$PATH \
     VIEWERATLAS_LAKE=/data/lake \
     MPLCONFIGDIR=/tmp/matplotlib
 WORKDIR /home/atlas
+# /tmp is the only writable path when the root filesystem is read-only (ECS task
+# definitions, compose): declared a volume so the runtime mounts it with the image's
+# world-writable (1777) permissions for the non-root user.
+VOLUME ["/tmp"]
 USER 10001:10001
 # Healthy = settings resolve and the lake root answers (one cheap HEAD/LIST on S3).
 HEALTHCHECK --interval=5m --timeout=30s --start-period=1m --retries=3 \
