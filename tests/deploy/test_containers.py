@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -194,3 +196,55 @@ def test_compose_jobs_hardened(service: str) -> None:
     assert svc["read_only"] is True
     assert svc["cap_drop"] == ["ALL"]
     assert "no-new-privileges:true" in svc["security_opt"]
+
+
+@pytest.mark.slow
+def test_image_build_steps_without_docker(tmp_path: Path) -> None:
+    """The build stage's commands, run here on exactly the files .dockerignore lets in:
+    the lock installs without dev tools and the installed command works."""
+    uv = require_program("uv")
+    text = DOCKERFILE.read_text()
+    assert "uv sync --locked --no-dev --no-install-project" in text
+    assert "uv sync --locked --no-dev --no-editable" in text
+    context = tmp_path / "context"
+    context.mkdir()
+    for line in (ROOT / ".dockerignore").read_text().splitlines():
+        if line.startswith("!"):
+            name = line[1:].rstrip("/")
+            src = ROOT / name
+            if src.is_dir():
+                shutil.copytree(src, context / name, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(src, context / name)
+    venv = tmp_path / "venv"
+    env = {
+        **os.environ,
+        "UV_PROJECT_ENVIRONMENT": str(venv),
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_PYTHON": sys.executable,
+    }
+    env.pop("VIRTUAL_ENV", None)
+    for extra in (["--no-install-project"], ["--no-editable"]):
+        proc = subprocess.run(
+            [uv, "sync", "--locked", "--no-dev", *extra],
+            cwd=context,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    exe = venv / "bin" / "vieweratlas"
+    check = subprocess.run(
+        [str(exe), "lake", "check", "--lake", str(tmp_path / "lake")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)},
+    )
+    assert check.returncode == 0, check.stderr
+    installed = {p.name.split("-")[0].lower() for p in venv.glob("lib/*/site-packages/*.dist-info")}
+    assert {"vieweratlas", "pyarrow", "boto3", "duckdb"} <= installed
+    assert not {"pytest", "moto", "ruff", "mypy", "checkov"} & installed  # no dev tools
