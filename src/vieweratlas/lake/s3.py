@@ -28,6 +28,7 @@ import logging
 import os
 import posixpath
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Any
@@ -110,35 +111,42 @@ class LakeS3FileSystem(pafs.S3FileSystem):  # type: ignore[misc]
     """pyarrow's S3 filesystem with whole-object PUTs and marker-free deletes (boto3).
 
     Everything Arrow and DuckDB do (listing, reading, dataset scans) runs on the native
-    filesystem; only the lake's own writes and deletes call the two methods below.
+    filesystem; the lake's own writes and deletes go to :meth:`put_object` and
+    :meth:`delete_file`, and its direct listings and reads turn endpoint failures into a
+    one-line :class:`~vieweratlas.errors.LakeError`.
     """
 
     def __init__(self, endpoint: S3Endpoint) -> None:
         super().__init__(**endpoint.pyarrow_options())
         self.endpoint = endpoint
         self._client: Any = None
+        self._client_lock = threading.Lock()
 
     @property
     def client(self) -> Any:
         """A boto3 S3 client for the same endpoint and region (created on first use)."""
-        if self._client is None:
-            import boto3
-            from botocore.config import Config
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._make_client()
+            return self._client
 
-            config = Config(
-                retries={"max_attempts": 5, "mode": "standard"},
-                connect_timeout=10,
-                read_timeout=60,
-                # Custom endpoints (moto, MinIO, a compose service) are addressed by path.
-                s3={"addressing_style": "path" if self.endpoint.endpoint_url else "auto"},
-            )
-            self._client = boto3.client(
-                "s3",
-                region_name=self.endpoint.region,
-                endpoint_url=self.endpoint.endpoint_url,
-                config=config,
-            )
-        return self._client
+    def _make_client(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        config = Config(
+            retries={"max_attempts": 5, "mode": "standard"},
+            connect_timeout=10,
+            read_timeout=60,
+            # Custom endpoints (moto, MinIO, a compose service) are addressed by path.
+            s3={"addressing_style": "path" if self.endpoint.endpoint_url else "auto"},
+        )
+        return boto3.client(
+            "s3",
+            region_name=self.endpoint.region,
+            endpoint_url=self.endpoint.endpoint_url,
+            config=config,
+        )
 
     def get_file_info(self, paths_or_selector: Any) -> Any:
         """As pyarrow's, but an unreachable or refusing endpoint is a one-line LakeError."""
