@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, console, resol
 from vieweratlas.config import parse_timestamp
 from vieweratlas.errors import ConfigError
 from vieweratlas.lake import Lake
+from vieweratlas.lake.athena import create_tables
 from vieweratlas.lake.health import check_lake
 from vieweratlas.lake.retention import PrunePlan, apply_prune, plan_prune
 
@@ -77,6 +79,18 @@ def check(lake: LakeOpt = None, config: ConfigOpt = None, preset: PresetOpt = No
     """Exit 0 when the settings resolve and the lake answers (the container healthcheck)."""
     settings = resolve(lake, config, preset)
     console.print(escape(check_lake(Lake.open(settings.lake))))
+
+
+@lake_app.command()
+def athena(
+    lake: LakeOpt = None,
+    config: ConfigOpt = None,
+    preset: PresetOpt = None,
+    database: Annotated[str, typer.Option(help="Athena/Glue database name.")] = "vieweratlas",
+) -> None:
+    """Print Athena DDL (partition projection) for the curated tables of an s3:// lake."""
+    settings = resolve(lake, config, preset)
+    sys.stdout.write(create_tables(settings.lake, database=database))
 
 
 def _fmt(d: timedelta) -> str:
