@@ -16,7 +16,8 @@ import pytest
 from deploytools import resources
 
 from vieweratlas.lake import CHANNELS, PRESENCE, Lake, TableSpec
-from vieweratlas.lake.schema import PARTITION_SCHEMA, TS
+from vieweratlas.lake.schema import PARTITION_SCHEMA, TS, VODS
+from vieweratlas.lake.schema import TABLES as LAKE_TABLES
 
 # Glue (Hive) type → the Arrow type the lake writes → the type DuckDB reads from the file.
 GLUE_TYPES: dict[str, tuple[pa.DataType, str]] = {
@@ -25,7 +26,8 @@ GLUE_TYPES: dict[str, tuple[pa.DataType, str]] = {
     "int": (pa.int32(), "INTEGER"),
     "bigint": (pa.int64(), "BIGINT"),
 }
-TABLES = {"PresenceTable": PRESENCE, "ChannelsTable": CHANNELS}
+TABLES = {"PresenceTable": PRESENCE, "ChannelsTable": CHANNELS}  # with data written below
+ALL_TABLES = {**TABLES, "VodsTable": VODS}
 T0 = datetime(2026, 11, 1, 23, 55, tzinfo=UTC)
 
 
@@ -34,7 +36,13 @@ def _glue(logical_id: str) -> dict[str, Any]:
     return table
 
 
-@pytest.mark.parametrize(("logical_id", "spec"), TABLES.items())
+def test_every_curated_table_has_a_glue_table() -> None:
+    curated = {s.name for s in LAKE_TABLES.values() if s.path.startswith("curated/")}
+    glue = {t["TableInput"]["Name"] for t in resources("AWS::Glue::Table").values()}
+    assert glue == curated
+
+
+@pytest.mark.parametrize(("logical_id", "spec"), ALL_TABLES.items())
 def test_columns_match_lake_schema(logical_id: str, spec: TableSpec) -> None:
     table = _glue(logical_id)
     assert table["Name"] == spec.name

@@ -18,7 +18,7 @@ from vieweratlas.cli import main
 from vieweratlas.errors import LakeError
 from vieweratlas.lake import CHANNELS, PRESENCE, Lake, TableSpec
 from vieweratlas.lake.athena import create_table, create_tables, hive_type
-from vieweratlas.lake.schema import PARTITION_SCHEMA
+from vieweratlas.lake.schema import PARTITION_SCHEMA, VODS
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "aws" / "template.yaml"
 DUCK = {"timestamp": "TIMESTAMP WITH TIME ZONE", "string": "VARCHAR", "int": "INTEGER",
@@ -66,7 +66,8 @@ _Loader.add_multi_constructor("!", lambda loader, suffix, node: (
 
 
 @pytest.mark.parametrize(
-    ("spec", "logical_id"), [(PRESENCE, "PresenceTable"), (CHANNELS, "ChannelsTable")]
+    ("spec", "logical_id"),
+    [(PRESENCE, "PresenceTable"), (CHANNELS, "ChannelsTable"), (VODS, "VodsTable")],
 )
 def test_ddl_agrees_with_the_glue_tables(spec: TableSpec, logical_id: str) -> None:
     template = yaml.load(TEMPLATE.read_text(), Loader=_Loader)
