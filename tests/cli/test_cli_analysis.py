@@ -181,3 +181,20 @@ def test_demo_runs_as_a_module_in_a_fresh_process(tmp_path: Path) -> None:
     assert "NMI vs planted truth 1.000" in done.stdout.replace("\n", " ")
     assert (tmp_path / "demo" / "atlas.html").exists()
     assert (tmp_path / "demo" / "lake" / "synthetic" / "truth.csv").exists()
+
+
+def test_analyze_emits_a_cloudwatch_metric_line_on_aws(
+    synth_lake: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_EMF_ENVIRONMENT", "Local")
+    code, out, _ = run(["analyze", "--lake", str(synth_lake), "--out", str(tmp_path / "r")], capsys)
+    assert code == 0
+    lines = [json.loads(x) for x in out.splitlines() if x.startswith('{"')]
+    (emf,) = [x for x in lines if x.get("Job") == "analysis"]
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert emf["CommunitiesFound"] == summary["counts"]["communities"]
+    assert emf["Failed"] == 0
+    assert emf["RunDuration"] > 0

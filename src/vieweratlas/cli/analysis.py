@@ -15,6 +15,7 @@ from rich.table import Table
 from vieweratlas.cli.app import app
 from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, console, resolve
 from vieweratlas.lake import Lake
+from vieweratlas.metrics import COMMUNITIES_FOUND, JobRun
 
 if TYPE_CHECKING:
     from vieweratlas.pipeline import RunResult
@@ -100,8 +101,9 @@ def analyze_cmd(
         },
     )
     the_lake = Lake.open(settings.lake)
-    with console.status("analyzing") as status:
+    with console.status("analyzing") as status, JobRun("analysis") as run:
         result = analyze(the_lake, settings, out, progress=lambda s: status.update(s))
+        run.count(COMMUNITIES_FOUND, result.summary["counts"]["communities"])
     show_run(result, planted_nmi(the_lake, result.nodes))
 
 

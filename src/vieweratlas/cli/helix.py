@@ -21,6 +21,7 @@ from vieweratlas.cli.app import app, collect_app
 from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, console, err_console, resolve
 from vieweratlas.config import Settings
 from vieweratlas.lake import Lake
+from vieweratlas.metrics import ROWS_COLLECTED, JobRun
 
 ChannelsFileOpt = Annotated[
     Path | None,
@@ -151,13 +152,15 @@ def vod(
                 tasks[p.video_id] = task
             bar.update(task, completed=min(p.offset_s, p.length_s), comments=p.comments)
 
-        result = collect_vods(
-            settings,
-            Lake.open(settings.lake),
-            channels=channels,
-            top=None if channels else settings.collect.top,
-            progress=show,
-        )
+        with JobRun("vod") as run:
+            result = collect_vods(
+                settings,
+                Lake.open(settings.lake),
+                channels=channels,
+                top=None if channels else settings.collect.top,
+                progress=show,
+            )
+            run.count(ROWS_COLLECTED, result.rows_written)
     console.print(
         f"{result.channels} channel(s), {result.listed} recent archive(s), "
         f"{result.already_done} already in the lake, {len(result.processed)} replayed "

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from vieweratlas import metrics
 from vieweratlas.config import Settings
 from vieweratlas.errors import ConfigError, LakeError
 from vieweratlas.lake import Lake
@@ -123,6 +124,7 @@ class LiveCollector:
         self._tasks: dict[Connection, asyncio.Task[None]] = {}
         self._stop = asyncio.Event()
         self._flush_lock = asyncio.Lock()
+        self._reconnects_reported = 0
         self._failed: BaseException | None = None
         self._running = False
 
@@ -251,7 +253,22 @@ class LiveCollector:
                     channels,
                     result,
                 )
+                self._emit_metrics(result)
             return written
+
+    def _emit_metrics(self, rows: int) -> None:
+        """One CloudWatch EMF line per flushed window (a no-op outside AWS)."""
+        status = self.status()
+        metrics.emit(
+            metrics.NAMESPACE,
+            {
+                metrics.ROWS_COLLECTED: rows,
+                metrics.CHANNELS_JOINED: status.channels_joined,
+                metrics.RECONNECTS: status.reconnects - self._reconnects_reported,
+            },
+            {"Job": "collector"},
+        )
+        self._reconnects_reported = status.reconnects
 
     def _write(self, start: datetime, window: Window) -> tuple[int, int, int]:
         """Build the window's tables and write them (in a worker thread): users, channels,
