@@ -76,7 +76,7 @@ SIZES: dict[str, tuple[dict[str, Any], str]] = {
             repeat_mean=1.5,
             visits_mean=2.5,
         ),
-        "12 snapshots, 1.5 repeat visits, 2.5 channels per viewer (rows kept manageable)",
+        "12 snapshots, 1.5 repeat visits and 2.5 channels per viewer on average: fewer rows",
     ),
 }
 PROPER = ("read", "aggregate", "bots", "overlap", "communities", "labels", "outputs")
@@ -443,7 +443,8 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         for name in names:
             results.append(run_size(name, work, args))
-    print(f"### `uv run python bench/bench_analysis.py {' '.join(sys.argv[1:])}`".rstrip())
+    command = " ".join(["uv run python bench/bench_analysis.py", *sys.argv[1:]])
+    print(f"### `{command}`")
     print()
     print(
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {rev}, {os.cpu_count()} CPUs, load "
