@@ -82,8 +82,13 @@ def analyze(
     cfg = settings.analysis
     t = Timings(progress)
     with t.stage("read"):
-        presence = lake.read("presence", columns=["ts", "channel", "user"], since=cfg.since,
-                             until=cfg.until)  # fmt: skip
+        presence = lake.read(
+            "presence",
+            columns=["ts", "channel", "user"],
+            since=cfg.since,
+            until=cfg.until,
+            dictionary=("channel", "user"),
+        )
         if presence.num_rows == 0:
             raise AnalysisError(f"lake {lake.url}: no presence rows in the selected window")
         ts_min, ts_max = pc.min_max(presence["ts"]).values()

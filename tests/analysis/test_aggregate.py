@@ -59,3 +59,24 @@ def test_matrix_matches_a_plain_count_in_any_row_order(
         expected[users.index(u), channels.index(c)] += 1
     assert (inc.matrix.toarray() == expected).all()
     assert inc.matrix.has_canonical_format
+
+
+def test_dictionary_columns_with_unused_entries_give_the_same_matrix() -> None:
+    rows = [(0, "a", "u1"), (1, "b", "u2"), (2, "c", "u3"), (0, "b", "u1")]
+    plain = presence(rows)
+    # Dictionary-encoded columns whose dictionaries hold values no row uses any more, as a
+    # time-filtered read of dictionary pages gives; split in chunks with different ones.
+    encoded = {}
+    for name in ("channel", "user"):
+        values = plain[name].to_pylist()
+        dictionary = pa.array(sorted({*values, "zz_gone", "aa_gone"}))
+        idx = pa.array([dictionary.to_pylist().index(v) for v in values], pa.int32())
+        full = pa.DictionaryArray.from_arrays(idx, dictionary)
+        encoded[name] = pa.chunked_array([full.slice(0, 2), full.slice(2)])
+    table = pa.table({"ts": plain["ts"], **encoded})
+    a, b = aggregate(plain), aggregate(table)
+    assert b.channels.to_pylist() == a.channels.to_pylist() == ["a", "b", "c"]
+    assert sorted(b.users.to_pylist()) == ["u1", "u2", "u3"]
+    order_a = np.argsort(a.users.to_pylist())
+    order_b = np.argsort(b.users.to_pylist())
+    assert (a.matrix.toarray()[order_a] == b.matrix.toarray()[order_b]).all()

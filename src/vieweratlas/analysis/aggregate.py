@@ -30,24 +30,32 @@ class Incidence:
     presence_rows: int
 
 
-def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
-    encoded = pc.dictionary_encode(column)
-    if isinstance(encoded, pa.ChunkedArray):
-        chunks = encoded.chunks
-        if not chunks:
-            return np.zeros(0, np.int32), pa.array([], pa.string())
-        dictionary = chunks[0].dictionary  # dictionary_encode shares one across chunks
-        codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
-    else:
-        dictionary = encoded.dictionary
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
-    return codes.astype(np.int32, copy=False), dictionary
+def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Integer codes and the values they stand for (every value used at least once).
+
+    A column read dictionary-encoded (its chunks sharing one unified dictionary) is used
+    as it is; anything else is dictionary-encoded here.
+    """
+    encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
+    chunks = encoded.chunks
+    if not chunks:
+        return np.zeros(0, np.int32), pa.array([], pa.string())
+    dictionary = chunks[0].dictionary
+    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
+    codes = codes.astype(np.int32, copy=False)
+    used = np.bincount(codes, minlength=len(dictionary)) > 0
+    if not used.all():  # rows filtered out after reading (e.g. by time) left stale entries
+        remap = (np.cumsum(used) - 1).astype(np.int32)
+        codes = remap[codes]
+        dictionary = dictionary.filter(pa.array(used))
+    return codes, dictionary
 
 
 def aggregate(presence: pa.Table) -> Incidence:
     """``presence`` needs columns ``ts``, ``channel``, ``user`` (one row per key)."""
     if presence.num_rows == 0:
         raise AnalysisError("no presence rows in the selected window")
+    presence = presence.unify_dictionaries()  # one dictionary per column across chunks
     user_code, users = _codes(presence["user"])
     channel_code, channels = _codes(presence["channel"])
     # Number channels in name order: rows sorted by (user, channel) then give sorted keys.

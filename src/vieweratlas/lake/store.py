@@ -20,7 +20,7 @@ import posixpath
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -163,17 +163,32 @@ class Lake:
     def partition_dir(self, spec: TableSpec, platform: str, date: str) -> str:
         return posixpath.join(spec.path, f"platform={platform}", f"date={date}")
 
-    def dataset(self, table: str, *, partition: tuple[str, str] | None = None) -> ds.Dataset:
-        """The table as an Arrow dataset (empty when nothing was written yet)."""
+    def dataset(
+        self,
+        table: str,
+        *,
+        partition: tuple[str, str] | None = None,
+        dictionary: Sequence[str] = (),
+    ) -> ds.Dataset:
+        """The table as an Arrow dataset (empty when nothing was written yet).
+
+        Columns named in ``dictionary`` are read dictionary-encoded straight from Parquet's
+        own dictionary pages: no string is built or hashed per row.
+        """
         spec = TABLES[table]
         rel = self.partition_dir(spec, *partition) if partition else spec.path
         files = self.list_files(rel, suffix=".parquet")
+        schema = spec.full_schema
+        for name in dictionary:
+            i = schema.get_field_index(name)
+            schema = schema.set(i, pa.field(name, pa.dictionary(pa.int32(), pa.string())))
         if not files:
-            return ds.dataset(pa.Table.from_batches([], spec.full_schema))
+            return ds.dataset(pa.Table.from_batches([], schema))
+        options = ds.ParquetReadOptions(dictionary_columns=set(dictionary))
         return ds.dataset(
             [self.path(f) for f in files],
-            schema=spec.full_schema,
-            format="parquet",
+            schema=schema,
+            format=ds.ParquetFileFormat(read_options=options),
             filesystem=self.fs,
             partitioning=ds.partitioning(PARTITION_SCHEMA, flavor="hive"),
             partition_base_dir=self.path(spec.path),
@@ -186,9 +201,10 @@ class Lake:
         columns: list[str] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        dictionary: Sequence[str] = (),
     ) -> pa.Table:
         """Read a table, optionally only ``since <= ts < until`` (partitions pruned by date)."""
-        dataset = self.dataset(table)
+        dataset = self.dataset(table, dictionary=dictionary)
         expr = None
         if since is not None:
             expr = (ds.field("ts") >= pa.scalar(since, TABLES[table].schema.field("ts").type)) & (
