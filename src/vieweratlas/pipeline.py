@@ -176,6 +176,8 @@ def analyze(
     }
     with t.stage("outputs"):
         written = write_tables(out_dir, nodes, edges, communities)
+        _write(out_dir, "bots.csv", _csv_bytes(bots.table))
+        written.append("bots.csv")
     with t.stage("render"):
         written += _render(out_dir, nodes, edges, communities, summary)
     with t.stage("copy_to_lake"):

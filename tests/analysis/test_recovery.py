@@ -102,6 +102,11 @@ def run_world(world: World, tmp_path: Path) -> None:
     assert len(nodes) >= 0.9 * world.channels  # almost every channel is on the map
     assert (found >= 0).mean() >= 0.98
 
+    # Every bot is listed in the run's bots.csv, with its reason.
+    listed = {r["user"]: r["reason"] for r in pacsv.read_csv(out / "bots.csv").to_pylist()}
+    assert set(bots) <= set(listed)
+    assert listed["nightbot"] == "blocklist"
+
     # No known or behaving-like-a-bot account stays among the viewers of the graph.
     settings = load_settings(environ={})
     inc = aggregate(Lake.open(str(lake)).read("presence", columns=["ts", "channel", "user"]))

@@ -58,7 +58,7 @@ def test_analyze_writes_every_run_output(
     assert code == 0
     assert "NMI vs planted truth" in stdout
     for name in ("nodes.csv", "nodes.parquet", "edges.csv", "edges.parquet", "communities.csv",
-                 "summary.json", "atlas.png", "atlas.html", "graph.gexf"):  # fmt: skip
+                 "summary.json", "bots.csv", "atlas.png", "atlas.html", "graph.gexf"):  # fmt: skip
         assert (out / name).stat().st_size > 0, name
     nodes = pq.read_table(out / "nodes.parquet")
     for column in ("channel", "community", "label", "viewers", "game", "language", "x", "y"):

@@ -32,6 +32,7 @@ class BotReport:
     """Which users were removed, and why (each user counted under its first reason)."""
 
     removed: np.ndarray  # bool per user code
+    table: pa.Table  # user, reason, channels: every account removed, busiest first
     reasons: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
 
@@ -69,6 +70,7 @@ def detect_bots(inc: Incidence, settings: BotSettings, *, max_examples: int = 20
     removed = np.zeros(n_users, dtype=bool)
     reasons: dict[str, int] = {}
     examples: dict[str, list[str]] = {}
+    parts: list[pa.Table] = []
     for reason, mask in (
         ("blocklist", listed_mask),
         ("channel_share", share_mask),
@@ -79,5 +81,15 @@ def detect_bots(inc: Incidence, settings: BotSettings, *, max_examples: int = 20
         idx = np.flatnonzero(new)
         top = idx[np.argsort(-channels_per_user[idx], kind="stable")[:max_examples]]
         examples[reason] = inc.users.take(pa.array(top)).to_pylist()
+        parts.append(
+            pa.table(
+                {
+                    "user": inc.users.take(pa.array(idx, pa.int64())),
+                    "reason": pa.array([reason] * len(idx), pa.string()),
+                    "channels": pa.array(channels_per_user[idx], pa.int64()),
+                }
+            )
+        )
         removed |= mask
-    return BotReport(removed=removed, reasons=reasons, examples=examples)
+    table = pa.concat_tables(parts).sort_by([("channels", "descending"), ("user", "ascending")])
+    return BotReport(removed=removed, table=table, reasons=reasons, examples=examples)
