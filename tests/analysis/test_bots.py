@@ -58,3 +58,10 @@ def test_report_counts_each_user_once_and_gives_examples() -> None:
     assert report.reasons == {"blocklist": 1, "channel_share": 0, "concurrency": 0}
     assert report.examples["blocklist"] == ["nightbot"]
     assert report.table.to_pylist() == [{"user": "nightbot", "reason": "blocklist", "channels": 50}]
+
+
+def test_concurrency_needs_more_than_one_snapshot() -> None:
+    channels = [f"c{i}" for i in range(40)]
+    rows = [(0, c, "busy") for c in channels[:30]] + [(0, c, f"v{c}") for c in channels]
+    settings = BotSettings(max_channel_share=1.0, min_channels=1000, max_concurrent=10)
+    assert removed(rows, settings) == set()  # one snapshot: 30 in total, not 30 at once

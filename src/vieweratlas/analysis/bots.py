@@ -58,9 +58,10 @@ def detect_bots(inc: Incidence, settings: BotSettings, *, max_examples: int = 20
     share_mask = channels_per_user > share_limit
 
     # Concurrency only matters for users in more channels than the limit: look at those rows.
+    # With a single snapshot, "at once" cannot be told from "in total": skip the rule.
     concurrent_mask = np.zeros(n_users, dtype=bool)
     candidates = channels_per_user > settings.max_concurrent
-    if candidates.any():
+    if inc.windows > 1 and candidates.any():
         rows = candidates[inc.row_user]
         key = inc.row_user[rows].astype(np.int64) * inc.windows + inc.row_window[rows]
         uniq, counts = np.unique(key, return_counts=True)
