@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from programs import IN_CI, require_program
 from vieweratlas.lake import Lake
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def require_program(name: str) -> str:
-    """Path of a system program; skip locally when missing, but fail under CI=true."""
-    path = shutil.which(name)
-    if path is None:
-        message = f"system program {name!r} is not installed (.ci/run installs it)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+__all__ = ["IN_CI", "require_program"]
 
 
 @pytest.fixture(autouse=True)

@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def require_program(name: str) -> str:
-    """Path of a system program; skip locally when missing, but fail under CI=true."""
-    path = shutil.which(name)
-    if path is None:
-        message = f"system program {name!r} is not installed (.ci/run installs it)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
 TEMPLATE = ROOT / "deploy" / "aws" / "template.yaml"
 OIDC = ROOT / "deploy" / "aws" / "github-oidc.yaml"
 

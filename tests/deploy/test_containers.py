@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 import yaml
-from deploytools import ROOT, require_program
+from deploytools import ROOT
 
+from programs import require_program
 from vieweratlas.cli import main
 
 DOCKERFILE = ROOT / "Dockerfile"

@@ -9,7 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from deploytools import ROOT, require_program
+from deploytools import ROOT
+
+from programs import require_program
 
 SCRIPT = ROOT / "deploy" / "aws" / "deploy.sh"
 GOOD = ["--email", "ops@example.com", "--vpc", "vpc-0abc", "--subnets", "subnet-01,subnet-02"]

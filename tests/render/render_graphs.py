@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pytest
 
 from vieweratlas.render import compute_layout
-
-
-def require_program(name: str) -> str:
-    """As tests/conftest.py's: skip locally when missing, fail under CI=true.
-
-    (Repeated here because a sub-folder cannot import the root conftest by name.)
-    """
-    path = shutil.which(name)
-    if path is None:
-        message = f"system program {name!r} is not installed (.ci/run installs it)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from irc_helpers import FakeClock, require_program
+from irc_helpers import FakeClock
 from twitch_server import TwitchServer
+
+from programs import require_program
 
 
 @pytest.fixture

@@ -3,31 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
-
 from vieweratlas.config import Settings, load_settings
-
-
-def require_program(name: str) -> str:
-    """As tests/conftest.py's: skip locally when missing, fail under CI=true.
-
-    (Repeated here because a sub-folder conftest cannot import the root one by name.)
-    """
-    # Debian installs servers such as ngircd in /usr/sbin, not always on a user's PATH.
-    path = shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin"]))
-    if path is None:
-        message = f"system program {name!r} is not installed (.ci/run installs it)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 class FakeClock:
