@@ -1,4 +1,7 @@
-"""Shared fixtures: a fresh lake, system-program requirements, no unexpected network."""
+"""Shared fixtures: a fresh lake, no unexpected network, no inherited settings.
+
+System programs a test needs: ``from programs import require_program`` (tests/programs.py).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from programs import IN_CI, require_program
 from vieweratlas.lake import Lake
-
-__all__ = ["IN_CI", "require_program"]
 
 
 @pytest.fixture(autouse=True)
