@@ -1,6 +1,6 @@
 """Shared fixtures: a fresh lake, no unexpected network, no inherited settings.
 
-System programs a test needs: ``from programs import require_program`` (tests/programs.py).
+System programs a test needs: ``from testkit import require_program`` (tests/testkit.py).
 """
 
 from __future__ import annotations

@@ -10,16 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from vieweratlas.cli import main
+from testkit import run_cli as run
 from vieweratlas.lake import Lake
-
-
-def run(args: list[str]) -> int:
-    try:
-        main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def files_of(root: Path) -> dict[str, bytes]:

@@ -1,4 +1,4 @@
-"""Helpers for the deployment tests: programs they need and where the files are."""
+"""Helpers for the deployment tests: where the files are, and how to read them."""
 
 from __future__ import annotations
 

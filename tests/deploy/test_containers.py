@@ -17,7 +17,7 @@ import pytest
 import yaml
 from deploytools import ROOT
 
-from programs import require_program
+from testkit import require_program
 from vieweratlas.cli import main
 
 DOCKERFILE = ROOT / "Dockerfile"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from deploytools import ROOT
 
-from programs import require_program
+from testkit import require_program
 
 SCRIPT = ROOT / "deploy" / "aws" / "deploy.sh"
 GOOD = ["--email", "ops@example.com", "--vpc", "vpc-0abc", "--subnets", "subnet-01,subnet-02"]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from deploytools import OIDC, TEMPLATE, load_template, resources
 
-from programs import require_program
+from testkit import require_program
 from vieweratlas import metrics
 from vieweratlas.cli import main
 from vieweratlas.config import RetentionSettings, load_settings

@@ -6,18 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from vieweratlas.cli import main
+from testkit import run_cli as _run
 from vieweratlas.errors import LakeError
 from vieweratlas.lake import Lake
 from vieweratlas.lake.health import check_lake
-
-
-def _run(args: list[str]) -> int:
-    try:
-        main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_check_ok_on_fresh_lake(lake_url: str, capsys: pytest.CaptureFixture[str]) -> None:

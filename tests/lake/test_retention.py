@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from lakedata import presence
 
-from vieweratlas.cli import main
+from testkit import run_cli as _run
 from vieweratlas.config import RetentionSettings
 from vieweratlas.lake import Lake
 from vieweratlas.lake.retention import (
@@ -112,14 +112,6 @@ def test_prune_on_lake(lake: Lake) -> None:
     assert plan_prune(lake, RetentionSettings(), now=NOW).expired == ()
     assert apply_prune(lake, p) == 2
     assert lake.read("presence").num_rows == 1
-
-
-def _run(args: list[str]) -> int:
-    try:
-        main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_cli_dry_run_then_apply(lake_url: str, capsys: pytest.CaptureFixture[str]) -> None:

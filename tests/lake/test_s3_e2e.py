@@ -11,19 +11,11 @@ from pathlib import Path
 import pytest
 from lakedata import bucket_keys
 
-from vieweratlas.cli import main
+from testkit import run_cli as _run
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 SYNTH = ["--channels", "30", "--viewers", "3000", "--communities", "3", "--seed", "7"]
-
-
-def _run(args: list[str]) -> int:
-    try:
-        main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def _pipeline(lake: str, out: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from render_graphs import Planted, atlas_tables, planted_graph
 
-from programs import require_program
+from testkit import require_program
 from vieweratlas.render import write_atlas
 
 CHROMIUM_ARGS = [

@@ -15,7 +15,7 @@ import pytest
 from irc_helpers import FakeClock
 from twitch_server import TwitchServer
 
-from programs import require_program
+from testkit import require_program
 
 
 @pytest.fixture

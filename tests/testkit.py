@@ -1,7 +1,7 @@
-"""System programs the tests need: skip locally when missing, fail under CI=true.
+"""Helpers every test folder can import by name (a plain module, not a conftest):
+``from testkit import require_program, run_cli``.
 
-A plain module (not a conftest) so that every test folder can import it by name:
-``from programs import require_program``.
+System programs the tests need are skipped locally when missing, a failure under CI=true.
 """
 
 from __future__ import annotations
@@ -24,3 +24,14 @@ def require_program(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def run_cli(args: list[str]) -> int:
+    """Run ``vieweratlas ARGS`` in-process; its exit code (0 when it returns normally)."""
+    from vieweratlas.cli import main
+
+    try:
+        main(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
