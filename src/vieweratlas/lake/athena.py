@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from vieweratlas.errors import LakeError
 from vieweratlas.lake.s3 import parse_s3_url
-from vieweratlas.lake.schema import PARTITION_SCHEMA, TABLES, TableSpec
+from vieweratlas.lake.schema import PARTITION_SCHEMA, TABLES, TableSpec, sql_type
 
 PLATFORMS = ("twitch", "kick", "youtube")
 PROJECTION_START = "2020-01-01"
@@ -23,19 +23,10 @@ _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 def hive_type(t: pa.DataType) -> str:
     """The Athena (Hive DDL) type of an Arrow type used in the lake."""
-    if pa.types.is_timestamp(t):
-        return "timestamp"
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return "string"
-    if pa.types.is_int32(t):
-        return "int"
-    if pa.types.is_int64(t):
-        return "bigint"
-    if pa.types.is_float64(t):
-        return "double"
-    if pa.types.is_boolean(t):
-        return "boolean"
-    raise LakeError(f"no Athena type for {t}")
+    try:
+        return sql_type(t, "hive")
+    except TypeError as exc:
+        raise LakeError(str(exc)) from None
 
 
 def create_table(spec: TableSpec, lake_url: str, *, database: str = "vieweratlas") -> str:

@@ -15,6 +15,24 @@ TS = pa.timestamp("us", tz="UTC")
 
 PARTITION_SCHEMA = pa.schema([("platform", pa.string()), ("date", pa.string())])
 
+# Every Arrow type the lake's schemas use → its DuckDB and its Athena (Hive DDL) name.
+_SQL_TYPES = (
+    (pa.types.is_timestamp, "TIMESTAMPTZ", "timestamp"),
+    (lambda t: pa.types.is_string(t) or pa.types.is_large_string(t), "VARCHAR", "string"),
+    (pa.types.is_int32, "INTEGER", "int"),
+    (pa.types.is_int64, "BIGINT", "bigint"),
+    (pa.types.is_floating, "DOUBLE", "double"),
+    (pa.types.is_boolean, "BOOLEAN", "boolean"),
+)
+
+
+def sql_type(t: pa.DataType, dialect: str) -> str:
+    """The ``duckdb`` or ``hive`` (Athena) type name of an Arrow type used in the lake."""
+    for matches, duckdb_name, hive_name in _SQL_TYPES:
+        if matches(t):
+            return duckdb_name if dialect == "duckdb" else hive_name
+    raise TypeError(f"no {dialect} type for {t}")
+
 
 @dataclass(frozen=True)
 class TableSpec:

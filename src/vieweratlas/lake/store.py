@@ -33,7 +33,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from vieweratlas.errors import LakeError
-from vieweratlas.lake.schema import PARTITION_SCHEMA, TABLES, TableSpec
+from vieweratlas.lake.schema import PARTITION_SCHEMA, TABLES, TableSpec, sql_type
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +264,7 @@ class Stage:
         self.con.execute(f"SET temp_directory='{Path(self._dir.name) / 'spill'}'")
         self.con.execute("SET preserve_insertion_order=false")
         cols = ", ".join(
-            f'"{f.name}" {_duck_type(f.type)}' for f in [*spec.schema, PARTITION_SCHEMA[0]]
+            f'"{f.name}" {sql_type(f.type, "duckdb")}' for f in [*spec.schema, PARTITION_SCHEMA[0]]
         )
         self.con.execute(f"CREATE TABLE stage ({cols})")
         self.rows = 0
@@ -371,22 +371,6 @@ def _normalise(spec: TableSpec, name: str) -> str:
     if name in spec.lower or name == "platform":
         return f"lower(trim({col}))"
     return col
-
-
-def _duck_type(t: pa.DataType) -> str:
-    if pa.types.is_timestamp(t):
-        return "TIMESTAMPTZ"
-    if pa.types.is_string(t):
-        return "VARCHAR"
-    if pa.types.is_int32(t):
-        return "INTEGER"
-    if pa.types.is_int64(t):
-        return "BIGINT"
-    if pa.types.is_floating(t):
-        return "DOUBLE"
-    if pa.types.is_boolean(t):
-        return "BOOLEAN"
-    raise TypeError(f"no DuckDB type for {t}")  # pragma: no cover - schemas are ours
 
 
 def new_run_id(now: datetime) -> str:
