@@ -12,7 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vieweratlas.config import (
-    PRESETS,
     example_yaml,
     load_settings,
     parse_duration,
@@ -73,7 +72,8 @@ def test_preset_flag_beats_preset_in_file(tmp_path: Path) -> None:
     s = load_settings(config_file=cfg, preset="explorer", environ={})
     assert s.preset == "explorer"
     assert s.analysis.resolution == 2.0
-    assert s.analysis.overlap_threshold == PRESETS["default"].get("overlap_threshold", 2)
+    # Nothing of the file's preset (rigorous) leaks in.
+    assert s.analysis.overlap_threshold == load_settings(environ={}).analysis.overlap_threshold
 
 
 def test_legacy_twitch_environment_is_read_and_prefixed_wins() -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import copy
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from vieweratlas.errors import ConfigError
@@ -281,19 +282,21 @@ def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any
     return out
 
 
-def _known_keys(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
-    keys: set[tuple[str, ...]] = set()
-    for name, info in model.model_fields.items():
-        path = (*prefix, name)
-        keys.add(path)
+def _fields(
+    model: type[BaseModel] | None = None, prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], FieldInfo, bool]]:
+    """Every setting, depth-first in declaration order: (key path, field, is a section)."""
+    for name, info in (model or Settings).model_fields.items():
         ann = info.annotation
         if isinstance(ann, type) and issubclass(ann, BaseModel):
-            keys |= _known_keys(ann, path)
-    return keys
+            yield (*prefix, name), info, True
+            yield from _fields(ann, (*prefix, name))
+        else:
+            yield (*prefix, name), info, False
 
 
 def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
-    known = _known_keys(Settings)
+    known = {path for path, _, _ in _fields()}
     layer: dict[str, Any] = {}
     for var, section_key in LEGACY_ENV.items():
         if environ.get(var):
@@ -388,20 +391,11 @@ def _describe(exc: ValidationError) -> str:
 
 def settings_reference() -> list[tuple[str, str, str]]:
     """(key, default, help) for every setting; used by docs and a test."""
-    rows: list[tuple[str, str, str]] = []
-
-    def walk(model: type[BaseModel], prefix: str) -> None:
-        for name, info in model.model_fields.items():
-            ann = info.annotation
-            key = prefix + name
-            if isinstance(ann, type) and issubclass(ann, BaseModel):
-                walk(ann, key + ".")
-            else:
-                default = info.get_default(call_default_factory=True)
-                rows.append((key, repr(default), info.description or ""))
-
-    walk(Settings, "")
-    return rows
+    return [
+        (".".join(path), repr(info.get_default(call_default_factory=True)), info.description or "")
+        for path, info, section in _fields()
+        if not section
+    ]
 
 
 def _yaml_value(value: object) -> str:
@@ -431,22 +425,17 @@ def example_yaml() -> str:
         "",
     ]
 
-    def walk(model: type[BaseModel], depth: int) -> None:
-        pad = "  " * depth
-        for name, info in model.model_fields.items():
-            ann = info.annotation
-            if isinstance(ann, type) and issubclass(ann, BaseModel):
-                lines.append(f"{pad}{name}:")
-                walk(ann, depth + 1)
-                continue
-            help_text = info.description or ""
-            if name == "preset":
-                help_text += " One of: " + ", ".join(PRESETS) + "."
-            lines.append(f"{pad}# {help_text}")
-            default = info.get_default(call_default_factory=True)
-            lines.append(f"{pad}# {name}: {_yaml_value(default)}")
-
-    walk(Settings, 0)
+    for path, info, section in _fields():
+        pad = "  " * (len(path) - 1)
+        name = path[-1]
+        if section:
+            lines.append(f"{pad}{name}:")
+            continue
+        help_text = info.description or ""
+        if name == "preset":
+            help_text += " One of: " + ", ".join(PRESETS) + "."
+        lines.append(f"{pad}# {help_text}")
+        lines.append(f"{pad}# {name}: {_yaml_value(info.get_default(call_default_factory=True))}")
     return "\n".join(lines) + "\n"
 
 

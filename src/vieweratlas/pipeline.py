@@ -111,7 +111,8 @@ def analyze(
             alpha=cfg.significance,
             max_edges=cfg.max_edges_per_channel * len(kept) or None,
         )
-        connected = np.flatnonzero(_degree(full) > 0)
+        has_edges = _degree(full) > 0
+        connected = np.flatnonzero(has_edges)
         if len(connected) < 2:
             raise AnalysisError(
                 f"no two channels share at least {cfg.overlap_threshold} viewers beyond chance "
@@ -132,7 +133,7 @@ def analyze(
         attached = np.zeros(full.n, dtype=bool)
         if cfg.attach_unclustered:
             membership, attached = attach(selected, membership)
-        shown = np.flatnonzero((_degree(full) > 0) | attached)
+        shown = np.flatnonzero(has_edges | attached)
         graph = subgraph(full, shown)
         membership, attached = membership[shown], attached[shown]
         channel_idx = kept[shown]
