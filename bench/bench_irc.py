@@ -3,7 +3,7 @@
 A separate process plays Twitch: it accepts the collector's connections, echoes their
 JOINs and then sends tagged PRIVMSG lines (about 350 bytes each, like real Twitch chat)
 at a set rate, spread evenly over every joined channel. This process runs the real
-:class:`~vieweratlas.twitch.collector.LiveCollector` and measures what it handles:
+:class:`~vieweratlas.sources.twitch.collector.LiveCollector` and measures what it handles:
 
 * messages/s sustained and the collector process's CPU share at 1,000 channels;
 * the peak rate at 10,000 channels: the rate is raised step by step until the collector
@@ -156,8 +156,8 @@ async def measure(n_channels: int, rates: list[int], seconds: float, pipe: Conne
                   port: int) -> list[dict[str, float]]:  # fmt: skip
     from vieweratlas.config import load_settings
     from vieweratlas.lake import Lake
-    from vieweratlas.twitch.collector import LiveCollector
-    from vieweratlas.twitch.sources import StaticChannelSource
+    from vieweratlas.sources.common.channels import StaticChannelSource
+    from vieweratlas.sources.twitch.collector import LiveCollector
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(

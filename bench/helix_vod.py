@@ -26,8 +26,8 @@ from helix_server import FakeClock, FakeTwitch
 
 from vieweratlas.config import load_settings
 from vieweratlas.lake import Lake
-from vieweratlas.twitch.helix import discover_async
-from vieweratlas.twitch.vod import collect_vods_async
+from vieweratlas.sources.twitch.helix import discover_async
+from vieweratlas.sources.twitch.vod import collect_vods_async
 
 
 async def floor_gql(fake: FakeTwitch, video_id: str) -> int:

@@ -16,8 +16,9 @@ README = (ROOT / "README.md").read_text()
 
 # Pure stages: no files, sockets, clocks or adapters.
 CORE = ["analysis", "synth.py"]
-ADAPTERS = ("vieweratlas.twitch", "vieweratlas.lake", "vieweratlas.render", "vieweratlas.cli",
-            "vieweratlas.web", "vieweratlas.ingest", "vieweratlas.pipeline", "httpx", "duckdb",
+ADAPTERS = ("vieweratlas.twitch", "vieweratlas.sources", "vieweratlas.lake", "vieweratlas.render",
+            "vieweratlas.cli", "vieweratlas.web", "vieweratlas.ingest", "vieweratlas.pipeline",
+            "httpx", "duckdb",
             "socket", "asyncio", "boto3")  # fmt: skip
 ALLOWED = {"vieweratlas.lake.schema"}  # the schemas are plain Arrow definitions
 

@@ -35,7 +35,7 @@ TopOpt = Annotated[
 
 def _channels(settings: Settings, channels_file: Path | None, top: int | None) -> list[str] | None:
     """Channel list from --channels-file (or collect.channels_file), else None (use --top)."""
-    from vieweratlas.twitch.helix import read_channels_file
+    from vieweratlas.sources.twitch.helix import read_channels_file
 
     if channels_file is not None:
         return read_channels_file(channels_file)
@@ -52,7 +52,7 @@ def discover(
     preset: PresetOpt = None,
 ) -> None:
     """Helix: the current top live channels with game, language, viewers and title."""
-    from vieweratlas.twitch.helix import discover as run
+    from vieweratlas.sources.twitch.helix import discover as run
 
     settings = resolve(lake, config, preset)
     with err_console.status(f"Asking Helix for the top {top} live channels…"):
@@ -83,7 +83,7 @@ def chatters(
     preset: PresetOpt = None,
 ) -> None:
     """Get Chatters presence for channels the configured account moderates."""
-    from vieweratlas.twitch.helix import collect_chatters
+    from vieweratlas.sources.twitch.helix import collect_chatters
 
     settings = resolve(lake, config, preset, **{"collect.top": top})
     channels = _channels(settings, channels_file, top)
@@ -120,7 +120,7 @@ def vod(
     preset: PresetOpt = None,
 ) -> None:
     """VOD chat replay of the tracked channels' recent archives into presence."""
-    from vieweratlas.twitch.vod import VodProgress, collect_vods
+    from vieweratlas.sources.twitch.vod import VodProgress, collect_vods
 
     settings = resolve(
         lake,

@@ -17,8 +17,8 @@ from vieweratlas.cli.app import collect_app
 from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, console, resolve
 from vieweratlas.config import parse_duration
 from vieweratlas.errors import ConfigError
-from vieweratlas.twitch.collector import LiveStatus, run_live
-from vieweratlas.twitch.sources import channel_source
+from vieweratlas.sources.common.channels import channel_source
+from vieweratlas.sources.twitch.collector import LiveStatus, run_live
 
 log = logging.getLogger(__name__)
 

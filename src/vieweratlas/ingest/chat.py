@@ -31,9 +31,9 @@ import pyarrow as pa
 
 from vieweratlas.config import parse_timestamp
 from vieweratlas.errors import InputError
-from vieweratlas.ingest.buckets import bucket_comments
 from vieweratlas.ingest.guard import Progress, head, open_input
 from vieweratlas.ingest.plain import ImportOptions
+from vieweratlas.sources.common.buckets import bucket_comments
 
 log = logging.getLogger(__name__)
 

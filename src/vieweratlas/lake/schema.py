@@ -115,10 +115,22 @@ VODS = TableSpec(
 )
 """VODs whose chat replay is already in ``presence`` (``collect vod`` skips them)."""
 
-TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (PRESENCE, CHANNELS, VODS)}
+IRC_SEEN = TableSpec(
+    name="irc_seen",
+    path="raw/irc/seen",
+    schema=pa.schema(
+        [
+            ("ts", TS),
+            ("channel", pa.string()),
+            ("user", pa.string()),
+            ("via", pa.string()),
+        ]
+    ),
+    key=("ts", "channel", "user"),
+    lower=("channel", "user"),
+    required=("ts", "channel", "user", "via"),
+)
+"""How the live IRC collector saw each present user (a Twitch side table)."""
 
-
-def register_table(spec: TableSpec) -> TableSpec:
-    """Add a table (e.g. processed VODs) so the lake and ``sql`` know it."""
-    TABLES[spec.name] = spec
-    return spec
+# Every table the lake knows, declared here once (nothing registers tables at import time).
+TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (PRESENCE, CHANNELS, VODS, IRC_SEEN)}

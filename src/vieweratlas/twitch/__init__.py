@@ -1,6 +1,5 @@
-"""Twitch adapters: live chat over IRC (``irc``, ``connection``, ``collector``), channel
-lists (``sources``), and the Helix / GQL clients. Everything read from Twitch is validated
-here, at the boundary, before it reaches the lake.
-"""
+"""Compatibility path: the Twitch adapters live in :mod:`vieweratlas.sources.twitch`.
 
-from __future__ import annotations
+Kept so that ``from vieweratlas.twitch.irc import parse_line`` (a documented library contract)
+keeps working after the move to ``sources/``.
+"""

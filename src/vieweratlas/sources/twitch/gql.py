@@ -18,8 +18,8 @@ import httpx
 
 from vieweratlas.config import TwitchSettings
 from vieweratlas.errors import TwitchError
-from vieweratlas.twitch.http import Clock, RetryPolicy, Transport, validate
-from vieweratlas.twitch.models import GqlResponse
+from vieweratlas.sources.common.http import Clock, RetryPolicy, Transport, validate
+from vieweratlas.sources.twitch.models import GqlResponse
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from vieweratlas.config import Settings
 from vieweratlas.errors import ConfigError, InputError
-from vieweratlas.twitch.irc import normalize_login
+from vieweratlas.sources.twitch.irc import normalize_login
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def channel_source(
     if not settings.twitch.client_id or settings.twitch.client_secret is None:
         raise ConfigError(needs)
     try:
-        from vieweratlas.twitch.helix import top_channel_source  # written alongside
+        from vieweratlas.sources.twitch.helix import top_channel_source  # written alongside
     except ImportError:
         raise ConfigError(needs + " (and the Helix client, not available here)") from None
     return ValidatedSource(top_channel_source(settings, top), "helix top")

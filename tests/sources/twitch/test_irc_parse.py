@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vieweratlas.twitch.irc import (
+from vieweratlas.sources.twitch.irc import (
     LOGIN_RE,
     UnsafeLineError,
     build_line,

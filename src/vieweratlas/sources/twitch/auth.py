@@ -16,8 +16,8 @@ from pydantic import SecretStr
 
 from vieweratlas.config import TwitchSettings
 from vieweratlas.errors import ConfigError, TwitchError
-from vieweratlas.twitch.http import Transport, parse
-from vieweratlas.twitch.models import TokenResponse
+from vieweratlas.sources.common.http import Transport, parse
+from vieweratlas.sources.twitch.models import TokenResponse
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from vieweratlas.twitch.irc import build_line, parse_line
+from vieweratlas.sources.twitch.irc import build_line, parse_line
 
 HOST = "tmi.twitch.tv"
 

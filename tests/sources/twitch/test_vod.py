@@ -15,7 +15,7 @@ from vieweratlas.cli import main
 from vieweratlas.config import Settings, load_settings
 from vieweratlas.errors import TwitchError
 from vieweratlas.lake import Lake
-from vieweratlas.twitch.vod import VodProgress, VodResult, collect_vods_async
+from vieweratlas.sources.twitch.vod import VodProgress, VodResult, collect_vods_async
 
 pytestmark = pytest.mark.server
 

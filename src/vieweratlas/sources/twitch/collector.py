@@ -25,10 +25,10 @@ from vieweratlas import metrics
 from vieweratlas.config import Settings
 from vieweratlas.errors import ConfigError, LakeError
 from vieweratlas.lake import Lake
-from vieweratlas.twitch.connection import Connection, JoinLimiter, parse_irc_url
-from vieweratlas.twitch.irc import normalize_login
-from vieweratlas.twitch.presence import PresenceWindows, Window, window_start
-from vieweratlas.twitch.sources import ChannelSource, validate_channels
+from vieweratlas.sources.common.channels import ChannelSource, validate_channels
+from vieweratlas.sources.common.windows import PresenceWindows, Window, window_start
+from vieweratlas.sources.twitch.connection import Connection, JoinLimiter, parse_irc_url
+from vieweratlas.sources.twitch.irc import normalize_login
 
 log = logging.getLogger(__name__)
 

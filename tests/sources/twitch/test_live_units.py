@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from vieweratlas.cli.live import StatusView
-from vieweratlas.twitch.collector import LiveStatus
-from vieweratlas.twitch.connection import JoinLimiter, backoff_delay, parse_irc_url
-from vieweratlas.twitch.presence import SEEN_JOIN, SEEN_NAMES, PresenceWindows, window_start
+from vieweratlas.sources.common.windows import SEEN_JOIN, SEEN_NAMES, PresenceWindows, window_start
+from vieweratlas.sources.twitch.collector import LiveStatus
+from vieweratlas.sources.twitch.connection import JoinLimiter, backoff_delay, parse_irc_url
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -152,10 +152,10 @@ _twitchy = st.one_of(
 def test_hostile_lines_never_break_a_connection(lines: list[str]) -> None:
     from vieweratlas.config import load_settings
     from vieweratlas.lake import Lake
-    from vieweratlas.twitch.collector import LiveCollector
-    from vieweratlas.twitch.connection import Connection, ConnectionLost
-    from vieweratlas.twitch.irc import parse_line
-    from vieweratlas.twitch.sources import StaticChannelSource
+    from vieweratlas.sources.common.channels import StaticChannelSource
+    from vieweratlas.sources.twitch.collector import LiveCollector
+    from vieweratlas.sources.twitch.connection import Connection, ConnectionLost
+    from vieweratlas.sources.twitch.irc import parse_line
 
     settings = load_settings(overrides={"twitch": {"irc_url": "irc://127.0.0.1:1"}}, environ={})
     collector = LiveCollector(settings, Lake.open("/nonexistent-lake"), StaticChannelSource([]))

@@ -14,7 +14,7 @@ from vieweratlas.cli import main
 from vieweratlas.config import load_settings
 from vieweratlas.errors import ConfigError
 from vieweratlas.lake import Lake
-from vieweratlas.twitch.helix import collect_chatters_async
+from vieweratlas.sources.twitch.helix import collect_chatters_async
 
 pytestmark = pytest.mark.server
 

@@ -3,8 +3,8 @@
 :class:`HelixClient` sends ``Client-Id`` and a bearer token on every call (the app token by
 client credentials, or the configured user token where Twitch requires one), pages through
 cursors, de-duplicates what pages repeat, and returns validated records
-(:mod:`vieweratlas.twitch.models`). :func:`discover` writes the current top channels into the
-lake's ``channels`` table; :func:`collect_chatters` writes ``source=chatters`` presence;
+(:mod:`vieweratlas.sources.twitch.models`). :func:`discover` writes the current top channels
+into the lake's ``channels`` table; :func:`collect_chatters` writes ``source=chatters`` presence;
 :func:`top_channel_source` feeds the live collector.
 """
 
@@ -26,8 +26,7 @@ from vieweratlas.config import Settings, TwitchSettings
 from vieweratlas.errors import ConfigError, InputError, TwitchError
 from vieweratlas.lake import Lake, WriteResult
 from vieweratlas.lake.schema import CHANNELS, PRESENCE, TS
-from vieweratlas.twitch.auth import AppToken, user_token
-from vieweratlas.twitch.http import (
+from vieweratlas.sources.common.http import (
     Clock,
     HTTPStatusError,
     RetryPolicy,
@@ -35,7 +34,8 @@ from vieweratlas.twitch.http import (
     error_detail,
     parse,
 )
-from vieweratlas.twitch.models import (
+from vieweratlas.sources.twitch.auth import AppToken, user_token
+from vieweratlas.sources.twitch.models import (
     Chatter,
     ChattersPage,
     Stream,

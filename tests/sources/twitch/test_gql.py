@@ -11,7 +11,7 @@ from helix_server import FakeClock, FakeTwitch, Fault, running
 
 from vieweratlas.config import load_settings
 from vieweratlas.errors import TwitchError
-from vieweratlas.twitch.gql import SHA256, Comments, GqlClient, VideoUnavailable
+from vieweratlas.sources.twitch.gql import SHA256, Comments, GqlClient, VideoUnavailable
 
 pytestmark = pytest.mark.server
 

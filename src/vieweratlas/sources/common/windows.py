@@ -20,30 +20,12 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
-from vieweratlas.lake.schema import PRESENCE, TS, TableSpec, register_table
+from vieweratlas.lake.schema import PRESENCE, TS
 
 SEEN_MESSAGE = 1
 SEEN_JOIN = 2
 SEEN_NAMES = 4
 _VIA = ((SEEN_JOIN, "join"), (SEEN_MESSAGE, "message"), (SEEN_NAMES, "names"))
-
-IRC_SEEN = register_table(
-    TableSpec(
-        name="irc_seen",
-        path="raw/irc/seen",
-        schema=pa.schema(
-            [
-                ("ts", TS),
-                ("channel", pa.string()),
-                ("user", pa.string()),
-                ("via", pa.string()),
-            ]
-        ),
-        key=("ts", "channel", "user"),
-        lower=("channel", "user"),
-        required=("ts", "channel", "user", "via"),
-    )
-)
 
 
 def window_start(now: datetime, interval: timedelta) -> datetime:

@@ -9,8 +9,8 @@ import pytest
 from irc_helpers import FakeClock, IrcClient, eventually, live_settings
 
 from vieweratlas.lake import Lake
-from vieweratlas.twitch.collector import LiveCollector
-from vieweratlas.twitch.sources import StaticChannelSource
+from vieweratlas.sources.common.channels import StaticChannelSource
+from vieweratlas.sources.twitch.collector import LiveCollector
 
 pytestmark = pytest.mark.server
 

@@ -11,8 +11,8 @@ from irc_helpers import FakeClock, live_settings
 from twitch_server import TwitchServer
 
 from vieweratlas.lake import Lake
-from vieweratlas.twitch.collector import LiveCollector
-from vieweratlas.twitch.sources import channel_source
+from vieweratlas.sources.common.channels import channel_source
+from vieweratlas.sources.twitch.collector import LiveCollector
 
 pytestmark = pytest.mark.server
 

@@ -13,9 +13,9 @@ from irc_helpers import FakeClock, eventually, live_settings
 from twitch_server import TwitchServer, joined_all
 
 from vieweratlas.lake import Lake
-from vieweratlas.twitch.collector import LiveCollector
-from vieweratlas.twitch.irc import parse_line
-from vieweratlas.twitch.sources import StaticChannelSource
+from vieweratlas.sources.common.channels import StaticChannelSource
+from vieweratlas.sources.twitch.collector import LiveCollector
+from vieweratlas.sources.twitch.irc import parse_line
 
 pytestmark = pytest.mark.server
 

@@ -2,7 +2,7 @@
 
 For each tracked channel, Get Videos lists archives newer than ``vod.max_age_days`` with at
 least ``vod.min_views`` views; each one not yet in the lake's ``vods`` table has its chat
-replay fetched page by page (:mod:`vieweratlas.twitch.gql`) and turned into presence rows of
+replay fetched page by page (:mod:`vieweratlas.sources.twitch.gql`) and turned into presence rows of
 ``vod.bucket_len`` from the VOD's ``created_at`` (``source=vod``, message counts). A VOD's
 presence is written first and its ``vods`` row after, so a run killed in between redoes that
 one VOD on the next run, and presence writes are idempotent anyway: nothing duplicates.
@@ -19,13 +19,13 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 
 from vieweratlas.config import Settings
-from vieweratlas.ingest.buckets import bucket_comments
 from vieweratlas.lake import Lake
 from vieweratlas.lake.schema import TS, VODS
-from vieweratlas.twitch.gql import GqlClient, VideoUnavailable
-from vieweratlas.twitch.helix import ChannelRef, HelixClient, resolve_channels
-from vieweratlas.twitch.http import Clock
-from vieweratlas.twitch.models import Video
+from vieweratlas.sources.common.buckets import bucket_comments
+from vieweratlas.sources.common.http import Clock
+from vieweratlas.sources.twitch.gql import GqlClient, VideoUnavailable
+from vieweratlas.sources.twitch.helix import ChannelRef, HelixClient, resolve_channels
+from vieweratlas.sources.twitch.models import Video
 
 log = logging.getLogger(__name__)
 

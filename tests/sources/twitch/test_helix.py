@@ -20,8 +20,8 @@ from helix_server import (
 
 from vieweratlas.config import Settings, load_settings
 from vieweratlas.errors import ConfigError, TwitchError
-from vieweratlas.twitch.helix import HelixClient, top_channel_source
-from vieweratlas.twitch.http import RetryPolicy
+from vieweratlas.sources.common.http import RetryPolicy
+from vieweratlas.sources.twitch.helix import HelixClient, top_channel_source
 
 pytestmark = pytest.mark.server
 
@@ -316,7 +316,7 @@ def test_top_channel_source_fetches_logins(fake: FakeTwitch) -> None:
     assert len(logins) == 110 == len(set(logins))
     assert logins[0] == "chan0000"
     try:
-        from vieweratlas.twitch.sources import ChannelSource
+        from vieweratlas.sources.common.channels import ChannelSource
     except ImportError:  # the live collector's module is optional here
         return
     assert isinstance(source, ChannelSource)
@@ -331,7 +331,7 @@ def test_deeply_nested_json_is_refused(fake: FakeTwitch) -> None:
 def test_oversized_and_gzip_bomb_bodies_are_refused(fake: FakeTwitch) -> None:
     import gzip
 
-    from vieweratlas.twitch.http import Transport
+    from vieweratlas.sources.common.http import Transport
 
     fake.fail(
         "/helix/streams",

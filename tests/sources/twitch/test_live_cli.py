@@ -15,7 +15,7 @@ from twitch_server import TwitchServer, joined_all
 from vieweratlas.cli import main
 from vieweratlas.config import load_settings
 from vieweratlas.lake import Lake
-from vieweratlas.twitch.sources import FileChannelSource, channel_source
+from vieweratlas.sources.common.channels import FileChannelSource, channel_source
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vieweratlas.errors import InputError
-from vieweratlas.twitch.helix import floor_time, read_channels_file
-from vieweratlas.twitch.models import Stream, check_login, parse_twitch_duration
+from vieweratlas.sources.twitch.helix import floor_time, read_channels_file
+from vieweratlas.sources.twitch.models import Stream, check_login, parse_twitch_duration
 
 LOGIN = re.compile(r"^[a-z0-9_]{1,50}$")
 

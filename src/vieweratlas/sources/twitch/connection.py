@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from vieweratlas.errors import ConfigError, TwitchError
-from vieweratlas.twitch.irc import Message, UnsafeLineError, build_line, parse_line
-from vieweratlas.twitch.presence import SEEN_JOIN, SEEN_NAMES
+from vieweratlas.sources.common.windows import SEEN_JOIN, SEEN_NAMES
+from vieweratlas.sources.twitch.irc import Message, UnsafeLineError, build_line, parse_line
 
 if TYPE_CHECKING:
-    from vieweratlas.twitch.collector import LiveCollector
+    from vieweratlas.sources.twitch.collector import LiveCollector
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Platform-neutral collection machinery shared by every source package."""
