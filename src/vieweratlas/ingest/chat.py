@@ -30,7 +30,7 @@ import ijson
 import pyarrow as pa
 
 from vieweratlas.config import parse_timestamp
-from vieweratlas.errors import InputError
+from vieweratlas.errors import InputError, first_line
 from vieweratlas.ingest.guard import Progress, head, open_input
 from vieweratlas.ingest.plain import ImportOptions
 from vieweratlas.sources.common.buckets import bucket_comments
@@ -152,7 +152,7 @@ def _json_items(
         items: Iterator[Any] = ijson.items(f, prefix, use_float=True, buf_size=1 << 20)
         yield from items
     except ijson.JSONError as exc:
-        detail = " ".join(str(exc).split())[:120]
+        detail = first_line(exc, 120)
         raise InputError(str(path), f"invalid JSON: {detail}") from None
     finally:
         f.close()

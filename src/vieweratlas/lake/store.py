@@ -32,7 +32,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from vieweratlas.errors import LakeError
+from vieweratlas.errors import LakeError, first_line
 from vieweratlas.lake.schema import PARTITION_SCHEMA, TABLES, TableSpec, sql_type
 
 log = logging.getLogger(__name__)
@@ -249,7 +249,7 @@ class Lake:
         try:
             return con.sql(query).to_arrow_table()
         except duckdb.Error as exc:
-            raise LakeError(f"sql: {str(exc).splitlines()[0]}") from None
+            raise LakeError(f"sql: {first_line(exc)}") from None
         finally:
             con.close()
 

@@ -34,6 +34,7 @@ from vieweratlas.sources.common.http import (
     error_detail,
     parse,
 )
+from vieweratlas.sources.common.paging import Page, pages
 from vieweratlas.sources.twitch.auth import AppToken, user_token
 from vieweratlas.sources.twitch.models import (
     Chatter,
@@ -153,17 +154,18 @@ class HelixClient:
         ones are in hand or Twitch has no more.
         """
         seen: dict[str, Stream] = {}
-        cursor: str | None = None
-        for _ in range(n // PAGE + 25):  # bounded, even if a server loops its cursor
-            params = [("first", str(PAGE))] + ([("after", cursor)] if cursor else [])
+
+        async def fetch(cursor: str | None) -> Page[Stream]:
+            params = [("first", str(PAGE)), *_after(cursor)]
             page = await self.get("streams", params, StreamsPage)
-            for stream in page.data:
+            return Page(page.data, page.pagination.cursor)
+
+        async for page in pages(fetch, max_pages=n // PAGE + 25, what="helix /streams"):
+            for stream in page.items:
                 if stream.user_id not in seen and len(seen) < n:
                     seen[stream.user_id] = stream
-            nxt = page.pagination.cursor
-            if len(seen) >= n or not page.data or not nxt or nxt == cursor:
+            if len(seen) >= n:
                 break
-            cursor = nxt
         streams = sorted(seen.values(), key=lambda s: -s.viewer_count)
         log.info("helix: %d top streams (asked for %d)", len(streams), n)
         return streams
@@ -189,43 +191,48 @@ class HelixClient:
     async def videos(self, user_id: str, *, since: datetime) -> list[Video]:
         """Archives (past broadcasts) of one channel created at ``since`` or later."""
         out: dict[str, Video] = {}
-        cursor: str | None = None
-        for _ in range(50):
+
+        async def fetch(cursor: str | None) -> Page[Video]:
             params = [
                 ("user_id", user_id),
                 ("type", "archive"),
                 ("sort", "time"),
                 ("first", str(PAGE)),
-            ] + ([("after", cursor)] if cursor else [])
+                *_after(cursor),
+            ]
             page = await self.get("videos", params, VideosPage)
-            for video in page.data:
+            return Page(page.data, page.pagination.cursor)
+
+        async for page in pages(fetch, max_pages=50, what="helix /videos"):
+            for video in page.items:
                 if video.created_at >= since:
                     out.setdefault(video.id, video)
-            nxt = page.pagination.cursor
-            too_old = bool(page.data) and min(v.created_at for v in page.data) < since
-            if too_old or not page.data or not nxt or nxt == cursor:
-                break
-            cursor = nxt
+            if page.items and min(v.created_at for v in page.items) < since:
+                break  # sorted by time: the rest is older still
         return sorted(out.values(), key=lambda v: v.created_at)
 
     async def chatters(self, broadcaster_id: str, moderator_id: str) -> list[Chatter]:
         """Everyone connected to a chat (needs the moderator's user token)."""
         out: dict[str, Chatter] = {}
-        cursor: str | None = None
-        for _ in range(1000):
+
+        async def fetch(cursor: str | None) -> Page[Chatter]:
             params = [
                 ("broadcaster_id", broadcaster_id),
                 ("moderator_id", moderator_id),
                 ("first", str(CHATTERS_PAGE)),
-            ] + ([("after", cursor)] if cursor else [])
+                *_after(cursor),
+            ]
             page = await self.get("chat/chatters", params, ChattersPage, user=True)
-            for chatter in page.data:
+            return Page(page.data, page.pagination.cursor)
+
+        async for page in pages(fetch, max_pages=1000, what="helix /chat/chatters"):
+            for chatter in page.items:
                 out.setdefault(chatter.user_id, chatter)
-            nxt = page.pagination.cursor
-            if not page.data or not nxt or nxt == cursor:
-                break
-            cursor = nxt
         return list(out.values())
+
+
+def _after(cursor: str | None) -> list[tuple[str, str]]:
+    return [("after", cursor)] if cursor else []
 
 
 # ---------------------------------------------------------------------- channels
