@@ -23,9 +23,11 @@ import pyarrow as pa
 from pydantic import BaseModel, SecretStr
 
 from vieweratlas.config import Settings, TwitchSettings
-from vieweratlas.errors import ConfigError, InputError, TwitchError
+from vieweratlas.errors import ConfigError, TwitchError
 from vieweratlas.lake import Lake, WriteResult
 from vieweratlas.lake.schema import CHANNELS, PRESENCE, TS
+from vieweratlas.platforms import TWITCH
+from vieweratlas.sources.common.channels import read_channel_list
 from vieweratlas.sources.common.http import (
     Clock,
     HTTPStatusError,
@@ -45,7 +47,6 @@ from vieweratlas.sources.twitch.models import (
     UsersPage,
     Video,
     VideosPage,
-    check_login,
 )
 
 log = logging.getLogger(__name__)
@@ -427,29 +428,6 @@ def collect_chatters(
 
 
 def read_channels_file(path: Path) -> list[str]:
-    """Channel logins from a file, one per line, as the live collector reads it.
-
-    ``# note`` lines and `` # note`` tails are comments, ``#channel`` (the IRC spelling) is
-    a channel. The file is untrusted: a line that is not a Twitch login is skipped with a
-    warning naming it; a file with no channel at all is an InputError.
-    """
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read channel list ({exc.strerror})") from None
-    out: list[str] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip().split(" #", 1)[0].strip()
-        if line.startswith("#"):
-            if not (line[1:2].isalnum() or line[1:2] == "_"):
-                continue
-            line = line[1:]
-        if not line:
-            continue
-        try:
-            out.append(check_login(line))
-        except ValueError:
-            log.warning("%s:%d: skipping %.40r: not a Twitch login", path, number, line)
-    if not out:
-        raise InputError(str(path), "no channel logins in the file")
-    return list(dict.fromkeys(out))
+    """Twitch channel logins from a channel list file (see
+    :func:`~vieweratlas.sources.common.channels.read_channel_list`); none is an error."""
+    return read_channel_list(path, TWITCH, require=True)
