@@ -137,6 +137,7 @@ def _visits(
             "platform": [spec.platform] * n,
             "channel": chan[first].tolist(),
             "user": user_names[first].tolist(),
+            "user_id": pa.nulls(n, pa.string()),
             "source": ["import"] * n,
             "messages": pa.array(np.zeros(n, np.int32)),
         }

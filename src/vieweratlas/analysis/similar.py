@@ -152,14 +152,48 @@ def top_similar(audience: Audience, *, top: int, block: int = 1024) -> pa.Table:
     r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
     c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
     s = np.concatenate(counts) if counts else np.zeros(0, np.int64)
-    soc, soo, lift = _measures(s, viewers[r], viewers[c], audience.users)
+    return _pairs_table(r, c, s, viewers, audience.platform, audience.channel, audience.users)
+
+
+def top_from_edges(
+    src: np.ndarray,
+    dst: np.ndarray,
+    shared: np.ndarray,
+    viewers: np.ndarray,
+    platform: pa.Array,
+    channel: pa.Array,
+    *,
+    users: int,
+    top: int,
+) -> pa.Table:
+    """Like :func:`top_similar`, from an edge list (each pair once) instead of ``B``."""
+    names = np.asarray(channel.cast(pa.string()).to_pylist(), dtype=object).astype(str)
+    r = np.concatenate([src, dst]).astype(np.int64)
+    c = np.concatenate([dst, src]).astype(np.int64)
+    s = np.concatenate([shared, shared]).astype(np.int64)
+    order = np.lexsort((names[c], -s, r))
+    r, c, s = r[order], c[order], s[order]
+    keep = np.arange(len(r)) - np.searchsorted(r, r, side="left") < top
+    return _pairs_table(r[keep], c[keep], s[keep], viewers, platform, channel, users)
+
+
+def _pairs_table(
+    r: np.ndarray,
+    c: np.ndarray,
+    s: np.ndarray,
+    viewers: np.ndarray,
+    platform: pa.Array,
+    channel: pa.Array,
+    users: int,
+) -> pa.Table:
+    soc, soo, lift = _measures(s, viewers[r], viewers[c], users)
     ri, ci = pa.array(r, pa.int64()), pa.array(c, pa.int64())
     return pa.table(
         {
-            "platform": audience.platform.take(ri).cast(pa.string()),
-            "channel": audience.channel.take(ri).cast(pa.string()),
-            "other_platform": audience.platform.take(ci).cast(pa.string()),
-            "other": audience.channel.take(ci).cast(pa.string()),
+            "platform": platform.take(ri).cast(pa.string()),
+            "channel": channel.take(ri).cast(pa.string()),
+            "other_platform": platform.take(ci).cast(pa.string()),
+            "other": channel.take(ci).cast(pa.string()),
             "shared": pa.array(s, pa.int64()),
             "share_of_channel": pa.array(soc, pa.float64()),
             "share_of_other": pa.array(soo, pa.float64()),

@@ -19,7 +19,7 @@ from vieweratlas.lake import Lake
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from vieweratlas.explore import SimilarResult
+    from vieweratlas.pipeline.similar import SimilarResult
 
 
 class Sort(StrEnum):
@@ -59,7 +59,7 @@ def similar(
     fmt: Annotated[Format, typer.Option("--format", help="table | csv | json")] = Format.table,
 ) -> None:
     """The channels sharing the most audience with CHANNEL (several: how their audiences meet)."""
-    from vieweratlas.explore import similar_channels
+    from vieweratlas.pipeline.similar import similar_channels
 
     settings = resolve(lake, config, preset, **{"analysis.since": since, "analysis.until": until})
     the_lake = Lake.open(settings.lake)

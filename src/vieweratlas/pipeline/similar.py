@@ -1,4 +1,4 @@
-"""Wiring of ``vieweratlas similar``: the lake's window → its audience → similar channels.
+"""Similar channels from the lake: ``vieweratlas similar`` and a run's ``similar.parquet``.
 
 Reads presence exactly as the local graph engine does (dictionary-encoded, the same window
 and platforms) and removes bots with the same rules, so the numbers agree with ``analyze``;
@@ -19,7 +19,16 @@ import pyarrow.compute as pc
 
 from vieweratlas.analysis.aggregate import aggregate
 from vieweratlas.analysis.bots import detect_bots
-from vieweratlas.analysis.similar import Audience, Comparison, audience_of, compare, similar_to
+from vieweratlas.analysis.graph import ChannelGraph
+from vieweratlas.analysis.similar import (
+    Audience,
+    Comparison,
+    audience_of,
+    compare,
+    similar_to,
+    top_from_edges,
+    top_similar,
+)
 from vieweratlas.config import Settings
 from vieweratlas.errors import AnalysisError, LakeError
 from vieweratlas.lake import Lake
@@ -152,3 +161,25 @@ def similar_channels(
         users=audience.users,
         run_id=run_id,
     )
+
+
+def run_similar(graph: ChannelGraph, top: int) -> pa.Table:
+    """A run's ``similar.parquet``: the ``top`` channels sharing the most viewers with every
+    channel of the graph (the eligible channels).
+
+    From the graph's incidence when the engine kept it (the exact top of ``Bᵀ·B``); an
+    engine without it (Spark) gives the top among the graph's edges, i.e. pairs that passed
+    the edge threshold.
+    """
+    if graph.incidence is not None:
+        audience = Audience(
+            matrix=graph.incidence,
+            platform=graph.platform,
+            channel=graph.channel,
+            users=graph.stats.users_kept,
+        )
+        return top_similar(audience, top=top)
+    return top_from_edges(
+        graph.src, graph.dst, graph.shared, graph.viewers, graph.platform, graph.channel,
+        users=graph.stats.users_kept, top=top,
+    )  # fmt: skip
