@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -159,3 +160,62 @@ def _show_similar(table: pa.Table) -> None:
             community,
         )
     console.print(out, markup=False)
+
+
+@app.command(name="track")
+def track_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the tracking outputs.")] = Path(
+        "atlas-track"
+    ),
+    lake: LakeOpt = None,
+    config: ConfigOpt = None,
+    preset: PresetOpt = None,
+    every: Annotated[
+        str | None,
+        typer.Option("--every", help="Window length: 1d, 7d, 12h… [default: track.every]."),
+    ] = None,
+    since: Since = None,
+    until: Until = None,
+    render: Annotated[
+        bool, typer.Option("--render", help="Also draw each window's atlas (slower).")
+    ] = False,
+) -> None:
+    """Analyse each window, follow communities across windows (lineages, events)."""
+    from vieweratlas.pipeline.track import track_communities
+
+    settings = resolve(
+        lake,
+        config,
+        preset,
+        **{"analysis.since": since, "analysis.until": until, "track.every": every},
+    )
+    the_lake = Lake.open(settings.lake)
+    with console.status("tracking") as status:
+        result = track_communities(
+            the_lake, settings, out, render=render, progress=lambda s: status.update(s)
+        )
+    table = Table("window", "channels", "communities", "run", show_edge=False)
+    for r in result.windows:
+        run = (
+            "skipped: " + (r.skipped or "")[:60] if r.skipped else ("reused" if r.reused else "new")
+        )
+        table.add_row(
+            r.window.label,
+            f"{r.counts.get('channels', 0):,}",
+            str(r.counts.get("communities", "")),
+            run,
+        )
+    console.print(table, markup=False)
+    s = result.summary
+    events = ", ".join(f"{n} {e}" for e, n in s["events"].items())
+    console.print(
+        f"{s['lineages']} lineages; events: {events}; {s['migrations']} channel moves",
+        markup=False,
+    )
+    for e in result.tracking.events.to_pylist():
+        if e["event"] in ("birth", "death", "merge", "split"):
+            console.print(
+                f"  {e['window']}  {e['event']:<6} L{e['lineage']}  {e['detail']}", markup=False
+            )
+    timing = s["timings"]["total"]
+    console.print(f"time: {timing:.1f}s; outputs: {result.out_dir}/", markup=False)
