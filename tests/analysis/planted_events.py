@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 TS = pa.timestamp("us", tz="UTC")
@@ -119,26 +120,31 @@ def _visits(
     pool: str,
     everything: np.ndarray,
 ) -> pa.Table:
+    """One group's day: each viewer visits ``visits`` of its channels (a few also one
+    random channel anywhere), each visit in a random snapshot; one row per key."""
+    home = np.flatnonzero(np.isin(everything, chans))
     users = np.repeat(np.arange(n_viewers), spec.visits)
-    chan = chans[rng.integers(0, len(chans), len(users))]
+    chan = home[rng.integers(0, len(home), len(users))]
     noisy = np.flatnonzero(rng.random(n_viewers) < spec.noise)
     users = np.concatenate([users, noisy])
-    chan = np.concatenate([chan, everything[rng.integers(0, len(everything), len(noisy))]])
+    chan = np.concatenate([chan, rng.integers(0, len(everything), len(noisy))])
     snap = rng.integers(0, spec.snapshots, len(users))
-    user_names = np.char.add(f"{pool}v", users.astype(str))
-    key = np.char.add(np.char.add(user_names, "|"), np.char.add(chan, snap.astype(str)))
+    key = (users.astype(np.int64) * len(everything) + chan) * spec.snapshots + snap
     _, first = np.unique(key, return_index=True)
-    step = timedelta(days=1) / spec.snapshots
-    ts = [start + step * int(s) for s in snap[first]]
+    step = int(timedelta(days=1).total_seconds() * 1e6) // spec.snapshots
+    t0 = int(start.timestamp() * 1e6)
     n = len(first)
+    user_names = pc.binary_join_element_wise(
+        f"{pool}v", pa.array(users[first]).cast(pa.string()), ""
+    )
     return pa.table(
         {
-            "ts": pa.array(ts, TS),
-            "platform": [spec.platform] * n,
-            "channel": chan[first].tolist(),
-            "user": user_names[first].tolist(),
+            "ts": pa.array(t0 + step * snap[first], pa.int64()).cast(TS),
+            "platform": pa.repeat(pa.scalar(spec.platform), n),
+            "channel": pa.array(everything[chan[first]]),
+            "user": user_names,
             "user_id": pa.nulls(n, pa.string()),
-            "source": ["import"] * n,
+            "source": pa.repeat(pa.scalar("import"), n),
             "messages": pa.array(np.zeros(n, np.int32)),
         }
     )
