@@ -19,6 +19,7 @@ from vieweratlas.analysis.overlap import overlap, select_channels
 from vieweratlas.config import Settings
 from vieweratlas.errors import AnalysisError
 from vieweratlas.lake import Lake
+from vieweratlas.lake.schema import TABLES
 from vieweratlas.timings import Timings
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,16 @@ class LocalEngine:
         cfg = settings.analysis
         stage = timings.stage
         with stage("read"):
+            present = _platforms_in(lake, cfg.platforms)
+            # One platform (the usual case): no per-row platform column to read and encode.
+            columns = (
+                ["ts", "channel", "user"]
+                if len(present) <= 1
+                else ["ts", "platform", "channel", "user"]
+            )
             presence = lake.read(
                 "presence",
-                columns=["ts", "platform", "channel", "user"],
+                columns=columns,
                 since=cfg.since,
                 until=cfg.until,
                 dictionary=("channel", "user"),
@@ -45,7 +53,7 @@ class LocalEngine:
                 raise AnalysisError(f"lake {lake.url}: no presence rows in the selected window")
             ts_min, ts_max = pc.min_max(presence["ts"]).values()
         with stage("aggregate"):
-            inc = aggregate(presence)
+            inc = aggregate(presence, default_platform=present[0] if present else "twitch")
             del presence
         with stage("bots"):
             bots = detect_bots(inc, cfg.bots)
@@ -90,3 +98,15 @@ class LocalEngine:
             bot_examples=bots.examples,
             incidence=selected,
         )
+
+
+def _platforms_in(lake: Lake, wanted: tuple[str, ...]) -> list[str]:
+    """Platforms with presence partitions in the lake (restricted to ``wanted`` if given)."""
+    spec = TABLES["presence"]
+    found = {
+        part.removeprefix("platform=")
+        for rel in lake.list_files(spec.path, suffix=".parquet")
+        for part in rel.split("/")
+        if part.startswith("platform=")
+    }
+    return sorted(found & set(wanted)) if wanted else sorted(found)
