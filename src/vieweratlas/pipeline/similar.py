@@ -50,19 +50,13 @@ class SimilarResult:
 
 
 def load_audience(lake: Lake, settings: Settings) -> Audience:
-    """The configured window's audience with bots removed, as the local engine sees it."""
+    """The configured window's audience with bots removed, read and filtered exactly as the
+    local graph engine does."""
+    from vieweratlas.engines.local import read_presence
+
     cfg = settings.analysis
-    presence = lake.read(
-        "presence",
-        columns=["ts", "platform", "channel", "user"],
-        since=cfg.since,
-        until=cfg.until,
-        dictionary=("channel", "user"),
-        platforms=cfg.platforms,
-    )
-    if presence.num_rows == 0:
-        raise AnalysisError(f"lake {lake.url}: no presence rows in the selected window")
-    inc = aggregate(presence)
+    presence, default_platform = read_presence(lake, cfg)
+    inc = aggregate(presence, default_platform=default_platform)
     del presence
     return audience_of(inc, detect_bots(inc, cfg.bots).removed)
 
