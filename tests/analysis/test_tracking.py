@@ -7,6 +7,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from planted_events import EventsSpec, PlantedWeek, generate
 
 from vieweratlas.analysis.quality import nmi
@@ -165,3 +167,58 @@ def test_ids_are_deterministic_and_biggest_first() -> None:
     assert np.array_equal(
         track([d0]).lineage["lineage"].to_numpy(), result.lineage["lineage"].to_numpy()
     )
+
+
+@st.composite
+def partitions(draw: st.DrawFn) -> list[WindowCommunities]:
+    """A few windows of random communities over a small pool of channels (some absent)."""
+    n_windows = draw(st.integers(1, 5))
+    out = []
+    for w in range(n_windows):
+        labels = draw(st.lists(st.integers(-1, 4), min_size=0, max_size=30))
+        groups: dict[int, list[str]] = {}
+        for i, g in enumerate(labels):
+            groups.setdefault(g, []).append(f"c{i}")
+        out.append(window(f"w{w}", groups))
+    return out
+
+
+@given(partitions(), st.floats(0.1, 0.9), st.floats(0.3, 1.2))
+@settings(max_examples=150, deadline=None)
+def test_every_lineage_change_is_explained(
+    windows: list[WindowCommunities], threshold: float, containment: float
+) -> None:
+    result = track(windows, MatchRules(threshold=threshold, containment=containment))
+    lin = result.lineage.to_pylist()
+    events = result.events.to_pylist()
+    alive: list[set[int]] = []
+    for w in windows:
+        t = w.table.to_pylist()
+        mine = {r["channel"]: r["lineage"] for r in lin if r["window"] == w.window}
+        clustered = [r for r in t if r["community"] >= 0]
+        assert set(mine) == {r["channel"] for r in clustered}
+        # one lineage per community and one community per lineage
+        pairs = {(r["community"], mine[r["channel"]]) for r in clustered}
+        assert len(pairs) == len({c for c, _ in pairs}) == len({x for _, x in pairs})
+        alive.append({x for _, x in pairs})
+    explained_new = {
+        (e["window"], int(x))
+        for e in events
+        if e["event"] == "split"
+        for x in e["detail"].split("=")[1].split(",")
+    } | {(e["window"], e["lineage"]) for e in events if e["event"] == "birth"}
+    explained_end = {
+        (e["window"], int(x))
+        for e in events
+        if e["event"] == "merge"
+        for x in e["detail"].split("=")[1].split(",")
+    } | {(e["window"], e["lineage"]) for e in events if e["event"] == "death"}
+    for t in range(1, len(windows)):
+        name = windows[t].window
+        for new in alive[t] - alive[t - 1]:
+            assert (name, new) in explained_new
+        for gone in alive[t - 1] - alive[t]:
+            assert (name, gone) in explained_end
+    # every event names a lineage that exists around it
+    every = set().union(*alive) if alive else set()
+    assert all(e["lineage"] in every for e in events)

@@ -24,6 +24,8 @@ from vieweratlas.pipeline.track import OUTPUT_FILES
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "analysis"))
 from planted_events import EventsSpec, PlantedWeek, generate
 
+pytestmark = pytest.mark.slow  # a week of windows analysed: ~20 s
+
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     try:

@@ -41,7 +41,7 @@ from vieweratlas.csvsafe import safe_csv_bytes
 from vieweratlas.errors import AnalysisError
 from vieweratlas.lake import Lake
 from vieweratlas.lake.schema import TABLES
-from vieweratlas.runs import list_runs, open_run
+from vieweratlas.runs import Run, list_runs
 from vieweratlas.timings import Timings
 
 log = logging.getLogger(__name__)
@@ -204,7 +204,7 @@ def analyse_window(
     if reuse:
         runs = list_runs(cache)
         if runs and (not render or "atlas.png" in runs[0].files):
-            run = open_run(cache, runs[0].run_id)
+            run = Run(cache, runs[0])
             out_dir.mkdir(parents=True, exist_ok=True)
             for name in run.files:
                 Lake.open(str(out_dir)).write_bytes(name, run.read_bytes(name))
