@@ -30,7 +30,7 @@ from vieweratlas.analysis.similar import (
     top_similar,
 )
 from vieweratlas.config import Settings
-from vieweratlas.errors import AnalysisError, LakeError
+from vieweratlas.errors import AnalysisError, LakeError, shorten
 from vieweratlas.lake import Lake
 from vieweratlas.platforms import PLATFORMS
 
@@ -77,7 +77,7 @@ def find_channel(audience: Audience, name: str, platform: str | None = None) -> 
         hits += [(p, int(i)) for i in np.flatnonzero(mask.to_numpy(zero_copy_only=False))]
     if len(hits) == 1:
         return hits[0][1]
-    shown = name[:60]
+    shown = shorten(name, 60)
     if hits:
         where = ", ".join(p for p, _ in hits)
         raise AnalysisError(

@@ -39,6 +39,7 @@ from vieweratlas.analysis.tracking import MatchRules, Tracking, WindowCommunitie
 from vieweratlas.config import Settings
 from vieweratlas.csvsafe import safe_csv_bytes
 from vieweratlas.errors import AnalysisError
+from vieweratlas.fileio import atomic_file
 from vieweratlas.lake import Lake
 from vieweratlas.lake.schema import TABLES
 from vieweratlas.runs import Run, list_runs
@@ -205,9 +206,9 @@ def analyse_window(
         runs = list_runs(cache)
         if runs and (not render or "atlas.png" in runs[0].files):
             run = Run(cache, runs[0])
-            out_dir.mkdir(parents=True, exist_ok=True)
             for name in run.files:
-                Lake.open(str(out_dir)).write_bytes(name, run.read_bytes(name))
+                with atomic_file(out_dir / name) as handle:
+                    handle.write(run.read_bytes(name))
             return WindowRun(window, key, run.run_id, True, counts=dict(run.info.counts))
         if not runs and cache.exists("skipped.json"):
             reason = json.loads(cache.read_bytes("skipped.json"))["reason"]

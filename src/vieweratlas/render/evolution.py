@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from vieweratlas.render.exports import write_atomic
+from vieweratlas.fileio import write_atomic
 from vieweratlas.render.png import _clip
 
 OTHER = 0  # lineage ids start at 1
