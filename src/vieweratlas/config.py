@@ -231,6 +231,12 @@ class AnalysisSettings(_Section):
         description="Place channels without significant edges in the community their "
         "viewers favour (flagged `attached` in nodes); off: they are left out of the map.",
     )
+    similar_top: int = Field(
+        20,
+        ge=1,
+        description="Similar channels kept per channel in a run's similar.parquet (and shown "
+        "by `similar` without --top).",
+    )
     bots: BotSettings = Field(default_factory=BotSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
 
@@ -253,6 +259,58 @@ class RetentionSettings(_Section):
     )
 
 
+class TrackSettings(_Section):
+    every: Duration = Field(
+        timedelta(days=1), description="Length of one tracking window (`track --every`)."
+    )
+    threshold: float = Field(
+        0.3,
+        gt=0,
+        le=1,
+        description="Jaccard similarity of member sets at which a community continues a "
+        "lineage of the window before (θ of Greene, Doyle & Cunningham 2010).",
+    )
+    containment: float = Field(
+        0.5,
+        gt=0,
+        description="Also related when this share of the smaller set lies in the other "
+        "(overlap coefficient), so a small piece breaking off is a split, not a birth "
+        "(above 1: Jaccard only).",
+    )
+    min_shared: int = Field(
+        3, ge=1, description="… and only when they have at least this many channels in common."
+    )
+    change: float = Field(
+        0.25,
+        gt=0,
+        description="A continuing lineage whose channel count changed by this share or more "
+        "grows or shrinks (an event).",
+    )
+    reuse: bool = Field(
+        True,
+        description="Reuse windows already analysed with the same settings and the same data "
+        "(kept in the lake under tracking/windows/).",
+    )
+    partial: bool = Field(
+        False,
+        description="Also analyse the window still in progress (by default the last window "
+        "ends at the last full window before now).",
+    )
+    chart_lineages: int = Field(
+        20,
+        ge=1,
+        description="Lineages drawn one by one in evolution.png (the biggest); the others are "
+        "drawn together as 'other'.",
+    )
+    chart_min_flow: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="Flows between lineages smaller than this share of a window's channels "
+        "are drawn together with the 'other' band.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything ViewerAtlas can be told. Immutable; build it with :func:`load_settings`."""
 
@@ -270,6 +328,7 @@ class Settings(BaseSettings):
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     vod: VodSettings = Field(default_factory=VodSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    track: TrackSettings = Field(default_factory=TrackSettings)
 
     @classmethod
     def settings_customise_sources(

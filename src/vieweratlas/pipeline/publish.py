@@ -29,6 +29,7 @@ from vieweratlas.csvsafe import safe_csv_bytes
 from vieweratlas.errors import LakeError
 from vieweratlas.lake import Lake
 from vieweratlas.pipeline.communities import RunTables
+from vieweratlas.pipeline.similar import run_similar
 from vieweratlas.runs import ANALYSIS_DIR, RUNS_DIR, RunInfo, new_run_id
 from vieweratlas.timings import Timings
 
@@ -42,6 +43,7 @@ TABLE_FILES = (
     "communities.csv",
     "communities.parquet",
     "bots.csv",
+    "similar.parquet",
 )
 
 
@@ -121,6 +123,9 @@ def publish(
     try:
         with timings.stage("outputs"):
             _write_tables(staging, tables, graph.bots)
+        with timings.stage("similar"):
+            similar = run_similar(graph, settings.analysis.similar_top)
+            pq.write_table(similar, staging / "similar.parquet", compression="zstd")
         if render:
             with timings.stage("render"):
                 _render(staging, tables, summary)
