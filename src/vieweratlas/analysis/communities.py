@@ -18,6 +18,8 @@ import igraph as ig
 import numpy as np
 import scipy.sparse as sp
 
+from vieweratlas.config import Algorithm
+
 UNCLUSTERED = -1
 
 
@@ -52,7 +54,7 @@ def build_graph(graph: WeightedGraph) -> ig.Graph:
 
 
 def detect(
-    graph: WeightedGraph, *, algorithm: str, resolution: float, seed: int, min_size: int
+    graph: WeightedGraph, *, algorithm: Algorithm, resolution: float, seed: int, min_size: int
 ) -> Partition:
     g = build_graph(graph)
     with igraph_seeded(seed):
