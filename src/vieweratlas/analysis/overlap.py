@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from vieweratlas.analysis.backbone import expected_shared, significant, top_k_per_node
 from vieweratlas.config import Weight
 
 
@@ -54,13 +55,21 @@ def overlap(
     weight: Weight,
     alpha: float = 0.0,
     max_edges: int | None = None,
+    neighbours: int | None = None,
+    neighbour_alpha: float = 0.1,
+    loyalty_cap: int | None = None,
 ) -> Overlap:
-    """Edges between the columns of ``matrix`` (users × channels; any value > 0 = present).
+    """Edges between the columns of ``matrix`` (users × channels; snapshot counts > 0).
 
-    Edges need ``threshold`` shared viewers; with ``max_edges``, the threshold is raised to
-    the smallest value that keeps at most that many edges. On big data the pairs sharing a
-    viewer or two run into the millions and are mostly chance; on small, sparse data they
-    are the signal. A budget adapts to both.
+    Edges need ``threshold`` shared viewers. Then either:
+
+    - ``neighbours=k`` (the default selection): every channel keeps its ``k`` strongest
+      ties among those beyond chance (:mod:`vieweratlas.analysis.backbone`), or
+    - ``max_edges``: the threshold is raised to the smallest value that keeps at most that
+      many edges (a global budget; small channels lose every edge first).
+
+    ``loyalty_cap``: weigh a viewer's tie to a channel by ``min(snapshots, cap)/cap`` in
+    the edge weight (drive-by visits count less); ``shared`` stays unique viewers.
     """
     b = matrix.astype(bool).astype(np.int32)
     b.eliminate_zeros()
@@ -72,13 +81,25 @@ def overlap(
     dst = co.col[keep].astype(np.int32)
     shared = co.data[keep].astype(np.int64)
     users = int((np.diff(b.indptr) > 0).sum())
-    w = normalise(shared, viewers[src], viewers[dst], weight, users)
+    if loyalty_cap:
+        w = _loyal_weight(matrix, src, dst, weight, loyalty_cap)
+    else:
+        w = normalise(shared, viewers[src], viewers[dst], weight, users)
     if alpha > 0:
         from scipy.stats import poisson  # slow to import; only this option needs it
 
         expected = viewers[src].astype(np.float64) * viewers[dst] / max(users, 1)
         sig = poisson.sf(shared - 1, expected) < alpha
         src, dst, shared, w = src[sig], dst[sig], shared[sig], w[sig]
+    if neighbours is not None:
+        expected = expected_shared(viewers[src], viewers[dst], users)
+        sig = significant(shared, expected, neighbour_alpha) & (w > 0)
+        src, dst, shared, w = src[sig], dst[sig], shared[sig], w[sig]
+        # Rank by excess over chance whatever the detection weight is.
+        excess = (shared - expected[sig]) / np.sqrt(viewers[src].astype(np.float64) * viewers[dst])
+        chosen = top_k_per_node(src, dst, excess, len(viewers), neighbours)
+        src, dst, shared, w = src[chosen], dst[chosen], shared[chosen], w[chosen]
+        max_edges = None
     if weight == "excess":
         pos = w > 0
         src, dst, shared, w = src[pos], dst[pos], shared[pos], w[pos]
@@ -98,6 +119,27 @@ def overlap(
         pairs_with_any_overlap=int(co.nnz),
         threshold=threshold,
     )
+
+
+def loyalty_weights(matrix: sp.spmatrix, cap: int) -> sp.csc_matrix:
+    """users × channels ``min(snapshots, cap) / cap``: a viewer seen once weighs ``1/cap``."""
+    w = sp.csc_matrix(matrix, dtype=np.float64, copy=True)
+    np.minimum(w.data, cap, out=w.data)
+    w.data /= cap
+    return w
+
+
+def _loyal_weight(
+    matrix: sp.csr_matrix, src: np.ndarray, dst: np.ndarray, kind: Weight, cap: int
+) -> np.ndarray:
+    """``normalise`` on loyalty-weighted co-presence ``Σ_u w_ua·w_ub`` for the pairs given."""
+    w = loyalty_weights(matrix, cap)
+    mass = np.asarray(w.sum(axis=0)).ravel()
+    co = (w.T.tocsr() @ w).tocsr()
+    pair = np.asarray(co[src, dst]).ravel()
+    # Chance: E[Σ_u w_ua·w_ub] ≈ mass_a·mass_b / U, as n_a·n_b / U for plain presence.
+    users = int((np.diff(w.tocsr().indptr) > 0).sum())
+    return normalise(pair, mass[src], mass[dst], kind, users)
 
 
 def normalise(

@@ -8,6 +8,7 @@ sparse product ``Bᵀ·B`` on the eligible channels.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -16,12 +17,27 @@ from vieweratlas.analysis.aggregate import aggregate
 from vieweratlas.analysis.bots import detect_bots
 from vieweratlas.analysis.graph import ChannelGraph, GraphStats
 from vieweratlas.analysis.overlap import overlap, select_channels
-from vieweratlas.config import Settings
+from vieweratlas.config import AnalysisSettings, Settings
 from vieweratlas.errors import AnalysisError
 from vieweratlas.lake import Lake
 from vieweratlas.timings import Timings
 
 log = logging.getLogger(__name__)
+
+
+def overlap_options(cfg: AnalysisSettings, channels: int) -> dict[str, Any]:
+    """The settings' edge selection as :func:`~vieweratlas.analysis.overlap.overlap`
+    arguments (one place, so every engine selects edges alike)."""
+    per_channel = cfg.edge_selection == "neighbours"
+    return {
+        "threshold": cfg.overlap_threshold,
+        "weight": cfg.weight,
+        "alpha": cfg.significance,
+        "max_edges": None if per_channel else (cfg.max_edges_per_channel * channels or None),
+        "neighbours": cfg.neighbours if per_channel else None,
+        "neighbour_alpha": cfg.neighbour_significance,
+        "loyalty_cap": cfg.loyalty_cap if cfg.viewer_weight == "loyalty" else None,
+    }
 
 
 class LocalEngine:
@@ -52,17 +68,12 @@ class LocalEngine:
             keep_users = ~bots.removed
             matrix = inc.matrix[keep_users]
         with stage("overlap"):
+            # Every eligible channel is analysed; max_channels only limits the drawing.
             kept = select_channels(
-                matrix, min_viewers=cfg.min_channel_viewers, max_channels=cfg.max_channels
+                matrix, min_viewers=cfg.min_channel_viewers, max_channels=matrix.shape[1]
             )
             selected = matrix[:, kept]
-            found = overlap(
-                selected,
-                threshold=cfg.overlap_threshold,
-                weight=cfg.weight,
-                alpha=cfg.significance,
-                max_edges=cfg.max_edges_per_channel * len(kept) or None,
-            )
+            found = overlap(selected, **overlap_options(cfg, len(kept)))
         take = pa.array(kept, pa.int64())
         stats = GraphStats(
             presence_rows=inc.presence_rows,
