@@ -61,7 +61,7 @@ class Truth:
 
 
 def generate(spec: Planted) -> tuple[pa.Table, Truth]:
-    """Presence rows (ts, channel, user) and the planted truth."""
+    """Presence rows (lake columns, platform twitch) and the planted truth."""
     rng = np.random.default_rng(spec.seed)
     k = spec.communities
     n_subs = rng.integers(spec.subs[0], spec.subs[1] + 1, k)
@@ -136,6 +136,17 @@ def generate(spec: Planted) -> tuple[pa.Table, Truth]:
     )
     snap = np.concatenate([row_snap, bot_snap]).astype(np.int64)
     ts = pa.array((int(T0.timestamp()) + 300 * snap) * 1_000_000, pa.timestamp("us", tz="UTC"))
-    presence = pa.table({"ts": ts, "channel": channel, "user": users})
+    rows = len(ts)
+    presence = pa.table(
+        {
+            "ts": ts,
+            "channel": channel,
+            "user": users,
+            "user_id": pa.nulls(rows, pa.string()),
+            "source": pa.array(["import"] * rows, pa.string()),
+            "messages": pa.array(np.zeros(rows, np.int32)),
+            "platform": pa.array(["twitch"] * rows, pa.string()),
+        }
+    )
     truth = Truth(names, community, sub, second, humans, bot_names)
     return presence, truth

@@ -32,8 +32,12 @@ class Memberships:
     bridge: np.ndarray  # bool per node: two or more significant communities
 
 
-def excess_attention(incidence: sp.spmatrix, membership: np.ndarray) -> np.ndarray:
-    """channels × communities attention beyond chance (see the module docstring)."""
+def excess_attention(
+    incidence: sp.spmatrix, membership: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """channels × communities (attention beyond chance, its noise scale). The noise is
+    ``sqrt(Σ_u w_uc·a_uX²)`` (``a_uX``: viewer ``u``'s presence in ``X``), so a handful of
+    busy viewers cannot make a channel look tied to a community."""
     w = sp.csc_matrix(incidence, dtype=np.float64)
     n = w.shape[1]
     k = int(membership.max(initial=-1)) + 1
@@ -47,12 +51,13 @@ def excess_attention(incidence: sp.spmatrix, membership: np.ndarray) -> np.ndarr
     total = np.asarray(per_user.sum(axis=0)).ravel()
     p = total / total.sum() if total.sum() > 0 else total
     excess: np.ndarray = attention - attention.sum(axis=1, keepdims=True) * p
-    return excess
+    noise = np.sqrt(np.asarray((w.T @ per_user.multiply(per_user)).todense())) + 1.0
+    return excess, noise
 
 
 def excess_from_edges(
     n: int, src: np.ndarray, dst: np.ndarray, shared: np.ndarray, membership: np.ndarray
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """The edge-only stand-in for :func:`excess_attention`."""
     k = int(membership.max(initial=-1)) + 1
     attention = np.zeros((n, k))
@@ -63,7 +68,7 @@ def excess_from_edges(
     total = attention.sum(axis=0)
     p = total / total.sum() if total.sum() > 0 else total
     excess: np.ndarray = attention - attention.sum(axis=1, keepdims=True) * p
-    return excess
+    return excess, np.sqrt(attention) + 1.0
 
 
 def place(excess: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,14 +86,21 @@ def place(excess: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.nd
     return membership, placed
 
 
-def memberships(excess: np.ndarray, membership: np.ndarray, *, min_share: float) -> Memberships:
-    """Significant (channel, community, share) rows; a channel's own community is always
-    listed (with its share, possibly below ``min_share``) when it is placed."""
+def memberships(
+    excess: np.ndarray,
+    noise: np.ndarray,
+    membership: np.ndarray,
+    *,
+    min_share: float,
+    min_z: float = 1.0,
+) -> Memberships:
+    """Significant (channel, community, share) rows: share ≥ ``min_share`` and excess ≥
+    ``min_z`` noise units. A channel's own community is always listed when it is placed."""
     n = len(membership)
     positive = np.maximum(excess, 0.0)
     total = positive.sum(axis=1, keepdims=True)
     share = np.divide(positive, total, out=np.zeros_like(positive), where=total > 0)
-    significant = share >= min_share
+    significant = (share >= min_share) & (excess >= min_z * noise)
     placed = np.flatnonzero(membership >= 0)
     significant[placed, membership[placed]] = True
     rows, cols = np.nonzero(significant)

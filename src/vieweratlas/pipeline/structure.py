@@ -70,11 +70,11 @@ def find_structure(graph: ChannelGraph, cfg: AnalysisSettings) -> Structure:
     membership[connected] = found.partition.membership
     confidence = np.full(graph.n, np.nan)
     confidence[connected] = found.confidence
-    excess = _excess(graph, membership, cfg)
+    excess, noise = _excess(graph, membership, cfg)
     attached = np.zeros(graph.n, dtype=bool)
     if cfg.attach_unclustered:
         membership, attached = place(excess, membership)
-    ties = memberships(excess, membership, min_share=cfg.bridge_share)
+    ties = memberships(excess, noise, membership, min_share=cfg.bridge_share)
     # A channel placed by its viewers: how much of its excess attention goes there.
     own = ties.community == membership[ties.channel]
     share_own = np.full(graph.n, np.nan)
@@ -109,7 +109,9 @@ def _weights(incidence: sp.csr_matrix, cfg: AnalysisSettings) -> sp.spmatrix:
     return incidence.astype(bool)
 
 
-def _excess(graph: ChannelGraph, membership: np.ndarray, cfg: AnalysisSettings) -> np.ndarray:
+def _excess(
+    graph: ChannelGraph, membership: np.ndarray, cfg: AnalysisSettings
+) -> tuple[np.ndarray, np.ndarray]:
     if graph.incidence is not None:
         return excess_attention(_weights(graph.incidence, cfg), membership)
     return excess_from_edges(graph.n, graph.src, graph.dst, graph.shared, membership)
