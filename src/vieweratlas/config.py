@@ -247,6 +247,12 @@ class AnalysisSettings(_Section):
         description="Place channels without edges in the community their viewers favour "
         "beyond chance (flagged `attached` in nodes); off: they are listed as unplaced.",
     )
+    refine_by_viewers: bool = Field(
+        True,
+        description="After clustering, move a channel to the community its viewers' "
+        "attention favours most beyond chance, when that is not its own (edges are a "
+        "channel's strongest few ties; its viewers are all of them).",
+    )
     consensus_runs: int = Field(
         10,
         ge=1,
@@ -265,11 +271,17 @@ class AnalysisSettings(_Section):
         "this modularity within it (else it is its own single sub-community).",
     )
     bridge_share: float = Field(
-        0.25,
+        0.2,
         gt=0,
         le=1,
         description="A channel is a member of every community that gets at least this share "
         "of its viewers' attention beyond chance (memberships); two or more: a bridge.",
+    )
+    bridge_min_z: float = Field(
+        1.1,
+        ge=0,
+        description="...and whose excess attention is at least this many times its noise "
+        "(sqrt of the summed squared attention of the channel's viewers).",
     )
     bots: BotSettings = Field(default_factory=BotSettings)
 

@@ -28,6 +28,7 @@ import pyarrow as pa
 SERVICE_BOTS = ("nightbot", "streamelements", "moobot", "streamlabs", "fossabot")
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
 SNAPSHOTS = 12
+BOT_SNAPSHOTS = 3  # bots idle in their channels for a few snapshots (bounded rows)
 
 
 @dataclass(frozen=True)
@@ -113,13 +114,17 @@ def generate(spec: Planted) -> tuple[pa.Table, Truth]:
     bot_names = [*SERVICE_BOTS, *(f"idle_{i:03d}" for i in range(spec.lurkers))]
     bot_rows: list[np.ndarray] = []
     bot_users: list[np.ndarray] = []
+    bot_snaps: list[np.ndarray] = []
     for b in range(len(bot_names)):
         share = rng.uniform(0.3, 0.9)
         chans = np.flatnonzero(rng.random(spec.channels) < share)
-        bot_rows.append(np.repeat(chans, SNAPSHOTS))
-        bot_users.append(np.full(len(chans) * SNAPSHOTS, b))
+        # Each bot sits in its channels for BOT_SNAPSHOTS consecutive snapshots.
+        first = rng.integers(0, SNAPSHOTS - BOT_SNAPSHOTS + 1)
+        bot_rows.append(np.repeat(chans, BOT_SNAPSHOTS))
+        bot_users.append(np.full(len(chans) * BOT_SNAPSHOTS, b))
+        bot_snaps.append(np.tile(np.arange(first, first + BOT_SNAPSHOTS), len(chans)))
     bot_owner = np.concatenate(bot_rows)
-    bot_snap = np.tile(np.arange(SNAPSHOTS), len(bot_owner) // SNAPSHOTS)
+    bot_snap = np.concatenate(bot_snaps)
     bot_user = np.concatenate(bot_users)
 
     names = [f"ch{rng.integers(1e6):06d}_{i}" for i in range(spec.channels)]

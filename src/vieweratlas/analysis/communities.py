@@ -75,17 +75,24 @@ def igraph_seeded(seed: int) -> Iterator[None]:
 
 
 def cluster(
-    g: ig.Graph, *, algorithm: str, resolution: float, weights: str | list[float] = "weight"
+    g: ig.Graph,
+    *,
+    algorithm: str,
+    resolution: float,
+    weights: str | list[float] = "weight",
+    start: np.ndarray | None = None,
 ) -> np.ndarray:
     """One raw clustering of ``g`` (no merging or renumbering); call inside
-    :func:`igraph_seeded` for reproducible results."""
+    :func:`igraph_seeded` for reproducible results. ``start``: Leiden begins from this
+    membership and makes one pass (a local re-optimisation, not a fresh search)."""
     if algorithm == "leiden":
         # igraph's own Leiden: same modularity as leidenalg here, ~15x faster.
         clusters = g.community_leiden(
             objective_function="modularity",
             weights=weights,
             resolution=resolution,
-            n_iterations=-1,
+            n_iterations=-1 if start is None else 1,
+            initial_membership=None if start is None else start.tolist(),
         )
     elif algorithm == "louvain":
         clusters = g.community_multilevel(weights=weights, resolution=resolution)

@@ -14,31 +14,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import igraph as ig
 import numpy as np
 import scipy.sparse as sp
 
 from vieweratlas.analysis.communities import (
     UNCLUSTERED,
     WeightedGraph,
-    build_graph,
     cluster,
     finish,
     igraph_seeded,
 )
-
-
-@dataclass(frozen=True)
-class _Edges:
-    """A bare :class:`WeightedGraph` for a community's subgraph."""
-
-    n: int
-    src: np.ndarray
-    dst: np.ndarray
-    weight: np.ndarray
-
-    def adjacency(self) -> sp.csr_matrix:
-        w = sp.coo_matrix((self.weight, (self.src, self.dst)), shape=(self.n, self.n))
-        return (w + w.T).tocsr()
 
 
 @dataclass(frozen=True)
@@ -61,29 +47,34 @@ def subcommunities(
     k = int(membership.max(initial=-1)) + 1
     sub = np.full(len(membership), UNCLUSTERED, dtype=np.int64)
     parents: list[int] = []
+    # One graph of the within-community edges; each community is a C-level induced subgraph.
     same = membership[graph.src] == membership[graph.dst]
-    src, dst, w = graph.src[same], graph.dst[same], graph.weight[same]
-    edge_comm = membership[src]
-    order = np.argsort(edge_comm, kind="stable")
-    src, dst, w, edge_comm = src[order], dst[order], w[order], edge_comm[order]
-    bounds = np.searchsorted(edge_comm, np.arange(k + 1))
-    local = np.zeros(len(membership), dtype=np.int64)
+    g = ig.Graph(
+        n=graph.n, edges=np.column_stack([graph.src[same], graph.dst[same]]), directed=False
+    )
+    g.es["weight"] = graph.weight[same]
+    order = np.argsort(membership, kind="stable")
+    bounds = np.searchsorted(membership[order], np.arange(k + 1))
     next_id = k
     with igraph_seeded(seed):
         for c in range(k):
-            members = np.flatnonzero(membership == c)
-            local[members] = np.arange(len(members))
-            lo, hi = bounds[c], bounds[c + 1]
+            members = order[bounds[c] : bounds[c + 1]]
             parts = np.zeros(len(members), dtype=np.int64)
-            if len(members) >= 2 * min_size and hi > lo:
-                inner = _Edges(len(members), local[src[lo:hi]], local[dst[lo:hi]], w[lo:hi])
-                g = build_graph(inner)
-                raw = cluster(g, algorithm=algorithm, resolution=resolution)
-                split = finish(g, inner.adjacency(), raw, resolution=resolution, min_size=min_size)
-                if split.modularity >= min_modularity and split.membership.max() > 0:
-                    parts = split.membership.astype(np.int64)
-                    # Loose members of a split stay with the largest part.
-                    parts[parts < 0] = 0
+            if len(members) >= 2 * min_size:
+                inner = g.induced_subgraph(members.tolist(), implementation="create_from_scratch")
+                if inner.ecount():
+                    raw = cluster(inner, algorithm=algorithm, resolution=resolution)
+                    adjacency = inner.get_adjacency_sparse(attribute="weight")
+                    split = finish(
+                        inner,
+                        sp.csr_matrix(adjacency),
+                        raw,
+                        resolution=resolution,
+                        min_size=min_size,
+                    )
+                    if split.modularity >= min_modularity and split.membership.max() > 0:
+                        parts = split.membership.astype(np.int64)
+                        parts[parts < 0] = 0  # loose members of a split: the largest part
             count = int(parts.max()) + 1
             sub[members] = next_id + parts
             parents.extend([c] * count)

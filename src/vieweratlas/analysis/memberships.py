@@ -86,6 +86,27 @@ def place(excess: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.nd
     return membership, placed
 
 
+def refine(
+    excess: np.ndarray, noise: np.ndarray, membership: np.ndarray, *, min_z: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """One vote over all of each channel's viewers: a placed channel whose attention goes
+    to another community clearly more (by ``min_z`` noise units) moves there. The graph's
+    edges are a channel's strongest few ties; its viewers are all of them. Returns (new
+    membership, bool mask of channels moved)."""
+    membership = membership.copy()
+    placed = np.flatnonzero(membership >= 0)
+    moved = np.zeros(len(membership), dtype=bool)
+    if len(placed) == 0 or excess.shape[1] < 2:
+        return membership, moved
+    best = np.argmax(excess[placed], axis=1)
+    current = membership[placed]
+    gain = excess[placed, best] - excess[placed, current]
+    go = (best != current) & (gain > min_z * noise[placed, best])
+    membership[placed[go]] = best[go]
+    moved[placed[go]] = True
+    return membership, moved
+
+
 def memberships(
     excess: np.ndarray,
     noise: np.ndarray,

@@ -79,6 +79,7 @@ def find_communities(
         "subcommunities": subs.num_rows,
         "channels_without_edges": int((graph.degree() == 0).sum()),
         "channels_attached": int(found.attached.sum()),
+        "channels_moved_by_viewers": found.moved,
         "channels_unplaced": unplaced.num_rows,
         "bridges": int(found.memberships.bridge.sum()),
         "unclustered_channels": int((membership == UNCLUSTERED).sum()),

@@ -21,6 +21,7 @@ from vieweratlas.analysis.memberships import (
     excess_from_edges,
     memberships,
     place,
+    refine,
 )
 from vieweratlas.analysis.overlap import loyalty_weights
 from vieweratlas.config import AnalysisSettings
@@ -46,6 +47,7 @@ class Structure:
     unplaced_reason: list[str | None]  # per node
     modularity: float
     merged: int
+    moved: int  # channels the viewer vote moved to another community
 
 
 def find_structure(graph: ChannelGraph, cfg: AnalysisSettings) -> Structure:
@@ -74,7 +76,14 @@ def find_structure(graph: ChannelGraph, cfg: AnalysisSettings) -> Structure:
     attached = np.zeros(graph.n, dtype=bool)
     if cfg.attach_unclustered:
         membership, attached = place(excess, membership)
-    ties = memberships(excess, noise, membership, min_share=cfg.bridge_share)
+    moved = np.zeros(graph.n, dtype=bool)
+    if cfg.refine_by_viewers:
+        membership, moved = refine(excess, noise, membership, min_z=0.0)
+        if moved.any():  # memberships against the communities as they now are
+            excess, noise = _excess(graph, membership, cfg)
+    ties = memberships(
+        excess, noise, membership, min_share=cfg.bridge_share, min_z=cfg.bridge_min_z
+    )
     # A channel placed by its viewers: how much of its excess attention goes there.
     own = ties.community == membership[ties.channel]
     share_own = np.full(graph.n, np.nan)
@@ -100,6 +109,7 @@ def find_structure(graph: ChannelGraph, cfg: AnalysisSettings) -> Structure:
         unplaced_reason=_reasons(graph, membership, has_edges, cfg),
         modularity=found.partition.modularity,
         merged=found.partition.merged,
+        moved=int(moved.sum()),
     )
 
 
