@@ -7,13 +7,15 @@ weight (cosine by default: ``shared / sqrt(n_a · n_b)``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from vieweratlas.analysis.backbone import expected_shared, significant, top_k_per_node
-from vieweratlas.config import Weight
+from vieweratlas.config import AnalysisSettings, Weight
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,20 @@ def select_channels(matrix: sp.csr_matrix, *, min_viewers: int, max_channels: in
     return eligible
 
 
+def edge_options(cfg: AnalysisSettings, channels: int) -> dict[str, Any]:
+    """The settings' edge selection as :func:`select_edges` arguments (one place, so every
+    engine chooses edges alike)."""
+    per_channel = cfg.edge_selection == "neighbours"
+    return {
+        "threshold": cfg.overlap_threshold,
+        "weight": cfg.weight,
+        "alpha": cfg.significance,
+        "max_edges": None if per_channel else (cfg.max_edges_per_channel * channels or None),
+        "neighbours": cfg.neighbours if per_channel else None,
+        "neighbour_alpha": cfg.neighbour_significance,
+    }
+
+
 def overlap(
     matrix: sp.csr_matrix,
     *,
@@ -61,13 +77,8 @@ def overlap(
 ) -> Overlap:
     """Edges between the columns of ``matrix`` (users × channels; snapshot counts > 0).
 
-    Edges need ``threshold`` shared viewers. Then either:
-
-    - ``neighbours=k`` (the default selection): every channel keeps its ``k`` strongest
-      ties among those beyond chance (:mod:`vieweratlas.analysis.backbone`), or
-    - ``max_edges``: the threshold is raised to the smallest value that keeps at most that
-      many edges (a global budget; small channels lose every edge first).
-
+    Counting (``Bᵀ·B``) is here; which pairs become edges is :func:`select_edges`, shared
+    with the Spark engine so both engines choose edges with the same code.
     ``loyalty_cap``: weigh a viewer's tie to a channel by ``min(snapshots, cap)/cap`` in
     the edge weight (drive-by visits count less); ``shared`` stays unique viewers.
     """
@@ -76,13 +87,68 @@ def overlap(
     viewers = np.asarray(b.sum(axis=0)).ravel().astype(np.int64)
     bt = b.T.tocsr()
     co = sp.triu(bt @ b, k=1).tocoo()  # upper triangle: each pair once, no diagonal
-    keep = co.data >= threshold
-    src = co.row[keep].astype(np.int32)
-    dst = co.col[keep].astype(np.int32)
-    shared = co.data[keep].astype(np.int64)
     users = int((np.diff(b.indptr) > 0).sum())
+    weigh = None
     if loyalty_cap:
-        w = _loyal_weight(matrix, src, dst, weight, loyalty_cap)
+
+        def weigh(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+            return _loyal_weight(matrix, src, dst, weight, loyalty_cap)
+
+    return select_edges(
+        co.row,
+        co.col,
+        co.data,
+        viewers,
+        users=users,
+        pairs=int(co.nnz),
+        threshold=threshold,
+        weight=weight,
+        alpha=alpha,
+        max_edges=max_edges,
+        neighbours=neighbours,
+        neighbour_alpha=neighbour_alpha,
+        pair_weight=weigh,
+    )
+
+
+def select_edges(
+    a: np.ndarray,
+    b: np.ndarray,
+    shared: np.ndarray,
+    viewers: np.ndarray,
+    *,
+    users: int,
+    pairs: int,
+    threshold: int,
+    weight: Weight,
+    alpha: float = 0.0,
+    max_edges: int | None = None,
+    neighbours: int | None = None,
+    neighbour_alpha: float = 0.1,
+    pair_weight: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> Overlap:
+    """Edges from pair counts (``a < b`` channel indices, ``shared`` viewers; pairs below
+    ``threshold`` may already be left out). ``users`` is the number of viewers of any of the
+    channels (for what chance predicts); ``pairs`` the pairs sharing at least one viewer.
+
+    Edges need ``threshold`` shared viewers. Then either:
+
+    - ``neighbours=k`` (the default selection): every channel keeps its ``k`` strongest
+      ties among those beyond chance (:mod:`vieweratlas.analysis.backbone`), or
+    - ``max_edges``: the threshold is raised to the smallest value that keeps at most that
+      many edges (a global budget: small channels lose every edge first).
+
+    ``pair_weight(src, dst)``, if given, replaces the weight computed from ``shared``
+    (loyalty weighting needs the matrix, which only the local engine holds).
+    """
+    keep = shared >= threshold
+    src = a[keep].astype(np.int32)
+    dst = b[keep].astype(np.int32)
+    shared = shared[keep].astype(np.int64)
+    order = np.lexsort((dst, src))  # one canonical edge order, whoever counted
+    src, dst, shared = src[order], dst[order], shared[order]
+    if pair_weight is not None:
+        w = pair_weight(src, dst)
     else:
         w = normalise(shared, viewers[src], viewers[dst], weight, users)
     if alpha > 0:
@@ -116,7 +182,7 @@ def overlap(
         shared=shared,
         weight=w,
         viewers=viewers,
-        pairs_with_any_overlap=int(co.nnz),
+        pairs_with_any_overlap=pairs,
         threshold=threshold,
     )
 

@@ -8,7 +8,6 @@ sparse product ``Bᵀ·B`` on the eligible channels.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -16,28 +15,14 @@ import pyarrow.compute as pc
 from vieweratlas.analysis.aggregate import aggregate
 from vieweratlas.analysis.bots import detect_bots
 from vieweratlas.analysis.graph import ChannelGraph, GraphStats
-from vieweratlas.analysis.overlap import overlap, select_channels
-from vieweratlas.config import AnalysisSettings, Settings
+from vieweratlas.analysis.overlap import edge_options, overlap, select_channels
+from vieweratlas.config import Settings
 from vieweratlas.errors import AnalysisError
 from vieweratlas.lake import Lake
+from vieweratlas.lake.schema import TABLES
 from vieweratlas.timings import Timings
 
 log = logging.getLogger(__name__)
-
-
-def overlap_options(cfg: AnalysisSettings, channels: int) -> dict[str, Any]:
-    """The settings' edge selection as :func:`~vieweratlas.analysis.overlap.overlap`
-    arguments (one place, so every engine selects edges alike)."""
-    per_channel = cfg.edge_selection == "neighbours"
-    return {
-        "threshold": cfg.overlap_threshold,
-        "weight": cfg.weight,
-        "alpha": cfg.significance,
-        "max_edges": None if per_channel else (cfg.max_edges_per_channel * channels or None),
-        "neighbours": cfg.neighbours if per_channel else None,
-        "neighbour_alpha": cfg.neighbour_significance,
-        "loyalty_cap": cfg.loyalty_cap if cfg.viewer_weight == "loyalty" else None,
-    }
 
 
 class LocalEngine:
@@ -49,9 +34,16 @@ class LocalEngine:
         cfg = settings.analysis
         stage = timings.stage
         with stage("read"):
+            present = _platforms_in(lake, cfg.platforms)
+            # One platform (the usual case): no per-row platform column to read and encode.
+            columns = (
+                ["ts", "channel", "user"]
+                if len(present) <= 1
+                else ["ts", "platform", "channel", "user"]
+            )
             presence = lake.read(
                 "presence",
-                columns=["ts", "platform", "channel", "user"],
+                columns=columns,
                 since=cfg.since,
                 until=cfg.until,
                 dictionary=("channel", "user"),
@@ -61,7 +53,7 @@ class LocalEngine:
                 raise AnalysisError(f"lake {lake.url}: no presence rows in the selected window")
             ts_min, ts_max = pc.min_max(presence["ts"]).values()
         with stage("aggregate"):
-            inc = aggregate(presence)
+            inc = aggregate(presence, default_platform=present[0] if present else "twitch")
             del presence
         with stage("bots"):
             bots = detect_bots(inc, cfg.bots)
@@ -73,7 +65,8 @@ class LocalEngine:
                 matrix, min_viewers=cfg.min_channel_viewers, max_channels=matrix.shape[1]
             )
             selected = matrix[:, kept]
-            found = overlap(selected, **overlap_options(cfg, len(kept)))
+            loyalty = cfg.loyalty_cap if cfg.viewer_weight == "loyalty" else None
+            found = overlap(selected, **edge_options(cfg, len(kept)), loyalty_cap=loyalty)
         take = pa.array(kept, pa.int64())
         stats = GraphStats(
             presence_rows=inc.presence_rows,
@@ -101,3 +94,15 @@ class LocalEngine:
             bot_examples=bots.examples,
             incidence=selected,
         )
+
+
+def _platforms_in(lake: Lake, wanted: tuple[str, ...]) -> list[str]:
+    """Platforms with presence partitions in the lake (restricted to ``wanted`` if given)."""
+    spec = TABLES["presence"]
+    found = {
+        part.removeprefix("platform=")
+        for rel in lake.list_files(spec.path, suffix=".parquet")
+        for part in rel.split("/")
+        if part.startswith("platform=")
+    }
+    return sorted(found & set(wanted)) if wanted else sorted(found)

@@ -1,7 +1,7 @@
 """Rendering a run: the layout, and the atlas files (PNG, HTML, GEXF, graphology JSON).
 
 :func:`compute_layout` is pure (arrays in, positions out); :func:`write_atlas` is the adapter
-that writes the four files of DESIGN.md §2 into a run's output directory, each atomically.
+that writes the atlas files into a run's output directory, each atomically.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from vieweratlas.render.exports import write_atomic, write_gexf, write_graph_json
+from vieweratlas.fileio import write_atomic
+from vieweratlas.render.exports import write_gexf, write_graph_json
 from vieweratlas.render.html import render_html
 from vieweratlas.render.layout import compute_layout
 from vieweratlas.render.model import AtlasData, build_atlas_data
