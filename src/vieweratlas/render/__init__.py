@@ -16,13 +16,13 @@ import pyarrow as pa
 
 from vieweratlas.render.exports import write_atomic, write_gexf, write_graph_json
 from vieweratlas.render.html import render_html
-from vieweratlas.render.layout import compute_layout
+from vieweratlas.render.layout import compute_layout, previous_positions
 from vieweratlas.render.model import AtlasData, build_atlas_data
 from vieweratlas.render.png import render_png
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ATLAS_FILES", "compute_layout", "write_atlas"]
+__all__ = ["ATLAS_FILES", "compute_layout", "previous_positions", "write_atlas"]
 
 ATLAS_FILES = ("atlas.png", "atlas.html", "graph.gexf", "graph.json")
 
