@@ -205,11 +205,13 @@ def render_html(data: AtlasData) -> str:
 <body>
 <aside id="panel">
 <header><h1>ViewerAtlas</h1>
-<button id="panel-toggle" class="small" type="button" aria-expanded="false" aria-controls="panel-more">menu</button>
+<button id="panel-toggle" class="small" type="button" aria-expanded="false"
+ aria-controls="panel-more">menu</button>
 <div class="meta">{html.escape(meta)}</div></header>
 <div class="block">
 <label for="search">Find a channel, game or language</label>
-<input id="search" type="search" autocomplete="off" spellcheck="false" placeholder="channel, game or language…">
+<input id="search" type="search" autocomplete="off" spellcheck="false"
+ placeholder="channel, game or language…">
 <ul id="results" hidden></ul>
 </div>
 <div id="panel-more">
@@ -220,7 +222,8 @@ def render_html(data: AtlasData) -> str:
 </div>
 <div class="block" id="colour-block" hidden>
 <label for="colour-by">Colour by</label>
-<select id="colour-by"><option value="community">community</option><option value="sub">sub-community</option></select>
+<select id="colour-by"><option value="community">community</option>
+<option value="sub">sub-community</option></select>
 </div>
 <div id="legend">
 <div class="legend-head"><span>Communities</span>
