@@ -7,6 +7,7 @@ import pytest
 from render_graphs import Planted, heavy_tailed_graph, planted_graph
 
 from vieweratlas.render import compute_layout, previous_positions
+from vieweratlas.render.layout import node_keys, previous_positions_of
 
 
 def _layout(g: Planted, seed: int = 7) -> np.ndarray:
@@ -206,3 +207,15 @@ def test_previous_positions_keys() -> None:
                          previous=by_name, keys=keys)  # fmt: skip
     fresh = _layout(g, seed=5)
     assert np.linalg.norm(pos - base, axis=1).mean() < np.linalg.norm(fresh - base, axis=1).mean()
+
+
+def test_previous_positions_from_a_runs_nodes_table() -> None:
+    import pyarrow as pa
+
+    nodes = pa.table({"platform": ["twitch", "kick", "kick"], "channel": ["a", "a", "b"],
+                      "x": [1.0, 2.0, None], "y": [3.0, 4.0, 5.0]})  # fmt: skip
+    assert node_keys(nodes) == [("twitch", "a"), ("kick", "a"), ("kick", "b")]
+    assert previous_positions_of(nodes) == {("twitch", "a"): (1.0, 3.0), ("kick", "a"): (2.0, 4.0)}
+    legacy = nodes.drop_columns(["platform"])
+    assert node_keys(legacy) == ["a", "a", "b"]
+    assert previous_positions_of(pa.table({"channel": ["a"]})) == {}

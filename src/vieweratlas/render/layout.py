@@ -33,12 +33,13 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 log = logging.getLogger(__name__)
 
-__all__ = ["compute_layout", "previous_positions"]
+__all__ = ["compute_layout", "node_keys", "previous_positions", "previous_positions_of"]
 
 # Above this size a community's repulsion is estimated from a random sample of nodes (scaled
 # up), keeping each iteration O(m·SAMPLE) instead of O(m²).
@@ -266,7 +267,7 @@ def _layout_communities(
         iterations, heat = 150, 0.1
     else:
         pos = start + rng.normal(scale=1e-4 * scale, size=start.shape)
-        iterations, heat = 30, 0.005
+        iterations, heat = 30, 0.0005
     upper = ties.row < ties.col
     bi, bj, bw = ties.row[upper], ties.col[upper], ties.data[upper]
     if bw.size:
@@ -290,7 +291,7 @@ def _layout_communities(
         force -= 0.05 * pos * radii[:, None]  # gravity: unlinked communities stay near
         cool = 1.0 - it / iterations
         length = np.sqrt((force**2).sum(-1, keepdims=True)) + 1e-12
-        step = np.minimum(length, heat * scale * cool + 1e-3 * scale)
+        step = np.minimum(length, heat * scale * (cool + 0.01))
         pos += force / length * step
     pos = _remove_overlaps(pos, radii)
     return _compact(pos, radii) if start is None else pos
@@ -455,3 +456,25 @@ def _place_unclustered(
         ) or 1.0
         angle = np.linspace(0.0, 2 * np.pi, orphans.size, endpoint=False)
         pos[orphans] = centre + np.c_[np.cos(angle), np.sin(angle)] * reach * 1.08
+
+
+def node_keys(nodes: pa.Table) -> list[Any]:
+    """The ``keys`` of :func:`compute_layout` for a nodes table: ``(platform, channel)``, or
+    ``channel`` when the table has no platform column."""
+    channel = [str(c) for c in nodes.column("channel").to_pylist()]
+    if "platform" not in nodes.column_names:
+        return list(channel)
+    platform = [str(p) for p in nodes.column("platform").to_pylist()]
+    return list(zip(platform, channel, strict=True))
+
+
+def previous_positions_of(nodes: pa.Table) -> dict[Any, tuple[float, float]]:
+    """The ``previous`` mapping of :func:`compute_layout` from an earlier run's nodes table
+    (``x``, ``y`` and the identity columns); empty when it has no positions."""
+    if not {"channel", "x", "y"} <= set(nodes.column_names):
+        return {}
+    keys = node_keys(nodes)
+    xs = np.asarray(nodes.column("x").fill_null(np.nan).to_numpy(), dtype=np.float64)
+    ys = np.asarray(nodes.column("y").fill_null(np.nan).to_numpy(), dtype=np.float64)
+    ok = np.flatnonzero(np.isfinite(xs) & np.isfinite(ys))
+    return {keys[i]: (float(xs[i]), float(ys[i])) for i in ok.tolist()}
