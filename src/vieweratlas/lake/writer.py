@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 
 from vieweratlas.errors import LakeError
 from vieweratlas.lake.files import file_name, sha256_stream
+from vieweratlas.lake.order import sort_unique
 from vieweratlas.lake.schema import PARTITION_SCHEMA, TableSpec
 from vieweratlas.lake.txn import (
     LOCK_NAME,
@@ -297,9 +298,11 @@ class Stage:
         table = pa.Table.from_batches(
             [source.get_batch(b).slice(o, n) for b, o, n in group.slices], schema=self.schema
         )
-        con.register("_group", table)
-        rows: pa.Table = con.sql(distinct_sql(spec, "_group")).to_arrow_table()
-        con.unregister("_group")
+        rows = sort_unique(spec, table)
+        if rows is None:  # a key that the sort order does not group: let DuckDB do it
+            con.register("_group", table)
+            rows = con.sql(distinct_sql(spec, "_group")).to_arrow_table()
+            con.unregister("_group")
         del table
         rows = rows.select(spec.schema.names).cast(spec.schema)
         local = Path(lake.path(staged)) if lake.is_local else self._dir / "out.parquet"
@@ -333,7 +336,7 @@ def distinct_sql(spec: TableSpec, relation: str, *, columns: list[str] | None = 
     cols = columns or [*spec.schema.names]
     names = set(cols) | set(key)
     prefer = ['"messages" DESC'] if "messages" in names else []
-    rest = [f'"{c}" ASC NULLS LAST' for c in sorted(names - set(key) - {"messages", "date"})]
+    rest = [f'"{c}" ASC NULLS FIRST' for c in sorted(names - set(key) - {"messages", "date"})]
     tiebreak = ", ".join([*prefer, *rest]) or "1"
     order = [*spec.sort, *[k for k in spec.key if k not in spec.sort]]
     select = ", ".join(_q(c) for c in cols)
