@@ -34,8 +34,8 @@ def rank(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
         lo = pc.min(values).as_py()
         values = pc.fill_null(values, (lo if lo is not None else 0) - 1)
     arr = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
-    out: np.ndarray = arr - arr.min()
-    return out
+    shifted: np.ndarray = arr - arr.min()
+    return shifted
 
 
 def _sort(keys: list[np.ndarray]) -> np.ndarray:
