@@ -18,12 +18,12 @@ object stores share one code path.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import posixpath
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -42,8 +42,22 @@ from vieweratlas.lake.writer import Stage, WriteResult, distinct_sql
 
 log = logging.getLogger(__name__)
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+
+@functools.cache
+def file_mode() -> int:
+    """Mode for new files: 0o666 less the process umask. Read from /proc where it can be
+    (reading it with ``os.umask`` means setting it, briefly, for every thread)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # pragma: no cover - systems without /proc
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 _HIDDEN_PREFIXES = [".", "_"]
 
 
@@ -122,7 +136,7 @@ class Lake:
         if self.is_local:
             Path(parent).mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".partial", dir=parent)
-            os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; files should follow umask
+            os.fchmod(fd, file_mode())  # mkstemp makes 0600; files should follow umask
             try:
                 with os.fdopen(fd, "wb") as f:
                     yield f
@@ -235,13 +249,20 @@ class Lake:
         )
 
     def split(
-        self, table: str, *, since: datetime | None = None, until: datetime | None = None
+        self,
+        table: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        platforms: Sequence[str] = (),
     ) -> tuple[list[DataFile], list[DataFile]]:
         """(files read as they are, files that may share keys and are de-duplicated)."""
         spec = TABLES[table]
-        groups = clusters(
-            self.data_files(table, since=since, until=until), time_keyed="ts" in spec.key
-        )
+        files = self.data_files(table, since=since, until=until)
+        if platforms:
+            wanted = {f"platform={p}" for p in platforms}
+            files = [f for f in files if wanted & set(f.partition.split("/"))]
+        groups = clusters(files, time_keyed="ts" in spec.key)
         clean = [g[0] for g in groups if len(g) == 1]
         overlapping = [f for g in groups if len(g) > 1 for f in g]
         return clean, overlapping
@@ -254,8 +275,10 @@ class Lake:
         since: datetime | None = None,
         until: datetime | None = None,
         dictionary: Sequence[str] = (),
+        platforms: Sequence[str] = (),
     ) -> pa.Table:
-        """Read a table, one row per key, optionally only ``since <= ts < until``.
+        """Read a table, one row per key, optionally only ``since <= ts < until`` and only
+        the given ``platforms`` (all when empty).
 
         Files that cannot share a key are read as they are (dictionary columns straight from
         Parquet); only files overlapping in time go through a de-duplicating DuckDB query.
@@ -264,7 +287,7 @@ class Lake:
         """
         for attempt in range(5):
             try:
-                return self._read(table, columns, since, until, dictionary)
+                return self._read(table, columns, since, until, dictionary, platforms)
             except FileNotFoundError:
                 if attempt == 4:
                     raise
@@ -278,9 +301,10 @@ class Lake:
         since: datetime | None,
         until: datetime | None,
         dictionary: Sequence[str],
+        platforms: Sequence[str],
     ) -> pa.Table:
         spec = TABLES[table]
-        clean, overlapping = self.split(table, since=since, until=until)
+        clean, overlapping = self.split(table, since=since, until=until, platforms=platforms)
         expr = _time_filter(spec, since, until)
         out = self.dataset(table, files=clean, dictionary=dictionary).to_table(
             columns=columns, filter=expr
@@ -378,7 +402,3 @@ def _time_filter(spec: TableSpec, since: datetime | None, until: datetime | None
         e = ds.field("ts") < pa.scalar(until, ts_type)
         expr = e if expr is None else expr & e
     return expr
-
-
-def new_run_id(now: datetime) -> str:
-    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
