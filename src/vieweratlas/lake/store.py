@@ -292,6 +292,12 @@ class Lake:
                 if attempt == 4:
                     raise
                 log.info("%s: a file went away while reading (compaction); reading again", table)
+            except (pa.ArrowException, OSError, duckdb.Error) as exc:
+                msg = " ".join(str(exc).split())[:200]
+                raise LakeError(
+                    f"lake {self.url}: cannot read {table} ({msg}); `vieweratlas lake check` "
+                    "names damaged files"
+                ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _read(

@@ -138,10 +138,9 @@ def owner_alive(lock: Path) -> bool:
     return False
 
 
-def commit(lake: Lake, record: Commit) -> tuple[tuple[str, bool], ...]:
-    """Write the record (the commit point), apply it; see :func:`apply` for the result."""
+def write_record(lake: Lake, record: Commit) -> None:
+    """The commit point: once the record is stored, its files will all be published."""
     lake.write_bytes(posixpath.join(TXN_DIR, f"{record.txid}.json"), record.to_json())
-    return apply(lake, record)
 
 
 def apply(lake: Lake, record: Commit) -> tuple[tuple[str, bool], ...]:
@@ -231,8 +230,8 @@ def recover(lake: Lake, *, now: datetime | None = None) -> int:
         apply(lake, record)
         done += 1
     live = {r.txid for r in records}
-    for txid in _staging_ids(lake):
-        if txid in live or _staging_in_use(lake, txid, now or datetime.now(UTC)):
+    for txid in staging_ids(lake):
+        if txid in live or staging_in_use(lake, txid, now or datetime.now(UTC)):
             continue
         log.info("removing staging %s of a writer that died before committing", txid)
         discard(lake, txid)
@@ -240,7 +239,7 @@ def recover(lake: Lake, *, now: datetime | None = None) -> int:
     return done
 
 
-def _staging_ids(lake: Lake) -> list[str]:
+def staging_ids(lake: Lake) -> list[str]:
     base = lake.path(STAGING_DIR)
     if lake.is_local:
         folder = Path(base)
@@ -253,7 +252,9 @@ def _staging_ids(lake: Lake) -> list[str]:
     return sorted(ids)
 
 
-def _staging_in_use(lake: Lake, txid: str, now: datetime) -> bool:
+def staging_in_use(lake: Lake, txid: str, now: datetime | None = None) -> bool:
+    """True while the writer of a staging folder may still be at work."""
+    now = now or datetime.now(UTC)
     if lake.is_local:
         folder = Path(lake.path(STAGING_DIR, txid))
         if not (folder / LOCK_NAME).exists():  # just created, its lock not taken yet?

@@ -48,7 +48,7 @@ from vieweratlas.lake.txn import (
     LOCK_NAME,
     STALE_UNLOCKED,
     Commit,
-    commit,
+    apply,
     discard,
     hold_lock,
     new_txid,
@@ -56,6 +56,7 @@ from vieweratlas.lake.txn import (
     owner_alive,
     recover,
     staging_path,
+    write_record,
 )
 
 if TYPE_CHECKING:
@@ -260,8 +261,9 @@ class Stage:
                         for i, g in enumerate(groups)
                     ]
                     record = Commit(txid, tuple((s, f) for s, f, _ in staged), retire)
-                    committed = True  # from here on, the record decides (txn.commit)
-                    published = commit(lake, record)
+                    write_record(lake, record)
+                    committed = True  # from here on the record decides: see txn.recover
+                    published = apply(lake, record)
             except BaseException:
                 if not committed:
                     discard(lake, txid)
@@ -278,9 +280,9 @@ class Stage:
             ) from None
         finally:
             con.close()
-        rows = {final: n for _, final, n in staged}
+        # ``published`` follows the record's order; a name may differ from the one planned.
         new = tuple(f for f, created in published if created)
-        written = sum(rows.get(f, 0) for f in new)
+        written = sum(n for (_, _, n), (_, c) in zip(staged, published, strict=True) if c)
         log.info(
             "%s: %d rows in, %d in %d new file(s)", self.spec.name, self.rows, written, len(new)
         )
