@@ -32,6 +32,7 @@ from vieweratlas.ingest.plain import (
     channel_rows,
     plain_presence,
 )
+from vieweratlas.ingest.report import ImportResult, differing_channel_rows, import_result
 from vieweratlas.ingest.tabular import check_text
 from vieweratlas.lake import CHANNELS, PRESENCE, Lake, Stage, TableSpec, WriteResult
 
@@ -119,7 +120,7 @@ def import_presence(
     base_time: datetime = DEFAULT_BASE_TIME,
     limits: Limits | None = None,
     progress: Progress | None = None,
-) -> WriteResult:
+) -> ImportResult:
     """Import presence files (all or nothing) and return what the lake gained.
 
     ``fmt`` is a name in :data:`FORMATS` or ``auto``; ``snapshot_time`` dates files without
@@ -131,7 +132,7 @@ def import_presence(
         platform=platform,
         snapshot_time=snapshot_time,
         bucket_len=bucket_len,
-        channel=channel.strip().lower() if channel else None,
+        channel=channel,
         base_time=base_time,
         limits=limits or Limits(),
     )
@@ -143,9 +144,10 @@ def import_presence(
         name = detect_format(p, opts.limits) if fmt == "auto" else fmt
         log.info("%s: format %s", p, name)
         plan.append((Path(p), FORMATS[name]))
-    return _import(
+    result = _import(
         lake, PRESENCE, [(path, _reader(f.read, path, opts, progress)) for path, f in plan]
     )
+    return import_result(result, opts.notes)
 
 
 def import_channels(
@@ -156,14 +158,26 @@ def import_channels(
     snapshot_time: datetime | None = None,
     limits: Limits | None = None,
     progress: Progress | None = None,
-) -> WriteResult:
-    """Import channel metadata files (``channel,game,language[,viewers,title]``...)."""
+) -> ImportResult:
+    """Import channel metadata files (``channel,game,language[,viewers,title]``...).
+
+    Rows whose (ts, channel) already holds other values are counted in the result
+    (``differing_rows``): the lake keeps the first value stored for a key.
+    """
     opts = ImportOptions(platform=platform, snapshot_time=snapshot_time, limits=limits or Limits())
-    return _import(
+    differing = 0
+
+    def before_commit(stage: Stage) -> None:
+        nonlocal differing
+        differing = differing_channel_rows(stage.con, lake)
+
+    result = _import(
         lake,
         CHANNELS,
         [(Path(p), _reader(channel_rows, Path(p), opts, progress)) for p in paths],
+        before_commit,
     )
+    return import_result(result, opts.notes, differing_rows=differing)
 
 
 def _reader(
@@ -173,7 +187,10 @@ def _reader(
 
 
 def _import(
-    lake: Lake, spec: TableSpec, files: list[tuple[Path, Callable[[], Rows]]]
+    lake: Lake,
+    spec: TableSpec,
+    files: list[tuple[Path, Callable[[], Rows]]],
+    before_commit: Callable[[Stage], None] | None = None,
 ) -> WriteResult:
     if not files:
         raise InputError("(no files)", "nothing to import")
@@ -185,6 +202,8 @@ def _import(
             for batch in _guarded(path, rows):
                 stage.append(batch)
             log.info("%s: %d %s rows staged", path, stage.rows - before, spec.name)
+        if before_commit is not None:
+            before_commit(stage)
         return stage.commit(lake)
 
 
