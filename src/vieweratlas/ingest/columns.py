@@ -194,12 +194,12 @@ def to_names(
         normal = pc.and_(normal, pc.invert(pc.starts_with(arr, prefix)))
     if platform.case_insensitive:
         normal = pc.and_(normal, pc.equal(pc.utf8_lower(arr), arr))
-    if pc.all(normal).as_py():
+    if len(arr) == 0 or pc.all(normal).as_py():
         return arr, 0
     # Values not already in normal form: the platform's own rule, once per distinct value.
     others = pc.unique(pc.filter(arr, pc.invert(normal)))
     fixed: list[str | None] = [platform.normalize(v) for v in others.to_pylist()]
-    refused = pa.array([v is None for v in fixed])
+    refused = pa.array([v is None for v in fixed], pa.bool_())
     if pc.any(refused).as_py():
         bad = pc.filter(others, refused)
         row = _first_true(pc.is_valid(pc.index_in(arr, value_set=bad)))

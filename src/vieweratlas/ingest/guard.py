@@ -131,8 +131,8 @@ class InputStream(io.RawIOBase):
         if self._lines is not None and not self._lines.feed(buffer[:n]):
             raise InputError(
                 str(self.path),
-                f"a line longer than {self.limits.max_line_bytes} bytes (the limit for one "
-                f"CSV or JSON Lines record), at line {self._lines.line}",
+                f"a line longer than {self.limits.max_line_bytes} bytes "
+                "(the limit for one CSV or JSON Lines record)",
                 line=self._lines.line,
             )
         return n
@@ -217,13 +217,18 @@ class _LineScanner:
                 if end < 0:
                     break
                 if end - start > self.max_line:
-                    self.line += data.count(b"\n", 0, start) + data.count(b"\r", 0, start)
+                    self.line += _line_ends(data, start)
                     return False
                 start = end + 1
         last = max(data.rfind(b"\n"), data.rfind(b"\r"))
-        self.line += data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+        self.line += _line_ends(data, len(data))
         self.run = len(data) - last - 1
         return self.run <= self.max_line
+
+
+def _line_ends(data: bytes, end: int) -> int:
+    """Line ends in ``data[:end]`` (CRLF counts once)."""
+    return data.count(b"\n", 0, end) + data.count(b"\r", 0, end) - data.count(b"\r\n", 0, end)
 
 
 def _first_end(data: bytes, start: int = 0) -> int:
