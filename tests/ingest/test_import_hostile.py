@@ -171,7 +171,8 @@ def test_two_thousand_leading_blank_lines(
 
 def test_blank_lines_before_the_header_are_capped(tmp_path: Path, lake: Lake) -> None:
     f = tmp_path / "p.csv"
-    f.write_text("\n" * 50 + "ts,channel,user\n2024-01-01T00:00:00Z,a,x\n")
+    f.write_text("\n" * 90_000 + "ts,channel,user\n2024-01-01T00:00:00Z,a,x\n")
+    assert import_presence(lake, [f]).rows_written == 1  # past the 64 KiB the sniffer sees
     with pytest.raises(InputError, match="all blank"):
         import_presence(lake, [f], limits=Limits(max_blank_lines=10))
 
