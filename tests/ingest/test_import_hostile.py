@@ -214,7 +214,7 @@ def test_header_field_over_128_kib_is_one_line(
     assert "character name" in one_error_line(err)
 
 
-@pytest.mark.parametrize("name", ["dup.csv", "dup.parquet", "dup.jsonl"])
+@pytest.mark.parametrize("name", ["dup.csv", "dup.parquet", "dup.jsonl", "dup.json"])
 def test_duplicate_column_names_are_refused(tmp_path: Path, lake: Lake, name: str) -> None:
     f = tmp_path / name
     if name.endswith(".csv"):
@@ -224,7 +224,8 @@ def test_duplicate_column_names_are_refused(tmp_path: Path, lake: Lake, name: st
         table = pa.Table.from_arrays([*arrays, pa.array(["y"])], ["ts", "channel", "user", "user"])
         pq.write_table(table, f)
     else:
-        f.write_text('{"ts": "2024-01-01T00:00:00Z", "channel": "a", "user": "x", "user": "y"}\n')
+        row = '{"ts": "2024-01-01T00:00:00Z", "channel": "a", "user": "x", "user": "y"}'
+        f.write_text(f"[{row}]" if name.endswith(".json") else row + "\n")
     with pytest.raises(InputError, match="duplicate") as info:
         import_presence(lake, [f])
     assert "\n" not in str(info.value)

@@ -466,14 +466,28 @@ def _json_array(
     path: Path, columns: Columns, limits: Limits, progress: Progress | None
 ) -> tuple[list[str], Iterator[Chunk]]:
     """A JSON array of row objects; a row's "line" is its position in the array (1-based)."""
+    names: list[str] = []
+    is_object = False
     with open_input(path, limits, json_depth=True) as f:
         try:
-            first = next(iter(ijson.items(f, "item", use_float=True)), None)
+            # The first row's keys, as written (a dict would hide a duplicate key).
+            for prefix, event, value in ijson.parse(f, use_float=True):
+                if prefix == "" and event == "start_array":
+                    continue
+                if prefix != "item" or event == "start_map":
+                    if prefix == "":  # not an array, or an empty one
+                        break
+                    continue  # inside a value of the first row
+                if event == "map_key":
+                    names.append(str(value))
+                    continue
+                is_object = event == "end_map"
+                break
         except ijson.JSONError as exc:
             raise InputError(str(path), f"invalid JSON: {_first_line(exc)}") from None
-    if not isinstance(first, dict):
+    if not is_object:
         raise InputError(str(path), "expected an array of row objects", line=1)
-    names = list(first)
+    check_names(path, names, 1)
     keep = _wanted(columns, names)
     return names, _json_array_chunks(path, keep, limits, progress)
 
