@@ -2,47 +2,95 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Annotated
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import typer
 import yaml
-from rich.table import Table
 
+from vieweratlas.cli import checks
 from vieweratlas.cli.app import app
-from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, console, resolve
+from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, resolve
+from vieweratlas.cli.output import note, table
 from vieweratlas.config import example_yaml, redacted
-from vieweratlas.lake import Lake
+from vieweratlas.errors import ConfigError, LakeError
+from vieweratlas.lake.inventory import describe
+
+FORMATS = ("table", "csv", "json", "jsonl")
+# Control characters that must not reach a terminal from a CSV cell (see textsafe).
+_CONTROLS = [chr(c) for c in (*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0))]
+_CONTROL_RE = "[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f]"
 
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL over the views presence, channels, vods.")],
+    query: Annotated[
+        str, typer.Argument(help="SQL over the lake's tables (presence, channels, vods, …).")
+    ],
     lake: LakeOpt = None,
     config: ConfigOpt = None,
     preset: PresetOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
-    limit: Annotated[int, typer.Option(help="Rows shown in table format.")] = 100,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="table (tab-separated when piped) | csv | json (one array) | jsonl (a line "
+            "per row)",
+        ),
+    ] = "table",
+    limit: Annotated[int, typer.Option(min=0, help="Rows shown in table format.")] = 100,
 ) -> None:
-    """Run SQL (DuckDB) over the lake: views `presence`, `channels` and `vods`."""
+    """Run SQL (DuckDB) over the lake: a view per lake table."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     settings = resolve(lake, config, preset)
-    result = Lake.open(settings.lake).sql(query)
+    the_lake = checks.existing_lake(settings)
+    result = the_lake.sql(query)
+    write_result(result, fmt, limit=limit)
+    if describe(the_lake).empty:
+        note(f"note: lake {the_lake.url} is empty (no table has any file)")
+
+
+def write_result(result: pa.Table, fmt: str, *, limit: int) -> None:
+    """Print a query result on stdout in ``fmt``; data never reaches a terminal raw."""
+    out = sys.stdout
     if fmt == "csv":
         import pyarrow.csv as pacsv
 
-        pacsv.write_csv(result, sys.stdout.buffer)
-    elif fmt == "json":
-        import json
-
-        for row in result.to_pylist():
-            sys.stdout.write(json.dumps(row, default=str) + "\n")
+        try:
+            pacsv.write_csv(_inert_strings(result), out.buffer)
+        except pa.ArrowNotImplementedError as exc:
+            raise LakeError(
+                f"sql: a column cannot be written as CSV ({exc}); use --format json"
+            ) from None
+    elif fmt in ("json", "jsonl"):
+        # json.dumps escapes every control character (\u001b), so JSON is inert as it is.
+        rows = (json.dumps(row, default=str) for row in result.to_pylist())
+        if fmt == "jsonl":
+            for text in rows:
+                out.write(text + "\n")
+        else:
+            out.write("[" + ",\n".join(rows) + "]\n")
     else:
-        table = Table(*result.column_names, show_edge=False)
-        for row in result.slice(0, limit).to_pylist():
-            table.add_row(*("" if v is None else str(v) for v in row.values()))
-        console.print(table)
+        table(result.column_names, (row.values() for row in result.slice(0, limit).to_pylist()))
         if result.num_rows > limit:
-            console.print(f"… {result.num_rows - limit} more rows (use --limit or --format csv)")
+            note(f"… {result.num_rows - limit} more rows (use --limit or --format csv)")
+    out.flush()
+
+
+def _inert_strings(result: pa.Table) -> pa.Table:
+    """String columns with control characters shown as ``\\xNN`` (as the terminal sees)."""
+    columns = []
+    for column in result.columns:
+        text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+        if text and pc.any(pc.match_substring_regex(column, _CONTROL_RE)).as_py():
+            for ch in _CONTROLS:
+                column = pc.replace_substring(column, ch, f"\\x{ord(ch):02x}")
+        columns.append(column)
+    return pa.table(columns, names=result.column_names)
 
 
 @app.command(name="config")

@@ -14,14 +14,14 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
-from rich.text import Text
 
 from vieweratlas.cli.app import app, collect_app
-from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, console, err_console, resolve
+from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, err_console, resolve
+from vieweratlas.cli.output import line, table
 from vieweratlas.config import Settings
 from vieweratlas.lake import Lake
 from vieweratlas.metrics import ROWS_COLLECTED, JobRun
+from vieweratlas.textsafe import terminal_safe
 
 ChannelsFileOpt = Annotated[
     Path | None,
@@ -57,18 +57,16 @@ def discover(
     settings = resolve(lake, config, preset)
     with err_console.status(f"Asking Helix for the top {top} live channels…"):
         result = run(settings, Lake.open(settings.lake), top=top)
-    table = Table("#", "channel", "viewers", "game", "language", "title", show_edge=False)
-    for i, s in enumerate(result.streams[:15], start=1):
-        table.add_row(
-            str(i),
-            Text(s.user_login),
-            f"{s.viewer_count:,}",
-            Text(s.game_name),
-            Text(s.language),
-            Text(s.title[:60]),
-        )
-    console.print(table)
-    console.print(
+    # Names, games and titles come from any streamer: output.table prints them inert.
+    table(
+        ["#", "channel", "viewers", "game", "language", "title"],
+        (
+            (i, s.user_login, s.viewer_count, s.game_name, s.language, s.title)
+            for i, s in enumerate(result.streams[:15], start=1)
+        ),
+        right=["#", "viewers"],
+    )
+    line(
         f"{len(result.streams)} channels, {result.write.rows_written} new rows in "
         f"channels ({settings.lake})"
     )
@@ -94,12 +92,12 @@ def chatters(
             channels=channels,
             top=None if channels else settings.collect.top,
         )
-    console.print(
+    line(
         f"{len(result.channels)} channel(s) read, {len(result.skipped)} skipped "
         f"(not a moderator), {result.users} chatters, {result.write.rows_written} new rows"
     )
     if result.skipped:
-        console.print(Text("skipped: " + ", ".join(result.skipped[:20])))
+        line("skipped: " + ", ".join(result.skipped[:20]))
 
 
 @collect_app.command("vod")
@@ -147,8 +145,8 @@ def vod(
         def show(p: VodProgress) -> None:
             task = tasks.get(p.video_id)
             if task is None:
-                label = Text(f"[{p.index}/{p.total}] {p.channel} v{p.video_id}")
-                task = bar.add_task(label.plain, total=max(1, int(p.length_s)), comments=0)
+                label = terminal_safe(f"[{p.index}/{p.total}] {p.channel} v{p.video_id}")
+                task = bar.add_task(label, total=max(1, int(p.length_s)), comments=0)
                 tasks[p.video_id] = task
             bar.update(task, completed=min(p.offset_s, p.length_s), comments=p.comments)
 
@@ -161,10 +159,10 @@ def vod(
                 progress=show,
             )
             run.count(ROWS_COLLECTED, result.rows_written)
-    console.print(
+    line(
         f"{result.channels} channel(s), {result.listed} recent archive(s), "
         f"{result.already_done} already in the lake, {len(result.processed)} replayed "
         f"({result.comments:,} comments → {result.rows_written:,} new presence rows)"
     )
     if result.unavailable:
-        console.print(f"{len(result.unavailable)} VOD(s) unavailable: skipped")
+        line(f"{len(result.unavailable)} VOD(s) unavailable: skipped")

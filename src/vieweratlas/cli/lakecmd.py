@@ -13,6 +13,7 @@ from rich.table import Table
 
 from vieweratlas.cli.app import lake_app
 from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, console, resolve
+from vieweratlas.cli.output import line
 from vieweratlas.config import parse_timestamp
 from vieweratlas.errors import ConfigError
 from vieweratlas.lake import Lake
@@ -114,7 +115,7 @@ def _render(result: PrunePlan, *, show: int) -> None:
         items = groups[rule.name]
         for item in items[:show]:
             # Paths come from the bucket: print them as text, never as Rich markup.
-            console.print(f"  expired ({item.age_days}d old): {escape(item.path)}")
+            line(f"  expired ({item.age_days}d old): {item.path}")
         if len(items) > show:
             console.print(f"  … and {len(items) - show} more under {rule.prefix}")
     if result.undated:
