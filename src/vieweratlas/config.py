@@ -107,6 +107,13 @@ PositiveDuration = Annotated[timedelta, BeforeValidator(parse_duration), AfterVa
 Timestamp = Annotated[datetime, BeforeValidator(parse_timestamp)]
 
 
+# Option types shared with the code that uses them (one Literal each).
+PlatformName = Literal["twitch", "kick", "youtube"]
+Engine = Literal["local", "spark"]
+Weight = Literal["excess", "cosine", "jaccard", "shared"]
+Algorithm = Literal["leiden", "louvain"]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
@@ -194,6 +201,14 @@ class BotSettings(_Section):
 class AnalysisSettings(_Section):
     since: Timestamp | None = Field(None, description="First snapshot time included (UTC).")
     until: Timestamp | None = Field(None, description="Snapshots before this time (UTC).")
+    platforms: tuple[PlatformName, ...] = Field(
+        (), description="Platforms analysed together (empty: every platform in the window)."
+    )
+    engine: Engine = Field(
+        "local",
+        description="Graph engine: local (NumPy/SciPy in this process) or spark (PySpark, "
+        "for data past one machine).",
+    )
     max_channels: int = Field(
         5000, ge=2, description="Keep at most this many channels, the most-watched first."
     )
@@ -217,15 +232,13 @@ class AnalysisSettings(_Section):
         "(Poisson tail probability below this, given both channels' sizes). Sharpens "
         "heavy-tailed data but starves sparse data, so off by default.",
     )
-    weight: Literal["excess", "cosine", "jaccard", "shared"] = Field(
+    weight: Weight = Field(
         "excess",
         description="Edge weight used for community detection: excess = (shared - expected "
         "by chance)/sqrt(na*nb); cosine = shared/sqrt(na*nb); jaccard; or the raw count "
         "(makes big channels hubs).",
     )
-    algorithm: Literal["leiden", "louvain"] = Field(
-        "leiden", description="Community detection algorithm."
-    )
+    algorithm: Algorithm = Field("leiden", description="Community detection algorithm.")
     resolution: float = Field(1.0, gt=0, description="Modularity resolution (higher → smaller).")
     seed: int = Field(
         42, ge=0, le=2**31 - 1, description="Random seed (0 or more): same seed, same communities."

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from vieweratlas.config import Weight
+
 
 @dataclass(frozen=True)
 class Overlap:
@@ -49,7 +51,7 @@ def overlap(
     matrix: sp.csr_matrix,
     *,
     threshold: int,
-    weight: str,
+    weight: Weight,
     alpha: float = 0.0,
     max_edges: int | None = None,
 ) -> Overlap:
@@ -99,7 +101,7 @@ def overlap(
 
 
 def normalise(
-    shared: np.ndarray, na: np.ndarray, nb: np.ndarray, kind: str, users: int
+    shared: np.ndarray, na: np.ndarray, nb: np.ndarray, kind: Weight, users: int
 ) -> np.ndarray:
     s = shared.astype(np.float64)
     a, b = na.astype(np.float64), nb.astype(np.float64)

@@ -17,6 +17,7 @@ from vieweratlas.cli import checks
 from vieweratlas.cli.app import app
 from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, resolve
 from vieweratlas.cli.output import line, note, stages, table
+from vieweratlas.config import Settings
 from vieweratlas.lake import Lake
 from vieweratlas.metrics import COMMUNITIES_FOUND, JobRun
 
@@ -110,6 +111,18 @@ def analyze_cmd(
         ),
     ] = None,
     min_community_size: Annotated[int | None, typer.Option(help="Smallest community.")] = None,
+    platforms: Annotated[
+        str | None,
+        typer.Option(
+            "--platforms", help="Comma-separated platforms analysed together (default: all)."
+        ),
+    ] = None,
+    engine: Annotated[
+        str | None, typer.Option("--engine", help="Graph engine: local | spark.")
+    ] = None,
+    no_render: Annotated[
+        bool, typer.Option("--no-render", help="Tables and summary only: no layout, no maps.")
+    ] = False,
 ) -> None:
     """Build the overlap graph, find and label communities, write the run outputs."""
     settings = resolve(
@@ -124,12 +137,14 @@ def analyze_cmd(
             "analysis.seed": seed,
             "analysis.overlap_threshold": overlap_threshold,
             "analysis.min_community_size": min_community_size,
+            "analysis.platforms": _split(platforms),
+            "analysis.engine": engine,
         },
     )
     the_lake = checks.existing_lake(settings)
     checks.out_dir(out, the_lake)
     window = checks.analysis_window(the_lake, settings)
-    _run(the_lake, settings, out, window)
+    _run(the_lake, settings, out, window, render=not no_render)
 
 
 @app.command()
@@ -162,11 +177,50 @@ def demo(
     line(f'\nlake: {lake_dir}   try: vieweratlas sql --lake {lake_dir} "SELECT ..."')
 
 
-def _run(lake: Lake, settings: Any, out: Path, window: checks.Window) -> None:
+def _split(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+@app.command()
+def runs(
+    lake: LakeOpt = None,
+    config: ConfigOpt = None,
+    preset: PresetOpt = None,
+) -> None:
+    """The runs stored in the lake: id, data window, counts, created (newest first)."""
+    from vieweratlas.runs import list_runs
+
+    settings = resolve(lake, config, preset)
+    found = list_runs(checks.existing_lake(settings))
+    if not found:
+        line(f"no runs in {settings.lake}")
+        return
+    table(
+        ["run", "window start", "window end", "channels", "communities", "created"],
+        (
+            (
+                info.run_id,
+                info.window_start,
+                info.window_end,
+                info.counts.get("channels", 0),
+                info.counts.get("communities", 0),
+                info.created_at,
+            )
+            for info in found
+        ),
+        right=["channels", "communities"],
+    )
+
+
+def _run(
+    lake: Lake, settings: Settings, out: Path, window: checks.Window, *, render: bool = True
+) -> None:
     from vieweratlas.pipeline import analyze, planted_nmi
 
     with stages("analyze", ANALYSIS_STAGES) as enter, JobRun("analysis") as job:
-        result = analyze(lake, settings, out, progress=enter)
+        result = analyze(lake, settings, out, progress=enter, render=render)
         job.count(COMMUNITIES_FOUND, result.summary["counts"]["communities"])
     show_run(result, planted_nmi(lake, result.nodes), window)
 
