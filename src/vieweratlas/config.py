@@ -254,10 +254,11 @@ class AnalysisSettings(_Section):
         description="Place channels without significant edges in the community their "
         "viewers favour (flagged `attached` in nodes); off: they are left out of the map.",
     )
-    lake_copy: Literal["tables", "all"] = Field(
-        "tables",
-        description="What a run copies into the lake's analysis/<run-id>/: tables (tables and "
-        "summary, no pictures) or all (also atlas.png/html, graph.gexf/json).",
+    lake_copy: Literal["tables", "map", "all"] = Field(
+        "map",
+        description="What a run copies into the lake's analysis/<run-id>/ (--out gets "
+        "everything): map = tables, summary and atlas.html (what the dashboard shows); "
+        "tables = no pictures; all = also atlas.png, graph.gexf and graph.json.",
     )
     bots: BotSettings = Field(default_factory=BotSettings)
 

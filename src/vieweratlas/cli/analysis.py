@@ -123,6 +123,14 @@ def analyze_cmd(
     no_render: Annotated[
         bool, typer.Option("--no-render", help="Tables and summary only: no layout, no maps.")
     ] = False,
+    lake_copy: Annotated[
+        str | None,
+        typer.Option(
+            "--lake-copy",
+            help="What the lake's copy of the run keeps: map (tables + atlas.html, default) | "
+            "tables | all. --out always gets every file.",
+        ),
+    ] = None,
 ) -> None:
     """Build the overlap graph, find and label communities, write the run outputs."""
     settings = resolve(
@@ -139,6 +147,7 @@ def analyze_cmd(
             "analysis.min_community_size": min_community_size,
             "analysis.platforms": _split(platforms),
             "analysis.engine": engine,
+            "analysis.lake_copy": lake_copy,
         },
     )
     the_lake = checks.existing_lake(settings)
@@ -240,7 +249,9 @@ def _lookup(summary: dict[str, Any], *paths: str) -> Any:
 
 def window_line(summary: dict[str, Any], window: checks.Window) -> str:
     """The window as asked, ``[since, until)``, and the snapshots actually analysed."""
-    text = f"window {window.describe()} (until excluded; a bare date is midnight UTC)"
+    text = f"window {window.describe()}"
+    if window.since is not None or window.until is not None:
+        text += " (until excluded; a bare date is midnight UTC)"
     first = _lookup(summary, "window.since", "window.start", "window_start")
     last = _lookup(summary, "window.until", "window.end", "window_end")
     if first and last:

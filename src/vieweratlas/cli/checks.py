@@ -25,6 +25,7 @@ DEMO_MARKER = Path("lake") / "synthetic" / "manifest.json"
 # What a demo writes into its folder besides the lake (the run's lake copy lists the rest).
 DEMO_OUTPUTS = (
     "nodes.csv", "nodes.parquet", "edges.csv", "edges.parquet", "communities.csv",
+    "communities.parquet",
     "memberships.csv", "similar.parquet", "summary.json", "bots.csv", "atlas.png",
     "atlas.svg", "atlas.pdf", "atlas.html", "graph.gexf", "graph.json",
 )  # fmt: skip
@@ -130,6 +131,8 @@ class Window:
     presence: TableInventory  # presence in the window's date partitions
 
     def describe(self) -> str:
+        if self.since is None and self.until is None:
+            return "[all data]"
         lo = fmt_time(self.since) if self.since else "open"
         hi = fmt_time(self.until) if self.until else "open"
         return f"[{lo}, {hi})"
