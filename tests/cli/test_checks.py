@@ -419,3 +419,41 @@ def test_demo_twice_with_another_seed_holds_one_world(tmp_path: Path) -> None:
     lake = Lake.open(str(demo / "lake"))
     assert lake.read("presence").num_rows == generate(SynthSpec(seed=1)).presence.num_rows
     assert len(list((demo / "lake" / "analysis").iterdir())) == 1
+
+
+# ----------------------------------------------------------------- settings and times
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--snapshot-time", "9999-01-01"],
+        ["--snapshot-time", "1e20"],
+        ["--snapshot-time", "1653-01-01"],
+        ["--config", "BUCKET0"],
+    ],
+)
+def test_impossible_times_and_settings_exit_2_and_leave_the_lake_alone(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    data = tmp_path / "p.csv"
+    data.write_text("channel,user\nabc,viewer1\n")
+    config = tmp_path / "c.yaml"
+    config.write_text("vod:\n  bucket_len: 0s\n")
+    argv = [str(config) if a == "BUCKET0" else a for a in argv]
+    lake = tmp_path / "lake"
+    code, _, err = run(["import", "presence", str(data), "--lake", str(lake), *argv])
+    err = one_line_error(code, err)
+    assert ("--snapshot-time" in err) or ("vod.bucket_len" in err)
+    assert files_under(lake) == set()
+
+
+def test_negative_seed_is_a_usage_error(small_lake: Path, tmp_path: Path) -> None:
+    for argv in (
+        ["analyze", "--lake", str(small_lake), "--out", str(tmp_path / "o"), "--seed", "-1"],
+        ["synth", "--lake", str(tmp_path / "l"), "--seed", "-1"],
+        ["demo", "--out", str(tmp_path / "d"), "--seed", "-1"],
+    ):
+        code, _, err = run(argv)
+        assert code == 2 and "--seed" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "d").exists()

@@ -105,8 +105,10 @@ def write_result(result: pa.Table, fmt: str, *, limit: int) -> None:
     if fmt == "csv":
         import pyarrow.csv as pacsv
 
+        sink = pa.BufferOutputStream()
         try:
-            pacsv.write_csv(_inert_strings(result), out.buffer)
+            pacsv.write_csv(_inert_strings(result), sink)
+            out.write(sink.getvalue().to_pybytes().decode("utf-8"))
         except pa.ArrowNotImplementedError as exc:
             raise LakeError(
                 f"sql: a column cannot be written as CSV ({exc}); use --format json"
