@@ -305,7 +305,7 @@ def show_run(result: RunResult, nmi: float | None, window: checks.Window) -> Non
                 row["community"],
                 row["label"],
                 row["size"],
-                row["viewers"],
+                "n/a" if row["viewers"] is None else row["viewers"],
                 ", ".join(str(row["top_channels"] or "").split(", ")[:3]),
             )
             for row in result.communities.slice(0, 15).to_pylist()
