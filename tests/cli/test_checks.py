@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -457,3 +458,24 @@ def test_negative_seed_is_a_usage_error(small_lake: Path, tmp_path: Path) -> Non
         code, _, err = run(argv)
         assert code == 2 and "--seed" in err and "Traceback" not in err
     assert not (tmp_path / "o").exists() and not (tmp_path / "d").exists()
+
+
+# ----------------------------------------------------------------- progress on a terminal
+
+
+def test_a_terminal_gets_stage_progress_with_percentage_on_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+
+    from vieweratlas.cli import output
+
+    buffer = io.StringIO()
+    monkeypatch.setattr(output, "err_console", Console(file=buffer, force_terminal=True))
+    code, out, err = run(["synth", "--lake", str(tmp_path / "l"), "--channels", "30",
+                          "--viewers", "300", "--communities", "3"])  # fmt: skip
+    assert code == 0, err
+    shown = buffer.getvalue()
+    assert "synth: generating" in shown and "synth: writing to the lake" in shown
+    assert re.search(r"\d+%", shown)
+    assert "%" not in out  # the result on stdout stays clean

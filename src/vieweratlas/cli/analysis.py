@@ -45,9 +45,10 @@ SeedOpt = Annotated[int, typer.Option(min=0, help="Random seed (0 or more).")]
 # Share of an analysis each stage usually takes (the 500-channel demo), for the progress
 # bar's percentage and ETA; stages not listed only change the bar's text.
 ANALYSIS_STAGES = {
-    "read": 3.0, "aggregate": 2.0, "bots": 1.0, "overlap": 2.0, "communities": 1.0,
-    "labels": 1.0, "layout": 20.0, "outputs": 2.0, "render": 60.0, "copy_to_lake": 2.0,
+    "read": 5.0, "aggregate": 7.0, "bots": 0.5, "overlap": 1.0, "communities": 2.5,
+    "layout": 20.0, "outputs": 1.0, "render": 64.0, "copy_to_lake": 1.0,
 }  # fmt: skip
+DRAWING = ("layout", "render")
 
 
 @app.command()
@@ -228,7 +229,8 @@ def _run(
 ) -> None:
     from vieweratlas.pipeline import analyze, planted_nmi
 
-    with stages("analyze", ANALYSIS_STAGES) as enter, JobRun("analysis") as job:
+    weights = {k: v for k, v in ANALYSIS_STAGES.items() if render or k not in DRAWING}
+    with stages("analyze", weights) as enter, JobRun("analysis") as job:
         result = analyze(lake, settings, out, progress=enter, render=render)
         job.count(COMMUNITIES_FOUND, result.summary["counts"]["communities"])
     show_run(result, planted_nmi(lake, result.nodes), window)

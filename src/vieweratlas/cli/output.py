@@ -114,6 +114,7 @@ def stages(
                 completed=min(done, total * 0.999),
                 description=terminal_safe(f"{title}: {stage}"),
             )
+            progress.refresh()  # show the new stage now, not at the next tick
 
         yield enter
         progress.update(task, completed=total)
