@@ -17,7 +17,13 @@ from vieweratlas.config import Settings
 from vieweratlas.errors import AnalysisError, ConfigError, LakeError
 from vieweratlas.lake import Lake
 from vieweratlas.lake.health import check_lake
-from vieweratlas.lake.inventory import TableInventory, describe_table, lake_exists
+from vieweratlas.lake.inventory import (
+    TableInventory,
+    describe_table,
+    lake_exists,
+    partition_day,
+    table_files,
+)
 
 DEFAULT_LAKE = "./atlas-data"
 DEMO_OUT = Path("atlas-demo")
@@ -37,10 +43,18 @@ def fmt_time(t: datetime) -> str:
 
 
 def holds(t: TableInventory) -> str:
-    """``presence from A to B (N rows)`` — what a table holds, for messages."""
+    """``presence from A to B`` — what a table holds, for messages."""
     if t.first is None or t.last is None:
-        return f"{t.rows:,} {t.name} rows"
-    return f"{t.name} from {fmt_time(t.first)} to {fmt_time(t.last)} ({t.rows:,} rows)"
+        return f"{t.name} without readable times"
+    return f"{t.name} from {fmt_time(t.first)} to {fmt_time(t.last)}"
+
+
+def _span(a: TableInventory, b: TableInventory) -> TableInventory:
+    """The time range from ``a``'s first to ``b``'s last (the lake's edge days)."""
+    return TableInventory(
+        a.name, a.files + b.files, a.rows + b.rows, a.bytes + b.bytes, a.first, b.last,
+        tuple(sorted({*a.platforms, *b.platforms})), a.unreadable + b.unreadable,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- where we write
@@ -147,12 +161,20 @@ def analysis_window(lake: Lake, settings: Settings) -> Window:
     named here instead of failing half-way through the analysis.
     """
     since, until = settings.analysis.since, settings.analysis.until
-    everything = describe_table(lake, "presence")
-    if everything.rows == 0 and not everything.unreadable:
+    files = table_files(lake, "presence")
+    if not files:
         raise AnalysisError(
             f"lake {lake.url} is empty: no presence rows (import or collect some first)"
             + _missing_hint(settings)
         )
+    # What the lake holds, for messages: the footers of its first and last day only.
+    days = sorted({d for d in map(partition_day, files) if d is not None})
+    everything = (
+        _span(describe_table(lake, "presence", first_day=days[0], last_day=days[0], files=files),
+              describe_table(lake, "presence", first_day=days[-1], last_day=days[-1], files=files))
+        if days
+        else describe_table(lake, "presence", files=files)
+    )  # fmt: skip
     if since is not None and until is not None and until <= since:
         kind = "empty" if until == since else "inverted"
         raise AnalysisError(
@@ -162,7 +184,7 @@ def analysis_window(lake: Lake, settings: Settings) -> Window:
         )
     first_day = since.date() if since else None
     last_day = until.date() if until else None
-    window = describe_table(lake, "presence", first_day=first_day, last_day=last_day)
+    window = describe_table(lake, "presence", first_day=first_day, last_day=last_day, files=files)
     if window.unreadable:
         raise LakeError(
             f"lake {lake.url}: {window.unreadable[0]} is not a readable Parquet file "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -21,6 +22,7 @@ from vieweratlas.lake.store import Lake
 
 log = logging.getLogger(__name__)
 
+FOOTER_READERS = 16
 _PLATFORM = re.compile(r"^platform=(.+)$")
 _DATE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 
@@ -85,34 +87,58 @@ def _partition(path: str) -> tuple[str | None, date | None]:
     return platform, day
 
 
+def table_files(lake: Lake, name: str) -> list[str]:
+    """The table's Parquet files (lake-relative), from one listing."""
+    return lake.list_files(TABLES[name].path, suffix=".parquet")
+
+
+def partition_day(rel: str) -> date | None:
+    """The ``date=`` partition of a lake path (None when absent or invalid)."""
+    return _partition(rel)[1]
+
+
+def _footer(lake: Lake, rel: str) -> tuple[int, pq.FileMetaData] | None:
+    try:
+        with lake.fs.open_input_file(lake.path(rel)) as f:
+            return f.size(), pq.read_metadata(f)
+    except (OSError, ValueError) as exc:  # ArrowInvalid is a ValueError
+        log.warning("lake %s: %s: unreadable Parquet footer (%s)", lake.url, rel, exc)
+        return None
+
+
 def describe_table(
-    lake: Lake, name: str, *, first_day: date | None = None, last_day: date | None = None
+    lake: Lake,
+    name: str,
+    *,
+    first_day: date | None = None,
+    last_day: date | None = None,
+    files: list[str] | None = None,
 ) -> TableInventory:
-    """One table's inventory; ``first_day``/``last_day`` keep only those date partitions."""
-    spec = TABLES[name]
-    files: list[str] = []
-    for rel in lake.list_files(spec.path, suffix=".parquet"):
-        _, day = _partition(rel)
+    """One table's inventory; ``first_day``/``last_day`` keep only those date partitions,
+    ``files`` is a listing already made (:func:`table_files`)."""
+    chosen: list[str] = []
+    for rel in table_files(lake, name) if files is None else files:
+        day = partition_day(rel)
         if day is not None and (
             (first_day is not None and day < first_day) or (last_day is not None and day > last_day)
         ):
             continue
-        files.append(rel)
+        chosen.append(rel)
     rows = size = 0
     first: datetime | None = None
     last: datetime | None = None
     platforms: set[str] = set()
     unreadable: list[str] = []
-    for rel in files:
+    # Footer reads are small and latency-bound (one or two requests each on S3): in parallel.
+    with ThreadPoolExecutor(max_workers=FOOTER_READERS) as pool:
+        footers = list(pool.map(lambda rel: _footer(lake, rel), chosen))
+    for rel, footer in zip(chosen, footers, strict=True):
         platform, _ = _partition(rel)
-        try:
-            with lake.fs.open_input_file(lake.path(rel)) as f:
-                size += f.size()
-                meta = pq.read_metadata(f)
-        except (OSError, ValueError) as exc:  # ArrowInvalid is a ValueError
-            log.warning("lake %s: %s: unreadable Parquet footer (%s)", lake.url, rel, exc)
+        if footer is None:
             unreadable.append(rel)
             continue
+        nbytes, meta = footer
+        size += nbytes
         rows += meta.num_rows
         if platform is not None and meta.num_rows:
             platforms.add(platform)
@@ -122,7 +148,7 @@ def describe_table(
         if hi is not None and (last is None or hi > last):
             last = hi
     return TableInventory(
-        name, len(files), rows, size, first, last, tuple(sorted(platforms)), tuple(unreadable)
+        name, len(chosen), rows, size, first, last, tuple(sorted(platforms)), tuple(unreadable)
     )
 
 
