@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from vieweratlas.errors import InputError
+from vieweratlas.errors import InputError, first_line
 from vieweratlas.ingest.chat import (
     chat_downloader_presence,
     looks_like_chat_downloader,
@@ -195,5 +195,5 @@ def _guarded(path: Path, rows: Callable[[], Rows]) -> Iterator[pa.Table | pa.Rec
     except (pa.ArrowException, OSError, UnicodeDecodeError, EOFError) as exc:
         if isinstance(exc, InputError):  # pragma: no cover - InputError is not OSError
             raise
-        message = " ".join(str(exc).split())[:200] or type(exc).__name__
+        message = first_line(exc)
         raise InputError(str(path), f"cannot read: {message}") from None

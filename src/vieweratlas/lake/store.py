@@ -14,9 +14,7 @@ object stores share one code path.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
-import os
 import posixpath
 import shutil
 import tempfile
@@ -32,27 +30,14 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from vieweratlas.errors import LakeError
+from vieweratlas.errors import LakeError, first_line
+from vieweratlas.fileio import atomic_file
+from vieweratlas.lake.duck import session
 from vieweratlas.lake.schema import PARTITION_SCHEMA, TABLES, TableSpec, sql_type
 
 log = logging.getLogger(__name__)
 
 ROW_GROUP_SIZE = 1_000_000
-
-
-@functools.cache
-def file_mode() -> int:
-    """Mode for new files: 0o666 less the process umask. Read from /proc where it can be
-    (reading it with ``os.umask`` means setting it, briefly, for every thread)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return 0o666 & ~int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)  # pragma: no cover - systems without /proc
-    os.umask(mask)
-    return 0o666 & ~mask
 
 
 _HIDDEN_PREFIXES = [".", "_"]
@@ -143,21 +128,9 @@ class Lake:
     def _atomic(self, relpath: str) -> Iterator[Any]:
         """A writable binary stream; the file appears complete at ``relpath`` or not at all."""
         final = self.path(relpath)
-        parent = posixpath.dirname(final)
         if self.is_local:
-            Path(parent).mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".partial", dir=parent)
-            os.fchmod(fd, file_mode())  # mkstemp makes 0600; files should follow umask
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    yield f
-                    f.flush()
-                    os.fsync(f.fileno())
-                Path(tmp).replace(final)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    Path(tmp).unlink()
-                raise
+            with atomic_file(Path(final)) as out:
+                yield out
         else:
             # Object stores: spool to a local temporary file, then send the complete file as
             # one object. A writer that fails half-way uploads nothing, so no partial object
@@ -237,9 +210,7 @@ class Lake:
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with every lake table registered as a view of the same name."""
-        con = duckdb.connect()
-        con.execute("SET TimeZone='UTC'")
-        con.execute("SET enable_progress_bar=false")  # it draws on stdout, corrupting output
+        con = session()
         for name in TABLES:
             con.register(name, self.dataset(name))
         return con
@@ -249,7 +220,7 @@ class Lake:
         try:
             return con.sql(query).to_arrow_table()
         except duckdb.Error as exc:
-            raise LakeError(f"sql: {str(exc).splitlines()[0]}") from None
+            raise LakeError(f"sql: {first_line(exc)}") from None
         finally:
             con.close()
 
@@ -275,12 +246,11 @@ class Stage:
     def __init__(self, spec: TableSpec, *, memory_limit: str = "1GB") -> None:
         self.spec = spec
         self._dir = tempfile.TemporaryDirectory(prefix="vieweratlas-stage-")
-        self.con = duckdb.connect(str(Path(self._dir.name) / "stage.duckdb"))
-        self.con.execute(f"SET memory_limit='{memory_limit}'")
-        self.con.execute("SET TimeZone='UTC'")
-        self.con.execute("SET enable_progress_bar=false")
-        self.con.execute(f"SET temp_directory='{Path(self._dir.name) / 'spill'}'")
-        self.con.execute("SET preserve_insertion_order=false")
+        self.con = session(
+            Path(self._dir.name) / "stage.duckdb",
+            memory_limit=memory_limit,
+            spill_dir=Path(self._dir.name) / "spill",
+        )
         cols = ", ".join(
             f'"{f.name}" {sql_type(f.type, "duckdb")}' for f in [*spec.schema, PARTITION_SCHEMA[0]]
         )
