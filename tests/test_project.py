@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -40,25 +39,6 @@ def cli_commands() -> list[str]:
 def test_every_cli_command_is_documented_in_the_readme() -> None:
     missing = [c for c in cli_commands() if f"vieweratlas {c}" not in README]
     assert not missing, f"README does not show: {missing}"
-
-
-def test_every_cli_option_is_documented_in_the_readme() -> None:
-    def leaves(cmd: click.Command, path: str) -> Iterator[tuple[str, click.Command]]:
-        sub = getattr(cmd, "commands", None)
-        if not sub:
-            yield path, cmd
-            return
-        for name, child in sub.items():
-            yield from leaves(child, f"{path} {name}".strip())
-
-    missing = [
-        f"{path}: {opt}"
-        for path, cmd in leaves(typer.main.get_group(app), "")
-        for param in cmd.params
-        for opt in param.opts
-        if opt.startswith("--") and not re.search(re.escape(opt) + r"(?![\w-])", README)
-    ]
-    assert not missing, f"README does not mention: {missing}"
 
 
 def test_quick_start_has_exactly_two_commands() -> None:
@@ -257,7 +237,6 @@ def test_the_repo_explains_itself_without_outside_references() -> None:
 
 def cli_options() -> dict[str, list[str]]:
     """Every long option of every command (``--help`` and the common ones aside)."""
-    import click
 
     group = typer.main.get_group(app)
     out: dict[str, list[str]] = {}

@@ -35,10 +35,11 @@ ACTIVE = re.compile("[\x1b\x07\r\x80-\x9f]")
 
 @pytest.fixture(scope="module")
 def hostile_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three planted communities; the first one's channels, games and titles are hostile."""
+    """Three planted communities; the first one's channels (all but g0c0), games and titles
+    are hostile."""
     root = tmp_path_factory.mktemp("hostile") / "lake"
-    presence = planted_presence(groups=3, size=len(HOSTILE))
-    names = {f"g0c{i}": h for i, h in enumerate(HOSTILE)}
+    presence = planted_presence(groups=3, size=len(HOSTILE) + 1)
+    names = {f"g0c{i + 1}": h for i, h in enumerate(HOSTILE)}
     channel = [names.get(c, c) for c in presence["channel"].to_pylist()]
     presence = presence.set_column(1, "channel", pa.array(channel))
     lake = Lake.open(str(root))
@@ -118,6 +119,14 @@ def test_analyze_lake_check_and_runs_print_hostile_names_inert(
         code, out, err = run([*argv, "--lake", str(hostile_lake)])
         assert code == 0, err
         inert(out + err)
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_similar_prints_hostile_names_inert(hostile_lake: Path, fmt: str) -> None:
+    code, out, err = run(["similar", "g0c0", "--lake", str(hostile_lake), "--format", fmt])
+    assert code == 0, err
+    inert(out + err)
+    assert "pwned" in out  # the hostile neighbours are listed
 
 
 def test_error_messages_are_inert(tmp_path: Path) -> None:

@@ -7,14 +7,13 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import typer
 import yaml
 
 from vieweratlas.cli import checks
 from vieweratlas.cli.app import app
 from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, resolve
-from vieweratlas.cli.output import note, table
+from vieweratlas.cli.output import inert_table, note, table
 from vieweratlas.config import example_yaml, redacted
 from vieweratlas.errors import ConfigError, LakeError
 from vieweratlas.lake import TABLES, Lake
@@ -24,9 +23,6 @@ if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
 FORMATS = ("table", "csv", "json", "jsonl")
-# Control characters that must not reach a terminal from a CSV cell (see textsafe).
-_CONTROLS = [chr(c) for c in (*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0))]
-_CONTROL_RE = "[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f]"
 
 
 @app.command()
@@ -107,7 +103,7 @@ def write_result(result: pa.Table, fmt: str, *, limit: int) -> None:
 
         sink = pa.BufferOutputStream()
         try:
-            pacsv.write_csv(_inert_strings(result), sink)
+            pacsv.write_csv(inert_table(result), sink)
             out.write(sink.getvalue().to_pybytes().decode("utf-8"))
         except pa.ArrowNotImplementedError as exc:
             raise LakeError(
@@ -126,18 +122,6 @@ def write_result(result: pa.Table, fmt: str, *, limit: int) -> None:
         if result.num_rows > limit:
             note(f"… {result.num_rows - limit} more rows (use --limit or --format csv)")
     out.flush()
-
-
-def _inert_strings(result: pa.Table) -> pa.Table:
-    """String columns with control characters shown as ``\\xNN`` (as the terminal sees)."""
-    columns = []
-    for column in result.columns:
-        text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
-        if text and pc.any(pc.match_substring_regex(column, _CONTROL_RE)).as_py():
-            for ch in _CONTROLS:
-                column = pc.replace_substring(column, ch, f"\\x{ord(ch):02x}")
-        columns.append(column)
-    return pa.table(columns, names=result.column_names)
 
 
 @app.command(name="config")

@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -118,3 +120,20 @@ def stages(
 
         yield enter
         progress.update(task, completed=total)
+
+
+# Control characters that must not reach a terminal from a CSV cell (see textsafe).
+_CONTROLS = [chr(c) for c in (*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0))]
+_CONTROL_RE = "[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f]"
+
+
+def inert_table(result: pa.Table) -> pa.Table:
+    """String columns with control characters shown as ``\\xNN`` (as the terminal sees)."""
+    columns = []
+    for column in result.columns:
+        text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+        if text and pc.any(pc.match_substring_regex(column, _CONTROL_RE)).as_py():
+            for ch in _CONTROLS:
+                column = pc.replace_substring(column, ch, f"\\x{ord(ch):02x}")
+        columns.append(column)
+    return pa.table(columns, names=result.column_names)
