@@ -15,6 +15,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from vieweratlas.cli import checks
 from vieweratlas.cli.app import app, collect_app
 from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, err_console, resolve
 from vieweratlas.cli.output import line, table
@@ -55,6 +56,7 @@ def discover(
     from vieweratlas.sources.twitch.helix import discover as run
 
     settings = resolve(lake, config, preset)
+    checks.writable_lake(Lake.open(settings.lake))
     with err_console.status(f"Asking Helix for the top {top} live channels…"):
         result = run(settings, Lake.open(settings.lake), top=top)
     # Names, games and titles come from any streamer: output.table prints them inert.
@@ -84,6 +86,7 @@ def chatters(
     from vieweratlas.sources.twitch.helix import collect_chatters
 
     settings = resolve(lake, config, preset, **{"collect.top": top})
+    checks.writable_lake(Lake.open(settings.lake))
     channels = _channels(settings, channels_file, top)
     with err_console.status("Reading chatters…"):
         result = collect_chatters(
@@ -131,6 +134,7 @@ def vod(
             "vod.bucket_len": bucket_len,
         },
     )
+    checks.writable_lake(Lake.open(settings.lake))
     channels = _channels(settings, channels_file, top)
     tasks: dict[str, TaskID] = {}
     columns = (

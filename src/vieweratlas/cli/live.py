@@ -12,11 +12,13 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from vieweratlas.cli import checks
 from vieweratlas.cli.app import collect_app
 from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, err_console, resolve
 from vieweratlas.cli.output import line
 from vieweratlas.config import parse_duration
 from vieweratlas.errors import ConfigError
+from vieweratlas.lake import Lake
 from vieweratlas.sources.common.channels import channel_source
 from vieweratlas.sources.twitch.collector import LiveStatus, run_live
 
@@ -109,6 +111,7 @@ def live(
         until = parse_duration(duration) if duration is not None else None
     except ValueError as exc:
         raise ConfigError(f"--duration: {exc}") from None
+    checks.writable_lake(Lake.open(settings.lake))
     source = channel_source(settings, channels_file=channels_file, top=top)
     if err_console.is_terminal:
         # The status table lives on stderr and goes when the run ends: the summary below is
