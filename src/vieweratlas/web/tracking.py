@@ -207,7 +207,7 @@ def alluvial(
         right = table.filter(pc.equal(table["window"], b)).select(
             ["platform", "channel", "lineage"]
         )
-        joined = left.join(right, ["platform", "channel"], right_suffix="_next")
+        joined = left.join(right, ["platform", "channel"], join_type="inner", right_suffix="_next")
         pairs = joined.group_by(["lineage", "lineage_next"]).aggregate([("channel", "count")])
         for row in sorted(
             pairs.to_pylist(), key=lambda r: (rank[r["lineage"]], rank[r["lineage_next"]])
