@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from weblakes import WebLake, build_web_lake, hostile_lake
-
-from vieweratlas.config import load_settings
-from vieweratlas.web import WebOptions, create_app
+from weblakes import LiveServer, WebLake, build_web_lake, hostile_lake, make_app
 
 
 @pytest.fixture(scope="session")
@@ -29,50 +24,12 @@ def xss_lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return Path(lake.root), run_id
 
 
-def make_app(lake: Path, **options: Any) -> Any:
-    settings = load_settings(overrides={"lake": str(lake)})
-    return create_app(settings, WebOptions(**options))
-
-
 @pytest.fixture
 def client(web_lake: WebLake) -> Iterator[Any]:
     from starlette.testclient import TestClient
 
     with TestClient(make_app(web_lake.path)) as c:
         yield c
-
-
-class LiveServer:
-    """uvicorn serving ``app`` in a thread on 127.0.0.1:<free port>."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        ready = threading.Event()
-        for _ in range(500):
-            if self.server.started:
-                ready.set()
-                break
-            ready.wait(0.02)  # polling the started flag uvicorn sets, not a timing guess
-        assert self.server.started, "uvicorn did not start"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
 
 
 @pytest.fixture

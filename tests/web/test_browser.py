@@ -11,8 +11,7 @@ from typing import Any
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
-from conftest import LiveServer
-from weblakes import XSS_IMG, XSS_SCRIPT, WebLake
+from weblakes import XSS_IMG, XSS_SCRIPT, LiveServer, WebLake
 
 from testkit import CHROMIUM_ARGS, require_program
 

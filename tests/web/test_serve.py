@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LiveServer, make_app
-from weblakes import WebLake
+from weblakes import LiveServer, WebLake, make_app
 
 from testkit import run_cli
 from vieweratlas.errors import ConfigError

@@ -10,9 +10,12 @@ the product's code). ``add_tracking`` plants lineages over four windows with kno
 from __future__ import annotations
 
 import json
+import socket
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -20,8 +23,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from testkit import run_cli
+from vieweratlas.config import load_settings
 from vieweratlas.lake import Lake
 from vieweratlas.runs import RunInfo, list_runs
+from vieweratlas.web import WebOptions, create_app
 
 XSS_IMG = "<img src=x onerror=alert(1)>"
 XSS_SCRIPT = "</script><script>alert(2)</script>"
@@ -258,3 +263,41 @@ def hostile_lake(root: Path, out: Path) -> tuple[Lake, str]:
     lake.write_bytes("tracking/t/lineage.csv", _csv(tracking))
     lake.write_bytes("tracking/t/events.csv", _csv(events))
     return lake, run_id
+
+
+def make_app(lake: Path, **options: Any) -> Any:
+    settings = load_settings(overrides={"lake": str(lake)})
+    return create_app(settings, WebOptions(**options))
+
+
+class LiveServer:
+    """uvicorn serving ``app`` in a thread on 127.0.0.1:<free port>."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        ready = threading.Event()
+        for _ in range(500):
+            if self.server.started:
+                ready.set()
+                break
+            ready.wait(0.02)  # polling the started flag uvicorn sets, not a timing guess
+        assert self.server.started, "uvicorn did not start"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
