@@ -74,7 +74,11 @@ def browse(chromium: Any) -> Iterator[Any]:
         context.route("**/*", route)
         page.on("console", lambda m: m.type == "error" and session.errors.append(m.text))
         page.on("pageerror", lambda e: session.errors.append(str(e)))
-        page.on("requestfailed", lambda r: session.failed.append(r.url))
+        # (ERR_ABORTED: a request cut short because the test moved on to the next page)
+        page.on(
+            "requestfailed",
+            lambda r: "ERR_ABORTED" not in (r.failure or "") and session.failed.append(r.url),
+        )
         page.on(
             "response", lambda r: r.status >= 400 and session.failed.append(f"{r.status} {r.url}")
         )
