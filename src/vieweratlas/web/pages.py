@@ -11,6 +11,8 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
+import numpy as np
+
 from vieweratlas.web.rundata import RunData
 from vieweratlas.web.source import DataSource, NotFound
 from vieweratlas.web.tracking import alluvial, colour
@@ -124,23 +126,17 @@ def community(
     rows = data.members(cid)
     if rows.size == 0 and cid not in data.communities:
         raise NotFound(f"no community {cid} in run {data.run_id}")
-    members = [data.node(int(i)) for i in rows.tolist()]
-    if sort != "viewers" or not descending:
-
-        def key(m: dict[str, Any]) -> tuple[bool, Any]:
-            value = m.get(sort)
-            return (value is None, value if value is not None else 0)
-
-        members.sort(key=key, reverse=descending)
-        if descending:  # keep missing values last either way
-            members.sort(key=lambda m: m.get(sort) is None)
-    pages = max((len(members) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    pages = max((rows.size + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     if page > pages:
         raise NotFound(f"community {cid} has {pages} page(s) of members")
+    ordered = _sorted_rows(data, rows, sort, descending)
+    members = [data.node(i) for i in ordered[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
     subs: dict[Any, int] = {}
-    for m in members:
-        if m.get("subcommunity") is not None:
-            subs[m["subcommunity"]] = subs.get(m["subcommunity"], 0) + 1
+    sub_of = data.extras.get("subcommunity")
+    if sub_of is not None:
+        for i in rows.tolist():
+            if sub_of[i] is not None:
+                subs[sub_of[i]] = subs.get(sub_of[i], 0) + 1
     children = [
         _community_row(data, c)
         for c, row in data.communities.items()
@@ -150,7 +146,7 @@ def community(
     lineage: dict[str, Any] | None = None
     tracking = src.tracking()
     if tracking is not None:
-        keys = [(m["platform"], m["channel"]) for m in members[:500]]
+        keys = [(data.platform_list[i], data.channel[i]) for i in rows[:500].tolist()]
         found = tracking.lineage_of(keys)
         if found is not None:
             lineage = {
@@ -163,8 +159,8 @@ def community(
         "page": "community",
         "run": _run(data),
         "community": info,
-        "members": members[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
-        "member_count": len(members),
+        "members": members,
+        "member_count": int(rows.size),
         "sort": sort,
         "order": "desc" if descending else "asc",
         "page_number": page,
@@ -180,6 +176,25 @@ def community(
         "lineage": lineage,
         "tracking": tracking is not None,
     }
+
+
+def _sorted_rows(data: RunData, rows: np.ndarray, sort: str, descending: bool) -> list[int]:
+    """Member rows ordered by ``sort``; missing values last in either direction."""
+    if sort == "viewers":  # members come most-viewed first already
+        picked: list[int] = rows.tolist() if descending else rows[::-1].tolist()
+        return picked
+    if sort == "channel":
+        values: list[Any] = [data.channel[i] for i in rows.tolist()]
+    elif sort in ("game", "language"):
+        column = data.game if sort == "game" else data.language
+        values = [column[i] for i in rows.tolist()]
+    else:
+        extra = data.extras.get(sort)
+        values = [None] * rows.size if extra is None else [extra[i] for i in rows.tolist()]
+    present = [(v, i) for v, i in zip(values, rows.tolist(), strict=True) if v is not None]
+    missing = [i for v, i in zip(values, rows.tolist(), strict=True) if v is None]
+    present.sort(key=lambda vi: vi[0], reverse=descending)
+    return [i for _, i in present] + missing
 
 
 def evolution(src: DataSource, lineage: str | None) -> dict[str, Any]:
