@@ -77,6 +77,13 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Timestamp = Annotated[datetime, BeforeValidator(parse_timestamp)]
 
 
+# Option types shared with the code that uses them (one Literal each).
+PlatformName = Literal["twitch", "kick", "youtube"]
+Engine = Literal["local", "spark"]
+Weight = Literal["excess", "cosine", "jaccard", "shared"]
+Algorithm = Literal["leiden", "louvain"]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
@@ -155,9 +162,32 @@ class BotSettings(_Section):
     )
 
 
+class SparkSettings(_Section):
+    master: str = Field(
+        "local[*]",
+        description="Spark master URL: local[*] (this machine's cores) or a cluster's "
+        "(spark://…, yarn, k8s://…).",
+    )
+    driver_memory: str = Field("2g", description="Memory of the Spark driver (JVM syntax).")
+    shuffle_partitions: int = Field(
+        8, ge=1, description="Partitions of each shuffle (raise on a cluster: ~2–3 per core)."
+    )
+    conf: dict[str, str] = Field(
+        default_factory=dict, description="Any further Spark options, e.g. spark.executor.memory."
+    )
+
+
 class AnalysisSettings(_Section):
     since: Timestamp | None = Field(None, description="First snapshot time included (UTC).")
     until: Timestamp | None = Field(None, description="Snapshots before this time (UTC).")
+    platforms: tuple[PlatformName, ...] = Field(
+        (), description="Platforms analysed together (empty: every platform in the window)."
+    )
+    engine: Engine = Field(
+        "local",
+        description="Graph engine: local (NumPy/SciPy in this process) or spark (PySpark, "
+        "for data past one machine).",
+    )
     max_channels: int = Field(
         5000, ge=2, description="Keep at most this many channels, the most-watched first."
     )
@@ -181,15 +211,13 @@ class AnalysisSettings(_Section):
         "(Poisson tail probability below this, given both channels' sizes). Sharpens "
         "heavy-tailed data but starves sparse data, so off by default.",
     )
-    weight: Literal["excess", "cosine", "jaccard", "shared"] = Field(
+    weight: Weight = Field(
         "excess",
         description="Edge weight used for community detection: excess = (shared - expected "
         "by chance)/sqrt(na*nb); cosine = shared/sqrt(na*nb); jaccard; or the raw count "
         "(makes big channels hubs).",
     )
-    algorithm: Literal["leiden", "louvain"] = Field(
-        "leiden", description="Community detection algorithm."
-    )
+    algorithm: Algorithm = Field("leiden", description="Community detection algorithm.")
     resolution: float = Field(1.0, gt=0, description="Modularity resolution (higher → smaller).")
     seed: int = Field(42, description="Random seed: same seed, same communities.")
     min_community_size: int = Field(
@@ -204,6 +232,7 @@ class AnalysisSettings(_Section):
         "viewers favour (flagged `attached` in nodes); off: they are left out of the map.",
     )
     bots: BotSettings = Field(default_factory=BotSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
 
 
 class VodSettings(_Section):

@@ -57,7 +57,9 @@ def test_report_counts_each_user_once_and_gives_examples() -> None:
     assert report.count == 1
     assert report.reasons == {"blocklist": 1, "channel_share": 0, "concurrency": 0}
     assert report.examples["blocklist"] == ["nightbot"]
-    assert report.table.to_pylist() == [{"user": "nightbot", "reason": "blocklist", "channels": 50}]
+    assert report.table.to_pylist() == [
+        {"user": "nightbot", "platform": "twitch", "reason": "blocklist", "channels": 50}
+    ]
 
 
 def test_concurrency_needs_more_than_one_snapshot() -> None:

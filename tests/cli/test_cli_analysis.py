@@ -70,9 +70,18 @@ def test_analyze_writes_every_run_output(
     assert set(edges["source"].to_pylist()) | set(edges["target"].to_pylist()) <= set(channels)
     communities = pacsv.read_csv(out / "communities.csv")
     assert communities.column_names == [
-        "community", "label", "size", "viewers", "top_channels", "games", "languages"
+        "community", "label", "size", "viewers", "top_channels", "games", "languages",
+        "channel_viewers_sum",
     ]  # fmt: skip
     assert sum(communities["size"].to_pylist()) == len(channels)
+    # A community's viewers are unique viewers: at most the sum over its channels, at least
+    # its biggest channel's.
+    biggest = {}
+    for row in nodes.select(["community", "viewers"]).to_pylist():
+        biggest[row["community"]] = max(biggest.get(row["community"], 0), row["viewers"])
+    for row in communities.to_pylist():
+        assert biggest[row["community"]] <= row["viewers"] <= row["channel_viewers_sum"]
+    assert any(r["viewers"] < r["channel_viewers_sum"] for r in communities.to_pylist())
     summary = json.loads((out / "summary.json").read_text())
     assert summary["counts"]["channels"] == len(channels)
     assert summary["counts"]["edges"] == edges.num_rows

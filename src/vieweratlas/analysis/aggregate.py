@@ -1,4 +1,8 @@
-"""Presence rows → a viewer × channel incidence matrix with repeat counts."""
+"""Presence rows → a viewer × channel incidence matrix with repeat counts.
+
+Identities are platform-qualified: a channel is ``(platform, channel)`` and a viewer
+``(platform, user)``, so the same name on two platforms is two channels (or two viewers).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ class Incidence:
 
     users: pa.Array  # user login per row of ``matrix``
     channels: pa.Array  # channel login per column of ``matrix``
+    user_platform: pa.Array  # platform per row of ``matrix``
+    channel_platform: pa.Array  # platform per column of ``matrix``
     matrix: sp.csr_matrix
     row_user: np.ndarray  # int32 user code of every presence row
     row_window: np.ndarray  # int32 snapshot code of every presence row
@@ -51,30 +57,68 @@ def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     return codes, dictionary
 
 
-def aggregate(presence: pa.Table) -> Incidence:
-    """``presence`` needs columns ``ts``, ``channel``, ``user`` (one row per key)."""
+def aggregate(presence: pa.Table, *, default_platform: str = "twitch") -> Incidence:
+    """``presence`` needs columns ``ts``, ``channel``, ``user`` (one row per key) and may have
+    ``platform`` (rows without it belong to ``default_platform``)."""
     if presence.num_rows == 0:
         raise AnalysisError("no presence rows in the selected window")
     presence = presence.unify_dictionaries()  # one dictionary per column across chunks
     user_code, users = _codes(presence["user"])
     channel_code, channels = _codes(presence["channel"])
-    # Number channels in name order: rows sorted by (user, channel) then give sorted keys.
-    order = np.asarray(pc.array_sort_indices(channels), dtype=np.int32)
+    if "platform" in presence.column_names:
+        platform_code, platforms = _codes(presence["platform"])
+    else:
+        platform_code, platforms = np.zeros(0, np.int32), pa.array([default_platform])
+    if len(platforms) > 1:
+        user_code, users, user_platform = _qualify(user_code, users, platform_code, platforms)
+        channel_code, channels, channel_platform = _qualify(
+            channel_code, channels, platform_code, platforms
+        )
+    else:
+        user_platform = _repeat(platforms, len(users))
+        channel_platform = _repeat(platforms, len(channels))
+    # Number channels in (platform, name) order: rows sorted by (user, channel) then give
+    # sorted keys, and outputs list channels in a stable order.
+    order = np.asarray(
+        pc.sort_indices(
+            pa.table({"p": channel_platform, "c": channels}),
+            sort_keys=[("p", "ascending"), ("c", "ascending")],
+        ),
+        dtype=np.int32,
+    )
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order), dtype=np.int32)
     channel_code = rank[channel_code]
     channels = channels.take(pa.array(order))
+    channel_platform = channel_platform.take(pa.array(order))
     window_code, _ = _codes(presence["ts"])
     matrix = _count_matrix(user_code, channel_code, len(users), len(channels))
     return Incidence(
         users=users,
         channels=channels,
+        user_platform=user_platform,
+        channel_platform=channel_platform,
         matrix=matrix,
         row_user=user_code,
         row_window=window_code,
         windows=int(window_code.max()) + 1,
         presence_rows=presence.num_rows,
     )
+
+
+def _repeat(platforms: pa.Array, n: int) -> pa.Array:
+    return pa.repeat(pa.scalar(platforms[0].as_py(), pa.string()), n)
+
+
+def _qualify(
+    codes: np.ndarray, names: pa.Array, platform_code: np.ndarray, platforms: pa.Array
+) -> tuple[np.ndarray, pa.Array, pa.Array]:
+    """Codes of (platform, name) pairs: the same name on two platforms gets two codes."""
+    key = platform_code.astype(np.int64) * len(names) + codes
+    unique, inverse = np.unique(key, return_inverse=True)
+    qualified_names = names.take(pa.array(unique % len(names)))
+    qualified_platforms = platforms.take(pa.array(unique // len(names))).cast(pa.string())
+    return inverse.astype(np.int32), qualified_names, qualified_platforms
 
 
 def _count_matrix(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> sp.csr_matrix:

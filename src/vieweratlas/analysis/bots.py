@@ -32,7 +32,7 @@ class BotReport:
     """Which users were removed, and why (each user counted under its first reason)."""
 
     removed: np.ndarray  # bool per user code
-    table: pa.Table  # user, reason, channels: every account removed, busiest first
+    table: pa.Table  # user, platform, reason, channels: every account removed, busiest first
     reasons: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
 
@@ -86,6 +86,7 @@ def detect_bots(inc: Incidence, settings: BotSettings, *, max_examples: int = 20
             pa.table(
                 {
                     "user": inc.users.take(pa.array(idx, pa.int64())),
+                    "platform": inc.user_platform.take(pa.array(idx, pa.int64())),
                     "reason": pa.array([reason] * len(idx), pa.string()),
                     "channels": pa.array(channels_per_user[idx], pa.int64()),
                 }

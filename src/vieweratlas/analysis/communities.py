@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Protocol
 
 import igraph as ig
 import numpy as np
 import scipy.sparse as sp
 
-from vieweratlas.analysis.overlap import Overlap
+from vieweratlas.config import Algorithm
 
 UNCLUSTERED = -1
 
@@ -28,14 +29,30 @@ class Partition:
     unclustered: int  # channels left in -1
 
 
-def build_graph(graph: Overlap) -> ig.Graph:
+class WeightedGraph(Protocol):
+    """What detection needs of a graph: nodes 0..n-1 and weighted edges (the overlap
+    result and the :class:`~vieweratlas.analysis.graph.ChannelGraph` both fit)."""
+
+    @property
+    def n(self) -> int: ...
+    @property
+    def src(self) -> np.ndarray: ...
+    @property
+    def dst(self) -> np.ndarray: ...
+    @property
+    def weight(self) -> np.ndarray: ...
+
+    def adjacency(self) -> sp.csr_matrix: ...
+
+
+def build_graph(graph: WeightedGraph) -> ig.Graph:
     g = ig.Graph(n=graph.n, edges=np.column_stack([graph.src, graph.dst]), directed=False)
     g.es["weight"] = graph.weight
     return g
 
 
 def detect(
-    graph: Overlap, *, algorithm: str, resolution: float, seed: int, min_size: int
+    graph: WeightedGraph, *, algorithm: Algorithm, resolution: float, seed: int, min_size: int
 ) -> Partition:
     g = build_graph(graph)
     if algorithm not in ("leiden", "louvain"):

@@ -82,6 +82,18 @@ def analyze_cmd(
         int | None, typer.Option(help="Minimum shared viewers per edge.")
     ] = None,
     min_community_size: Annotated[int | None, typer.Option(help="Smallest community.")] = None,
+    platforms: Annotated[
+        str | None,
+        typer.Option(
+            "--platforms", help="Comma-separated platforms analysed together (default: all)."
+        ),
+    ] = None,
+    engine: Annotated[
+        str | None, typer.Option("--engine", help="Graph engine: local | spark.")
+    ] = None,
+    no_render: Annotated[
+        bool, typer.Option("--no-render", help="Tables and summary only: no layout, no maps.")
+    ] = False,
 ) -> None:
     """Build the overlap graph, find and label communities, write the run outputs."""
     from vieweratlas.pipeline import analyze, planted_nmi
@@ -98,11 +110,19 @@ def analyze_cmd(
             "analysis.seed": seed,
             "analysis.overlap_threshold": overlap_threshold,
             "analysis.min_community_size": min_community_size,
+            "analysis.platforms": _split(platforms),
+            "analysis.engine": engine,
         },
     )
     the_lake = Lake.open(settings.lake)
     with console.status("analyzing") as status, JobRun("analysis") as run:
-        result = analyze(the_lake, settings, out, progress=lambda s: status.update(s))
+        result = analyze(
+            the_lake,
+            settings,
+            out,
+            progress=lambda s: status.update(s),
+            render=not no_render,
+        )
         run.count(COMMUNITIES_FOUND, result.summary["counts"]["communities"])
     show_run(result, planted_nmi(the_lake, result.nodes))
 
@@ -128,6 +148,40 @@ def demo(
     console.print(f'\nlake: {lake_dir}   try: vieweratlas sql --lake {lake_dir} "SELECT ..."')
 
 
+def _split(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+@app.command()
+def runs(
+    lake: LakeOpt = None,
+    config: ConfigOpt = None,
+    preset: PresetOpt = None,
+) -> None:
+    """The runs stored in the lake: id, data window, counts, created (newest first)."""
+    from vieweratlas.runs import list_runs
+
+    settings = resolve(lake, config, preset)
+    found = list_runs(Lake.open(settings.lake))
+    if not found:
+        console.print(f"no runs in {settings.lake}", markup=False)
+        return
+    table = Table("run", "window start", "window end", "channels", "communities", "created",
+                  show_edge=False)  # fmt: skip
+    for info in found:
+        table.add_row(
+            info.run_id,
+            info.window_start,
+            info.window_end,
+            f"{info.counts.get('channels', 0):,}",
+            f"{info.counts.get('communities', 0):,}",
+            info.created_at,
+        )
+    console.print(table, markup=False)
+
+
 def show_run(result: RunResult, nmi: float | None) -> None:
     s: dict[str, Any] = result.summary
     counts = s["counts"]
@@ -147,7 +201,7 @@ def show_run(result: RunResult, nmi: float | None) -> None:
             str(row["community"]),
             row["label"],
             str(row["size"]),
-            f"{row['viewers']:,}",
+            "n/a" if row["viewers"] is None else f"{row['viewers']:,}",
             ", ".join(row["top_channels"].split(", ")[:3]),
         )
     console.print(table, markup=False)

@@ -14,12 +14,12 @@ object stores share one code path.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import posixpath
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,8 +38,23 @@ from vieweratlas.lake.schema import PARTITION_SCHEMA, TABLES, TableSpec, sql_typ
 log = logging.getLogger(__name__)
 
 ROW_GROUP_SIZE = 1_000_000
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+
+
+@functools.cache
+def file_mode() -> int:
+    """Mode for new files: 0o666 less the process umask. Read from /proc where it can be
+    (reading it with ``os.umask`` means setting it, briefly, for every thread)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # pragma: no cover - systems without /proc
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 _HIDDEN_PREFIXES = [".", "_"]
 
 
@@ -132,7 +147,7 @@ class Lake:
         if self.is_local:
             Path(parent).mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".partial", dir=parent)
-            os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; files should follow umask
+            os.fchmod(fd, file_mode())  # mkstemp makes 0600; files should follow umask
             try:
                 with os.fdopen(fd, "wb") as f:
                     yield f
@@ -202,14 +217,17 @@ class Lake:
         since: datetime | None = None,
         until: datetime | None = None,
         dictionary: Sequence[str] = (),
+        platforms: Sequence[str] = (),
     ) -> pa.Table:
-        """Read a table, optionally only ``since <= ts < until`` (partitions pruned by date)."""
+        """Read a table, optionally only ``since <= ts < until`` (partitions pruned by date)
+        and only the given ``platforms`` (all when empty)."""
         dataset = self.dataset(table, dictionary=dictionary)
-        expr = None
+        expr = ds.field("platform").isin(list(platforms)) if platforms else None
         if since is not None:
-            expr = (ds.field("ts") >= pa.scalar(since, TABLES[table].schema.field("ts").type)) & (
+            e = (ds.field("ts") >= pa.scalar(since, TABLES[table].schema.field("ts").type)) & (
                 ds.field("date") >= since.strftime("%Y-%m-%d")
             )
+            expr = e if expr is None else expr & e
         if until is not None:
             e = (ds.field("ts") < pa.scalar(until, TABLES[table].schema.field("ts").type)) & (
                 ds.field("date") <= until.strftime("%Y-%m-%d")
@@ -371,7 +389,3 @@ def _normalise(spec: TableSpec, name: str) -> str:
     if name in spec.lower or name == "platform":
         return f"lower(trim({col}))"
     return col
-
-
-def new_run_id(now: datetime) -> str:
-    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"

@@ -13,10 +13,6 @@ import warnings
 from pathlib import Path
 from typing import IO, Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # never a GUI backend, even when imported into a notebook session
-
 import matplotlib.patheffects as pe
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg

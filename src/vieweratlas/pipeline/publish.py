@@ -1,0 +1,182 @@
+"""Step three: publish a run — tables, pictures, summary — into ``--out`` and the lake.
+
+All-or-nothing. Every file is first written into a hidden staging folder inside ``--out``;
+then the files are copied into the lake's ``analysis/<run-id>/`` and the run's index entry
+(``runs/<run-id>.json``) is written last; only then are the staged files moved into
+``--out``. A failure at any point (a missing web asset, a full disk, an unreachable bucket)
+removes what this run staged or uploaded and leaves ``--out`` and the lake as they were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from vieweratlas import __version__
+from vieweratlas.analysis.graph import ChannelGraph
+from vieweratlas.config import Settings
+from vieweratlas.csvsafe import safe_csv_bytes
+from vieweratlas.errors import LakeError
+from vieweratlas.lake import Lake
+from vieweratlas.pipeline.communities import RunTables
+from vieweratlas.runs import ANALYSIS_DIR, RUNS_DIR, RunInfo, new_run_id
+from vieweratlas.timings import Timings
+
+log = logging.getLogger(__name__)
+
+TABLE_FILES = (
+    "nodes.csv",
+    "nodes.parquet",
+    "edges.csv",
+    "edges.parquet",
+    "communities.csv",
+    "communities.parquet",
+    "bots.csv",
+)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    out_dir: Path
+    nodes: pa.Table
+    edges: pa.Table
+    communities: pa.Table
+    summary: dict[str, Any]
+
+
+def summarize(
+    settings: Settings, graph: ChannelGraph, tables: RunTables, run_id: str, now: datetime
+) -> dict[str, Any]:
+    """The run's ``summary.json`` (timings are added when publishing ends)."""
+    cfg = settings.analysis
+    stats = graph.stats
+    n = tables.graph.n
+    counts = {
+        **tables.counts,
+        "viewers": stats.users_kept,
+        "presence_rows": stats.presence_rows,
+        "snapshots": stats.snapshots,
+        "channels_seen": stats.channels_seen,
+        "channels_below_min_viewers_or_over_max": stats.channels_seen - stats.channels_eligible,
+        "channel_pairs_with_any_overlap": stats.pairs_with_any_overlap,
+        "overlap_threshold_used": stats.threshold_used,
+    }
+    return {
+        "run_id": run_id,
+        "created_at": now.isoformat(),
+        "version": __version__,
+        "index": f"{RUNS_DIR}/{run_id}.json",
+        "platforms": graph.platforms,
+        "engine": cfg.engine,
+        "counts": counts,
+        "density": 2 * counts["edges"] / (n * (n - 1)) if n > 1 else 0.0,
+        "modularity": tables.modularity,
+        "algorithm": cfg.algorithm,
+        "parameters": {**cfg.model_dump(mode="json"), "preset": settings.preset},
+        "window": {
+            "since": stats.window_start.isoformat(),
+            "until": stats.window_end.isoformat(),
+        },
+        "bots": {
+            "removed": graph.bots.num_rows,
+            "by_reason": graph.bot_reasons,
+            "examples": graph.bot_examples,
+        },
+    }
+
+
+def publish(
+    lake: Lake,
+    settings: Settings,
+    graph: ChannelGraph,
+    tables: RunTables,
+    out_dir: Path,
+    *,
+    render: bool = True,
+    now: datetime | None = None,
+    timings: Timings | None = None,
+) -> RunResult:
+    """Write the run into ``out_dir`` and the lake, all or nothing (module docstring)."""
+    now = now or datetime.now(UTC)
+    timings = timings or Timings()
+    stats = graph.stats
+    run_id = new_run_id(stats.window_start, stats.window_end, now)
+    summary = summarize(settings, graph, tables, run_id, now)
+    out_dir = Path(out_dir)
+    created_out = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
+    uploaded: list[str] = []
+    try:
+        with timings.stage("outputs"):
+            _write_tables(staging, tables, graph.bots)
+        if render:
+            with timings.stage("render"):
+                _render(staging, tables, summary)
+        names = sorted(p.name for p in staging.iterdir())
+        summary["timings"] = timings.total()
+        summary["files"] = [*names, "summary.json"]
+        (staging / "summary.json").write_bytes(_json_bytes(summary))
+        with timings.stage("copy_to_lake"):
+            for name in [*names, "summary.json"]:
+                rel = f"{ANALYSIS_DIR}/{run_id}/{name}"
+                lake.write_bytes(rel, (staging / name).read_bytes())
+                uploaded.append(rel)
+            info = RunInfo.from_summary(summary, files=tuple(summary["files"]))
+            index = f"{RUNS_DIR}/{run_id}.json"
+            lake.write_bytes(index, info.to_json())
+            uploaded.append(index)
+        for name in [*names, "summary.json"]:
+            (staging / name).replace(out_dir / name)
+    except BaseException:
+        _undo(lake, uploaded)
+        shutil.rmtree(staging, ignore_errors=True)
+        if created_out:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    summary["timings"] = timings.total()  # now including the lake copy (out_dir's copy
+    # was written before it; the lake's summary.json holds the same numbers minus that)
+    return RunResult(run_id, out_dir, tables.nodes, tables.edges, tables.communities, summary)
+
+
+def _undo(lake: Lake, uploaded: list[str]) -> None:
+    for rel in reversed(uploaded):
+        try:
+            lake.delete(rel)
+        except (OSError, LakeError) as exc:  # best effort: unindexed files are never listed
+            log.warning("could not remove %s after a failed publish: %s", rel, exc)
+
+
+def _write_tables(folder: Path, tables: RunTables, bots: pa.Table) -> None:
+    for name, table in (
+        ("nodes", tables.nodes),
+        ("edges", tables.edges),
+        ("communities", tables.communities),
+    ):
+        (folder / f"{name}.csv").write_bytes(safe_csv_bytes(table))
+        pq.write_table(table, folder / f"{name}.parquet", compression="zstd")
+    (folder / "bots.csv").write_bytes(safe_csv_bytes(bots))
+
+
+def _render(folder: Path, tables: RunTables, summary: dict[str, Any]) -> None:
+    from vieweratlas.render import write_atlas  # matplotlib & co. only when drawing
+
+    seconds = write_atlas(folder, tables.nodes, tables.edges, tables.communities, summary)
+    summary.setdefault("render", {}).update(seconds)
+
+
+def _json_bytes(data: dict[str, Any]) -> bytes:
+    return (json.dumps(data, indent=2, default=str) + "\n").encode()
