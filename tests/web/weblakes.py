@@ -115,7 +115,8 @@ def add_rich_run(lake: Lake, plain: str) -> pa.Table:
     nodes = pq.read_table(lake.path(f"{base}/nodes.parquet"))
     n = nodes.num_rows
     community = nodes["community"].to_numpy()
-    nodes = nodes.add_column(0, "platform", pa.array(["twitch"] * n))
+    if "platform" not in nodes.column_names:  # runs made before identities had a platform
+        nodes = nodes.add_column(0, "platform", pa.array(["twitch"] * n))
     nodes = nodes.append_column(
         "subcommunity", pa.array([f"{c}.{i % 2}" for i, c in enumerate(community)])
     )
