@@ -4,8 +4,10 @@ path through the pages, offline, without errors; hostile names stay text."""
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import matplotlib.image as mpimg
@@ -96,6 +98,17 @@ def browse(chromium: Any) -> Iterator[Any]:
         context.close()
 
 
+def shot(page: Any, name: str, *, full_page: bool = True) -> bytes:
+    """A screenshot; also saved as docs-ready ``dashboard-<name>.png`` in the folder named by
+    ``DASHBOARD_SCREENSHOTS`` when set (that is how the README's pictures are made)."""
+    png: bytes = page.screenshot(full_page=full_page)
+    folder = os.environ.get("DASHBOARD_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / f"dashboard-{name}.png").write_bytes(png)
+    return png
+
+
 def not_blank(png: bytes) -> None:
     image = np.asarray(mpimg.imread(io.BytesIO(png), format="png"))[..., :3]
     assert image.std() > 0.03
@@ -111,7 +124,7 @@ def test_user_path_overview_search_channel_similar_community_evolution(
     # The run's own interactive atlas, inside the overview, fully drawn.
     atlas = page.frame_locator("#atlas")
     atlas.locator("body[data-ready=true]").wait_for(timeout=30_000)
-    not_blank(page.screenshot(full_page=False))
+    not_blank(shot(page, "overview", full_page=False))
 
     first = page.locator("#top a.channel").first.text_content()
     assert first
@@ -122,7 +135,7 @@ def test_user_path_overview_search_channel_similar_community_evolution(
     page.wait_for_selector("body[data-page=channel]")
     assert first in page.locator("h1").text_content()
     assert page.locator("#similar tbody tr").count() > 0
-    not_blank(page.screenshot(full_page=True))
+    not_blank(shot(page, "channel"))
 
     other = page.locator("#similar a.channel").first
     other_name = other.text_content()
@@ -137,18 +150,20 @@ def test_user_path_overview_search_channel_similar_community_evolution(
     page.wait_for_selector("body[data-page=community]")
     names = page.locator("#members a.channel").all_text_contents()
     assert names == sorted(names, reverse=True) or names == sorted(names)
-    not_blank(page.screenshot(full_page=True))
+    not_blank(shot(page, "community"))
 
     page.click("nav >> text=Evolution")
     page.wait_for_selector("#alluvial")
     page.locator("#alluvial a.block").first.click()
     page.wait_for_selector("#selected")
-    not_blank(page.screenshot(full_page=True))
+    not_blank(shot(page, "evolution"))
 
     page.click("nav >> text=Runs")
     page.wait_for_selector("#runs")
+    not_blank(shot(page, "runs"))
     page.locator("#runs a").first.click()
     page.wait_for_selector("#downloads")
+    not_blank(shot(page, "run"))
     s.clean()
 
 

@@ -74,6 +74,7 @@ def _environment() -> jinja2.Environment:
     env.filters["num"] = lambda v: (
         "" if v is None else f"{v:,}" if isinstance(v, int) else f"{v:,.2f}"
     )
+    env.filters["when"] = lambda v: "" if not v else str(v)[:16].replace("T", " ")
     env.filters["q"] = lambda v: urllib.parse.quote(str(v), safe="")
     env.filters["tojson_safe"] = embed_json
     return env

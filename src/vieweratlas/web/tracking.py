@@ -185,13 +185,16 @@ def alluvial(
         per_window[str(row["window"])].append((str(row["lineage"]), int(row["channel_count"])))
     pad, block_w, gap = 24, 14, 8
     peak = max(sum(c for _, c in v) for v in per_window.values()) or 1
-    scale = (height - 2 * pad - gap * max_lineages) / peak
+    stacked = max(len(v) for v in per_window.values())
+    scale = (height - 2 * pad - gap * stacked) / peak
     step = (width - 2 * pad - block_w) / max(len(windows) - 1, 1)
     columns, blocks = [], []
     place: dict[tuple[str, str], list[float]] = {}  # (window, lineage) → [x, y, out, in]
     for k, window in enumerate(windows):
         x = pad + k * step
-        columns.append({"window": window, "x": round(x, 1)})
+        anchor = "start" if k == 0 else "end" if k == len(windows) - 1 else "middle"
+        label_x = x + block_w if anchor == "end" else x + block_w / 2 if anchor == "middle" else x
+        columns.append({"window": window, "x": round(label_x, 1), "anchor": anchor})
         y = float(pad)
         for lin, count in sorted(per_window[window], key=lambda lc: rank[lc[0]]):
             h = max(count * scale, 1.0)
