@@ -129,7 +129,7 @@ def test_compose_validates(tmp_path: Path) -> None:
     channels = tmp_path / "channels.txt"
     channels.write_text("somechannel\n")
     env = {"PATH": "/usr/bin:/bin", "CHANNELS_FILE": str(channels), "HOME": str(tmp_path)}
-    for profile in ([], ["--profile", "vod"], ["--profile", "manual"]):
+    for profile in ([], ["--profile", "vod"], ["--profile", "manual"], ["--profile", "dashboard"]):
         proc = subprocess.run(
             [exe, "-f", str(COMPOSE), *profile, "config", "-q"],
             capture_output=True,
