@@ -344,8 +344,11 @@ def fmt_s(x: float) -> str:
     return f"{x:,.0f}" if x >= 100 else f"{x:.2f}" if x < 10 else f"{x:.1f}"
 
 
-def report(r: dict[str, Any], louvain_rate: float | None) -> tuple[list[str], dict[str, Any]]:
-    """Markdown lines for one size, and the headline numbers."""
+def report(
+    r: dict[str, Any], louvain_rate: float | None, *, baselines: bool = True
+) -> tuple[list[str], dict[str, Any]]:
+    """Markdown lines for one size, and the headline numbers (without ``baselines``: the
+    stage table only; bench_scale uses it so)."""
     a, b, ing, spec = r["analyze"], r["base"], r["ingest"], r["spec"]
     t, peaks, c = a["timings"], a["peaks"], a["counts"]
     lines = [
@@ -362,7 +365,8 @@ def report(r: dict[str, Any], louvain_rate: float | None) -> tuple[list[str], di
         "| stage | seconds | peak RSS (MB) |",
         "|---|---:|---:|",
     ]
-    for stage in (*PROPER, *PICTURES):
+    others = [s for s in t if s not in (*PROPER, *PICTURES, "total")]
+    for stage in (*PROPER, *others, *PICTURES):
         lines.append(f"| {stage} | {fmt_s(t.get(stage, 0.0))} | {peaks.get(stage, 0) / MB:,.0f} |")
     proper = sum(t.get(s, 0.0) for s in PROPER)
     pictures = sum(t.get(s, 0.0) for s in PICTURES)
@@ -373,6 +377,8 @@ def report(r: dict[str, Any], louvain_rate: float | None) -> tuple[list[str], di
         f"{a['peak'] / MB:,.0f} |",
         "",
     ]
+    if not baselines:
+        return lines, {}
     leiden = min(b["igraph_leiden"], b["leidenalg_modularity"], b["leidenalg_rb"])
     floor = b["btb"] + leiden
     lake_floor = b["read"] + b["plain_b"] + floor

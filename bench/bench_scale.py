@@ -36,6 +36,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import bench_analysis  # the sampling analyze child and its report, shared
+
+MB = 1024 * 1024
+
 GENERATE = r"""
 import duckdb, sys
 path, rows, channels, viewers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -189,41 +193,217 @@ def section_appends(work: Path, windows: int, rows: int, *, delta: bool) -> list
     return lines
 
 
+def _lake(work: Path, name: str, spec: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+    """A fresh lake of ``vieweratlas.synth`` data (planted communities, bots), written by
+    bench_analysis's ingest child."""
+    lake_dir = work / f"lake-{name}"
+    shutil.rmtree(lake_dir, ignore_errors=True)
+    ingest = bench_analysis.child(bench_analysis.INGEST, json.dumps(spec), str(lake_dir))
+    assert ingest is not None
+    return lake_dir, ingest
+
+
+def _tree_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
 def section_analyze(work: Path, args: argparse.Namespace) -> list[str]:
-    """`analyze` at 100k channels, per stage with peak RSS (added by the analysis owners)."""
-    return []
+    """`analyze` at scale, per stage with peak RSS: bench_analysis's sampling child, the
+    default preset (the maps draw ``analysis.max_channels`` = 5,000 channels)."""
+    spec = dict(
+        channels=args.channels, viewers=args.viewers, communities=args.communities,
+        mixing=0.25, seed=7, windows=args.snapshots, repeat_mean=args.repeat,
+        visits_mean=args.visits,
+    )  # fmt: skip
+    t = time.perf_counter()
+    lake_dir, ingest = _lake(work, "analyze", spec)
+    out_dir = work / "out-analyze"
+    res = bench_analysis.child(bench_analysis.ANALYZE, str(lake_dir), str(out_dir), "5000")
+    assert res is not None
+    copy = _tree_size(lake_dir / "analysis")
+    wall = time.perf_counter() - t
+    stamp = (
+        f"{args.channels:,} channels, {args.viewers:,} viewers, {ingest['rows']:,} presence "
+        f"rows ({args.snapshots} snapshots)"
+    )
+    lines, _ = bench_analysis.report(
+        {"name": "analyze", "spec": spec, "note": "", "ingest": ingest, "analyze": res,
+         "base": None, "louvain": None, "load": os.getloadavg()},
+        None, baselines=False,
+    )  # fmt: skip
+    c = res["counts"]
+    lines[0] = f"### `analyze` at {stamp}"
+    lines += [
+        f"Maps draw {c.get('channels_drawn', 0):,} of {c['channels']:,} channels. "
+        f"Section wall time (generate + write + analyze): {wall:,.0f} s.",
+        "",
+        "| output file | MB |",
+        "|---|---:|",
+        *(f"| {k} | {v / 1e6:,.1f} |" for k, v in sorted(res["files"].items())),
+        f"| **lake copy** (`analysis.lake_copy: map`) | **{copy / 1e6:,.1f}** |",
+        "",
+    ]
+    shutil.rmtree(lake_dir, ignore_errors=True)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return lines
+
+
+SPARK_VS_LOCAL = r"""
+import json, sys, threading, time
+import psutil
+from vieweratlas.config import load_settings
+from vieweratlas.lake import Lake
+from vieweratlas.pipeline import build_graph
+from vieweratlas.timings import Timings
+lake_dir, engine, master, parts = sys.argv[1:5]
+settings = load_settings(overrides={"analysis": {"spark": {
+    "master": master, "shuffle_partitions": int(parts), "driver_memory": "3g"}}})
+proc = psutil.Process()
+peak = {"rss": 0}
+stop = threading.Event()
+def sample():  # this process and its children (Spark's JVM)
+    while not stop.is_set():
+        rss = proc.memory_info().rss
+        for c in proc.children(recursive=True):
+            try:
+                rss += c.memory_info().rss
+            except psutil.Error:
+                pass
+        peak["rss"] = max(peak["rss"], rss)
+        stop.wait(0.05)
+threading.Thread(target=sample, daemon=True).start()
+timings = Timings()
+t = time.perf_counter()
+g = build_graph(Lake.open(lake_dir), settings, timings=timings, engine=engine)
+wall = time.perf_counter() - t
+stop.set()
+plat, name = g.platform.to_pylist(), g.channel.to_pylist()
+edges = sorted(
+    [plat[a], name[a], plat[b], name[b], int(s), float(w)]
+    for a, b, s, w in zip(g.src.tolist(), g.dst.tolist(), g.shared.tolist(), g.weight.tolist())
+)
+print("BENCH-RESULT", json.dumps({"wall": wall, "timings": timings.total(), "peak": peak["rss"],
+    "edges": edges, "channels": len(name), "pairs": g.stats.pairs_with_any_overlap}))
+"""
 
 
 def section_spark(work: Path, args: argparse.Namespace) -> list[str]:
-    """The Spark engine's graph build vs the local engine's on one lake (added with it)."""
-    return []
+    """The Spark engine's graph build vs the local engine's on one lake, same settings."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return ["### Spark vs local", "", "(pyspark not installed: `uv sync --extra spark`)", ""]
+    if shutil.which("java") is None:
+        return ["### Spark vs local", "", "(no `java` on PATH: Spark needs Java 17)", ""]
+    spec = dict(
+        channels=args.spark_channels, viewers=args.spark_viewers, communities=20,
+        mixing=0.25, seed=11, windows=12, repeat_mean=2.0, visits_mean=3.0,
+    )  # fmt: skip
+    lake_dir, ingest = _lake(work, "spark", spec)
+    runs: dict[str, dict[str, Any]] = {}
+    for engine in ("local", "spark"):
+        res = bench_analysis.child(
+            SPARK_VS_LOCAL, str(lake_dir), engine, args.spark_master, str(args.spark_partitions)
+        )
+        assert res is not None
+        runs[engine] = res
+    shutil.rmtree(lake_dir, ignore_errors=True)
+    loc, spk = runs["local"], runs["spark"]
+    same = len(loc["edges"]) == len(spk["edges"]) and all(
+        a[:5] == b[:5] and abs(a[5] - b[5]) <= 1e-9 * max(1.0, abs(a[5]))
+        for a, b in zip(loc["edges"], spk["edges"], strict=True)
+    )
+    stages = [s for s in spk["timings"] if s != "total"] + [
+        s for s in loc["timings"] if s not in spk["timings"] and s != "total"
+    ]
+    lines = [
+        f"### Graph build, Spark (`{args.spark_master}`, {args.spark_partitions} shuffle "
+        f"partitions) vs local: {args.spark_channels:,} channels, {args.spark_viewers:,} "
+        f"viewers, {ingest['rows']:,} presence rows",
+        "",
+        "| stage | local (s) | spark (s) | spark / local |",
+        "|---|---:|---:|---:|",
+    ]
+    for s in stages:
+        a, b = loc["timings"].get(s), spk["timings"].get(s)
+        ratio = f"{b / a:.1f}×" if a and b else ""
+        lines.append(f"| {s} | {'' if a is None else f'{a:.2f}'} | "
+                     f"{'' if b is None else f'{b:.2f}'} | {ratio} |")  # fmt: skip
+    warm = spk["wall"] - spk["timings"].get("spark_start", 0.0)
+    lines += [
+        f"| **build_graph (wall)** | **{loc['wall']:.1f}** | **{spk['wall']:.1f}** | "
+        f"**{spk['wall'] / loc['wall']:.1f}×** |",
+        f"| build_graph without the JVM start | {loc['wall']:.1f} | {warm:.1f} | "
+        f"{warm / loc['wall']:.1f}× |",
+        f"| peak RSS, process + children (MB) | {loc['peak'] / MB:,.0f} | "
+        f"{spk['peak'] / MB:,.0f} | {spk['peak'] / max(loc['peak'], 1):.1f}× |",
+        "",
+        f"{loc['channels']:,} channels, {len(loc['edges']):,} edges, "
+        f"{loc['pairs']:,} pairs sharing a viewer; Spark's edges equal the local engine's "
+        f"(names, shared, weight to 1e-9): **{'yes' if same else 'NO'}**.",
+        "",
+    ]
+    return lines
+
+
+SECTIONS = ("import", "appends", "analyze", "spark")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2M rows, 20 windows of 100k")
+    parser.add_argument("--quick", action="store_true", help="small sizes for every section")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated")
     parser.add_argument("--rows", type=int, default=120_000_000)
     parser.add_argument("--windows", type=int, default=100)
     parser.add_argument("--window-rows", type=int, default=1_000_000)
     parser.add_argument("--delta", action="store_true", help="also append to a Delta table")
     parser.add_argument("--skip-import", action="store_true")
+    parser.add_argument("--channels", type=int, default=100_000, help="analyze: channels")
+    parser.add_argument("--viewers", type=int, default=10_000_000, help="analyze: viewers")
+    parser.add_argument("--communities", type=int, default=200, help="analyze: planted")
+    parser.add_argument("--snapshots", type=int, default=144, help="analyze: windows a day")
+    parser.add_argument("--visits", type=float, default=3.5, help="analyze: channels/viewer")
+    parser.add_argument("--repeat", type=float, default=3.5, help="analyze: snapshots/visit")
+    parser.add_argument("--spark-channels", type=int, default=3_000)
+    parser.add_argument("--spark-viewers", type=int, default=600_000)
+    parser.add_argument("--spark-master", default="local[2]")
+    parser.add_argument("--spark-partitions", type=int, default=8)
     parser.add_argument("--keep", type=Path, help="work in DIR and keep it")
     args = parser.parse_args()
     if args.quick:
         args.rows, args.windows, args.window_rows = 2_000_000, 20, 100_000
+        args.channels, args.viewers, args.communities = 5_000, 300_000, 30
+        args.snapshots, args.visits, args.repeat = 12, 2.5, 1.5
+        args.spark_channels, args.spark_viewers = 500, 50_000
+    sections = [x.strip() for x in args.sections.split(",") if x.strip()]
+    if args.skip_import:
+        sections = [x for x in sections if x != "import"]
+    for x in sections:
+        if x not in SECTIONS:
+            parser.error(f"unknown section {x!r} (choose from {', '.join(SECTIONS)})")
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-scale-"))
     work.mkdir(parents=True, exist_ok=True)
-    out: list[str] = [f"## bench_scale ({os.cpu_count()} CPUs)", ""]
+    load = os.getloadavg()
+    out: list[str] = [
+        f"## bench_scale ({os.cpu_count()} CPUs, load average {load[0]:.1f} at start; "
+        f"`{' '.join(['bench/bench_scale.py', *sys.argv[1:]])}`)",
+        "",
+    ]
     try:
-        if not args.skip_import:
-            out += section_import(work, args.rows)
-            print("\n".join(out), flush=True)
-        out += section_appends(work, args.windows, args.window_rows, delta=args.delta)
-        out += section_analyze(work, args)
-        out += section_spark(work, args)
+        for x in sections:
+            if x == "import":
+                out += section_import(work, args.rows)
+            elif x == "appends":
+                out += section_appends(work, args.windows, args.window_rows, delta=args.delta)
+            elif x == "analyze":
+                out += section_analyze(work, args)
+            else:
+                out += section_spark(work, args)
+            print("\n".join(out), flush=True, file=sys.stderr)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
+    out.append(f"Load average at the end {os.getloadavg()[0]:.1f}.")
     print("\n".join(out))
 
 
