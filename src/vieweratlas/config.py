@@ -204,7 +204,7 @@ class SparkSettings(_Section):
     master: str = Field(
         "local[*]",
         description="Spark master URL: local[*] (this machine's cores) or a cluster's "
-        "(spark://…, yarn, k8s://…).",
+        "(spark://…, yarn, k8s://…); empty: as spark-submit set it (EMR Serverless).",
     )
     driver_memory: str = Field("2g", description="Memory of the Spark driver (JVM syntax).")
     shuffle_partitions: int = Field(

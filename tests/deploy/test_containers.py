@@ -39,6 +39,17 @@ def _hadolint() -> str:
     return str(path)
 
 
+SPARK_DOCKERFILE = ROOT / "deploy" / "aws" / "spark" / "Dockerfile"
+
+
+def test_spark_job_dockerfile_passes_hadolint() -> None:
+    proc = subprocess.run(
+        [_hadolint(), "--failure-threshold", "info", str(SPARK_DOCKERFILE)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout
+
+
 def test_dockerfile_passes_hadolint() -> None:
     proc = subprocess.run(
         [_hadolint(), "--format", "json", "--failure-threshold", "info", str(DOCKERFILE)],
@@ -110,6 +121,7 @@ def test_dockerignore_keeps_secrets_and_data_out() -> None:
         "LICENSE",
         "hatch_build.py",
         "src/",
+        "deploy/aws/spark/emr_analyze.py",  # the Spark job image's entry point
     }
     # Everything the build stage copies is let through.
     names = {a.rstrip("/") for a in allowed}
@@ -216,6 +228,7 @@ def test_image_build_steps_without_docker(tmp_path: Path) -> None:
             if src.is_dir():
                 shutil.copytree(src, context / name, ignore=shutil.ignore_patterns("__pycache__"))
             else:
+                (context / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, context / name)
     venv = tmp_path / "venv"
     env = {

@@ -18,6 +18,7 @@ from vieweratlas import metrics
 from vieweratlas.cli import main
 from vieweratlas.config import RetentionSettings, load_settings
 from vieweratlas.lake.retention import rules_from
+from vieweratlas.runs import ANALYSIS_DIR, RUNS_DIR
 
 CHECKOV = "checkov==3.3.30"
 
@@ -155,6 +156,8 @@ def test_schedules_and_spot() -> None:
     }
     assert sched["VodSchedule"]["ScheduleExpression"] == "rate(6 hours)"
     for s in sched.values():
+        if "EcsParameters" not in s["Target"]:
+            continue  # the Spark job (EMR Serverless), tested below
         strategy = s["Target"]["EcsParameters"]["CapacityProviderStrategy"]
         assert [p["CapacityProvider"] for p in strategy] == ["FARGATE_SPOT"]
     service = resources("AWS::ECS::Service")["CollectorService"]
@@ -188,14 +191,28 @@ def test_log_groups_keep_7_days() -> None:
     assert {g["RetentionInDays"] for g in groups.values()} == {7}
 
 
+def _statements(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A policy's statements, with both branches of a conditional one (``!If``)."""
+    out = []
+    for st in statements:
+        branches = st["Fn::If"][1:] if "Fn::If" in st else [st]
+        out += [b for b in branches if "Effect" in b]
+    return out
+
+
 def test_iam_least_privilege() -> None:
     for name, role in resources("AWS::IAM::Role").items():
         for policy in role.get("Policies", []):
-            for st in policy["PolicyDocument"]["Statement"]:
+            for st in _statements(policy["PolicyDocument"]["Statement"]):
                 actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
                 assert st["Effect"] == "Allow"
                 assert not any(a == "*" or a.endswith(":*") for a in actions), name
-                assert not any("Delete" in a for a in actions), (name, actions)
+                if any("Delete" in a for a in actions):
+                    # Only the analysis deletes, only its own run files (a failed publish
+                    # undoes its upload): never the presence or the raw data.
+                    assert name in {"AnalysisTaskRole", "SparkJobRole"}, name
+                    assert actions == ["s3:DeleteObject"], (name, actions)
+                    assert [r["Fn::Sub"] for r in st["Resource"]] == [RUNS, INDEX]
                 if st["Resource"] == "*":
                     assert actions == ["ecr:GetAuthorizationToken"], (name, actions)
     analysis = resources("AWS::IAM::Role")["AnalysisTaskRole"]
@@ -203,10 +220,72 @@ def test_iam_least_privilege() -> None:
         st for st in analysis["Policies"][0]["PolicyDocument"]["Statement"]
         if st["Action"] == "s3:PutObject"
     ]  # fmt: skip
+    # Run outputs, then the runs index entry `publish` writes last, and `track`'s windows.
     assert [w["Resource"]["Fn::Sub"] for w in writes] == [
-        "${LakeBucket.Arn}/lake/analysis/*",
+        RUNS,
+        INDEX,
         "${LakeBucket.Arn}/lake/tracking/*",
     ]
+    assert INDEX.removeprefix("${LakeBucket.Arn}/lake/") == f"{RUNS_DIR}/*"
+    assert RUNS.removeprefix("${LakeBucket.Arn}/lake/") == f"{ANALYSIS_DIR}/*"
+
+
+RUNS, INDEX = "${LakeBucket.Arn}/lake/analysis/*", "${LakeBucket.Arn}/lake/runs/*"
+
+
+def test_spark_job_is_optional_scheduled_like_the_analysis_and_scoped() -> None:
+    """SparkEngine=emr-serverless swaps the daily ECS analysis for an EMR Serverless job
+    running `analyze --engine spark` from the -spark image; off by default."""
+    t = load_template()
+    assert t["Parameters"]["SparkEngine"]["Default"] == "none"
+    assert t["Conditions"]["HasSpark"] == {"Fn::Equals": [{"Ref": "SparkEngine"}, "emr-serverless"]}
+    for kind, name in (("AWS::EMRServerless::Application", "SparkApplication"),
+                       ("AWS::Scheduler::Schedule", "SparkSchedule"),
+                       ("AWS::IAM::Role", "SparkJobRole"),
+                       ("AWS::Events::Rule", "SparkJobFailedRule")):  # fmt: skip
+        assert t["Resources"][name]["Type"] == kind
+        assert t["Resources"][name]["Condition"] == "HasSpark", name
+    app = resources("AWS::EMRServerless::Application")["SparkApplication"]
+    assert app["ImageConfiguration"]["ImageUri"]["Fn::Sub"].endswith(":${ImageTag}-spark")
+    assert app["AutoStopConfiguration"]["Enabled"] is True
+    assert "InitialCapacity" not in app  # nothing billed while idle
+    sched = resources("AWS::Scheduler::Schedule")
+    spark, ecs = sched["SparkSchedule"], sched["AnalysisSchedule"]
+    assert spark["ScheduleExpression"] == ecs["ScheduleExpression"]
+    assert ecs["State"] == {"Fn::If": ["RunsEcsAnalysis", "ENABLED", "DISABLED"]}
+    assert spark["State"] == {"Fn::If": ["RunsSpark", "ENABLED", "DISABLED"]}
+    assert spark["Target"]["Arn"]["Fn::Sub"].endswith(":aws-sdk:emrserverless:startJobRun")
+    text = spark["Target"]["Input"]["Fn::Sub"]
+    request = json.loads(text.replace("${AWS::Region}", "r"))
+    assert request["ClientToken"] == "<aws.scheduler.execution-id>"
+    driver = request["JobDriver"]["SparkSubmit"]
+    # The entry point is where the job image puts the script, and its arguments parse.
+    dockerfile = (TEMPLATE.parent / "spark" / "Dockerfile").read_text()
+    script = driver["EntryPoint"].removeprefix("local://")
+    assert f"COPY deploy/aws/spark/emr_analyze.py {script}" in dockerfile
+    args = [a if "${" not in a else "s3://bucket/lake" for a in driver["EntryPointArguments"]]
+    assert _cli_ok(["analyze", "--engine", "spark", *args]) == 0
+    logs = request["ConfigurationOverrides"]["MonitoringConfiguration"]
+    assert logs["CloudWatchLoggingConfiguration"]["LogGroupName"] == "${AnalysisLogGroup}"
+    # The job's role may do what the analysis task may, on the lake only.
+    role = resources("AWS::IAM::Role")["SparkJobRole"]
+    (principal,) = [s["Principal"] for s in role["AssumeRolePolicyDocument"]["Statement"]]
+    assert principal == {"Service": "emr-serverless.amazonaws.com"}
+    puts = [st for st in role["Policies"][0]["PolicyDocument"]["Statement"]
+            if st["Action"] == "s3:PutObject"]  # fmt: skip
+    assert [r["Fn::Sub"] for st in puts for r in st["Resource"]] == [RUNS, INDEX]
+    # The scheduler may start that one application's jobs and pass only that role.
+    statements = resources("AWS::IAM::Role")["SchedulerRole"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    conditional = [s["Fn::If"] for s in statements if "Fn::If" in s]
+    assert [c[0] for c in conditional] == ["HasSpark", "HasSpark"]
+    start, pass_role = conditional[0][1], conditional[1][1]
+    assert start["Resource"] == {"Fn::GetAtt": "SparkApplication.Arn"}
+    assert pass_role["Resource"] == {"Fn::GetAtt": "SparkJobRole.Arn"}
+    assert pass_role["Condition"]["StringEquals"]["iam:PassedToService"] == (
+        "emr-serverless.amazonaws.com"
+    )
 
 
 def test_guardrails_budget_alerts_and_alarms() -> None:

@@ -13,8 +13,9 @@ bot rules run first, and they bound every kept viewer to at most
 explode the join; what remains uneven (big channels' viewers) is split by Spark's adaptive
 skew-join handling, which cuts oversized join partitions into salted sub-partitions.
 
-Settings: ``analysis.spark.master`` (default ``local[*]``), ``analysis.spark.conf`` (any
-Spark option, e.g. executor memory). S3 lakes are read as ``s3a://`` (the cluster needs
+Settings: ``analysis.spark.master`` (default ``local[*]``; empty when ``spark-submit``
+starts the driver, as on EMR Serverless, so that its master and memory hold),
+``analysis.spark.conf`` (any Spark option, e.g. executor memory). S3 lakes are read as ``s3a://`` (the cluster needs
 the hadoop-aws connector, as EMR has).
 """
 
@@ -53,16 +54,16 @@ def spark_session(settings: Settings) -> SparkSession:
             "engine 'spark' needs PySpark: install vieweratlas[spark] (and Java 17)"
         ) from None
     cfg = settings.analysis.spark
+    builder = SparkSession.builder.appName("vieweratlas")
+    if cfg.master:  # empty: spark-submit (a cluster, EMR) has set the master and memory
+        builder = builder.master(cfg.master).config("spark.driver.memory", cfg.driver_memory)
     builder = (
-        SparkSession.builder.appName("vieweratlas")
-        .master(cfg.master)
-        .config("spark.sql.session.timeZone", "UTC")
+        builder.config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.adaptive.enabled", "true")
         .config("spark.sql.adaptive.skewJoin.enabled", "true")
         .config("spark.sql.shuffle.partitions", str(cfg.shuffle_partitions))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", cfg.driver_memory)
     )
     for key, value in cfg.conf.items():
         builder = builder.config(key, value)
