@@ -12,7 +12,8 @@
 #       [--channels 100] [--budget 50] [--stack vieweratlas] [--region us-east-1] \
 #       [--image-tag TAG] [--disabled] [--no-data-hours 3] [--cfn-role ARN] [--yes] [--dry-run]
 #       [--dashboard-cidr 203.0.113.7/32]   # also run the web dashboard, reachable from there
-#   deploy/aws/deploy.sh --estimate-only [--channels N]     # just the cost table
+#       [--spark-engine none|emr-serverless]  # the daily analysis as a Spark job (EMR Serverless)
+#   deploy/aws/deploy.sh --estimate-only [--channels N] [--spark-engine E]  # just the cost table
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,6 +31,7 @@ ENABLED="true"
 NO_DATA_HOURS=3
 CFN_ROLE=""
 DASHBOARD_CIDR=""
+SPARK_ENGINE="none"
 YES=0
 DRY_RUN=0
 ESTIMATE_ONLY=0
@@ -37,7 +39,7 @@ ESTIMATE_ONLY=0
 die() { echo "deploy: $*" >&2; exit 2; }
 refuse() { echo "deploy: REFUSED: $*" >&2; exit 3; }
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -52,6 +54,7 @@ while [ $# -gt 0 ]; do
     --no-data-hours) NO_DATA_HOURS="${2:?}"; shift 2 ;;
     --cfn-role) CFN_ROLE="${2:?}"; shift 2 ;;
     --dashboard-cidr) DASHBOARD_CIDR="${2:?}"; shift 2 ;;
+    --spark-engine) SPARK_ENGINE="${2:?}"; shift 2 ;;
     --disabled) ENABLED="false"; shift ;;
     --yes|-y) YES=1; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
@@ -69,6 +72,10 @@ fi
 [[ "$STACK" =~ ^[a-z][a-z0-9-]{0,30}$ ]] \
   || die "--stack must be lower-case letters, digits and '-' (max 31; got '$STACK')"
 [[ "$REGION" =~ ^[a-z]{2}(-[a-z]+)+-[0-9]$ ]] || die "--region looks wrong: '$REGION'"
+case "$SPARK_ENGINE" in
+  none|emr-serverless) ;;
+  *) die "--spark-engine must be none or emr-serverless (got '$SPARK_ENGINE')" ;;
+esac
 if ! [[ "$NO_DATA_HOURS" =~ ^[0-9]+$ ]] || [ "$NO_DATA_HOURS" -lt 1 ] \
    || [ "$NO_DATA_HOURS" -gt 24 ]; then
   die "--no-data-hours must be 1-24"
@@ -78,7 +85,7 @@ fi
 # Monthly USD, us-east-1 list prices (Linux/x86). Fargate Spot is taken at 70 % off the
 # on-demand price (it varies); sizes and run lengths follow the task definitions.
 estimate() {
-  awk -v ch="$1" '
+  awk -v ch="$1" -v spark="$2" '
   function fargate(vcpu, gb, hours) { return hours * (vcpu * 0.04048 + gb * 0.004445) * 0.30 }
   BEGIN {
     # collector: long-running; a bigger size above 500 / 2000 channels
@@ -89,6 +96,14 @@ estimate() {
     # analysis: daily, 1 vCPU / 2 GB, ~5 min + 1 min per 100 channels
     amin = 5 + ch / 100; if (amin > 120) amin = 120
     analysis = fargate(1, 2, 30 * amin / 60)
+    # Spark on EMR Serverless (optional; then it runs the daily analysis instead of ECS):
+    # a 4 vCPU / 16 GB driver and on average two such executors, ~20 min a day with the
+    # start-up; $0.052624 per vCPU-hour and $0.0057785 per GB-hour, nothing while idle
+    emr = 0; smin = 20
+    if (spark == "emr-serverless") {
+      emr = 30 * smin / 60 * (12 * 0.052624 + 48 * 0.0057785)
+      analysis = 0; amin = 0
+    }
     # VOD replay: every 6 h, 0.5 vCPU / 1 GB, ~5 min + 12 s per channel (capped at 5 h)
     vmin = 5 + ch * 0.2; if (vmin > 300) vmin = 300
     vod = fargate(0.5, 1, 120 * vmin / 60)
@@ -101,10 +116,16 @@ estimate() {
     cw = 11 * 0.30 + 3 * 0.10 + ch * 0.001 * 0.50
     secrets = 0.40
     ecr = 0.10
-    total = collector + analysis + vod + ipv4 + s3 + cw + secrets + ecr
+    if (spark == "emr-serverless") ecr += 0.30  # the -spark image (EMR base, ~3 GB)
+    total = collector + analysis + emr + vod + ipv4 + s3 + cw + secrets + ecr
     printf "%-50s %9s\n", "item (channels: " ch ")", "USD/month"
     printf "%-50s %9.2f\n", sprintf("collector  Fargate Spot %.2g vCPU / %g GB, 24/7", cv, cg), collector
-    printf "%-50s %9.2f\n", sprintf("analysis   1 vCPU / 2 GB, daily, ~%d min", amin), analysis
+    if (spark == "emr-serverless") {
+      printf "%-50s %9.2f\n", "analysis   ECS task off (the Spark job runs it)", analysis
+      printf "%-50s %9.2f\n", sprintf("spark      EMR Serverless 12 vCPU / 48 GB, ~%d min", smin), emr
+    } else {
+      printf "%-50s %9.2f\n", sprintf("analysis   1 vCPU / 2 GB, daily, ~%d min", amin), analysis
+    }
     printf "%-50s %9.2f\n", sprintf("vod        0.5 vCPU / 1 GB, 4x daily, ~%d min", vmin), vod
     printf "%-50s %9.2f\n", "public IPv4 addresses (no NAT gateway)", ipv4
     printf "%-50s %9.2f\n", "S3 lake (storage + requests)", s3
@@ -116,7 +137,7 @@ estimate() {
 }
 
 if [ "$ESTIMATE_ONLY" -eq 1 ]; then
-  estimate "$CHANNELS"
+  estimate "$CHANNELS" "$SPARK_ENGINE"
   exit 0
 fi
 
@@ -141,8 +162,8 @@ if [ -z "$IMAGE_TAG" ]; then
 fi
 
 echo "Estimated monthly cost:"
-estimate "$CHANNELS" | sed 's/^/  /'
-TOTAL="$(estimate "$CHANNELS" | awk '/^TOTAL/ { print $NF }')"
+estimate "$CHANNELS" "$SPARK_ENGINE" | sed 's/^/  /'
+TOTAL="$(estimate "$CHANNELS" "$SPARK_ENGINE" | awk '/^TOTAL/ { print $NF }')"
 if awk -v t="$TOTAL" -v b="$BUDGET" 'BEGIN { exit !(t > b) }'; then
   refuse "the estimate (${TOTAL} USD) is above the budget (${BUDGET} USD); raise --budget or lower --channels"
 fi
@@ -163,6 +184,7 @@ PARAMS=(
   "ParameterKey=MonthlyBudgetUsd,ParameterValue=${BUDGET}"
   "ParameterKey=NoDataHours,ParameterValue=${NO_DATA_HOURS}"
   "ParameterKey=DashboardCidr,ParameterValue=${DASHBOARD_CIDR}"
+  "ParameterKey=SparkEngine,ParameterValue=${SPARK_ENGINE}"
 )
 
 if [ "$DRY_RUN" -eq 1 ]; then

@@ -67,9 +67,22 @@ def test_estimate_for_channel_counts() -> None:
     assert totals[5000] < 50  # the default budget covers the largest supported setup
 
 
+def test_estimate_with_the_spark_job() -> None:
+    """The Spark job replaces the ECS analysis in the estimate; off, the table is as before."""
+    off = run(["--estimate-only", "--channels", "1000"]).stdout
+    on = run(["--estimate-only", "--channels", "1000", "--spark-engine", "emr-serverless"])
+    assert on.returncode == 0, on.stderr
+    assert "EMR Serverless" not in off and "EMR Serverless" in on.stdout
+    assert sum(items(on.stdout)) == pytest.approx(total(on.stdout), abs=0.06)
+    spark = next(ln for ln in on.stdout.splitlines() if ln.startswith("spark"))
+    assert 5 < float(spark.split()[-1]) < 20
+    assert total(off) < total(on.stdout) < total(off) + 20
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (["--spark-engine", "glue"], "--spark-engine"),
         (["--channels", "0"], "--channels"),
         (["--channels", "abc"], "--channels"),
         (["--channels", "5001"], "--channels"),
@@ -132,6 +145,7 @@ def test_dry_run_never_calls_aws(fake_aws: tuple[dict[str, str], Path]) -> None:
     assert "create-change-set" in proc.stdout
     assert "ParameterKey=ChannelCount,ParameterValue=250" in proc.stdout
     assert "ParameterKey=SubnetIds,ParameterValue=subnet-01\\,subnet-02" in proc.stdout
+    assert "ParameterKey=SparkEngine,ParameterValue=none" in proc.stdout
     assert log.read_text() == ""
 
 
