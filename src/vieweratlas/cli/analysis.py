@@ -123,6 +123,14 @@ def analyze_cmd(
     engine: Annotated[
         str | None, typer.Option("--engine", help="Graph engine: local | spark.")
     ] = None,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="Spark master for --engine spark: local[*] (default), spark://host:7077, "
+            "yarn, k8s://… (analysis.spark.master).",
+        ),
+    ] = None,
     no_render: Annotated[
         bool, typer.Option("--no-render", help="Tables and summary only: no layout, no maps.")
     ] = False,
@@ -150,6 +158,7 @@ def analyze_cmd(
             "analysis.min_community_size": min_community_size,
             "analysis.platforms": _split(platforms),
             "analysis.engine": engine,
+            "analysis.spark.master": spark_master,
             "analysis.lake_copy": lake_copy,
         },
     )

@@ -15,8 +15,8 @@ skew-join handling, which cuts oversized join partitions into salted sub-partiti
 
 Settings: ``analysis.spark.master`` (default ``local[*]``; empty when ``spark-submit``
 starts the driver, as on EMR Serverless, so that its master and memory hold),
-``analysis.spark.conf`` (any Spark option, e.g. executor memory). S3 lakes are read as ``s3a://`` (the cluster needs
-the hadoop-aws connector, as EMR has).
+``analysis.spark.conf`` (any Spark option, e.g. executor memory). S3 lakes are read as
+``s3a://`` (the cluster needs the hadoop-aws connector, as EMR has).
 """
 
 from __future__ import annotations
