@@ -1,9 +1,11 @@
 """A day of Twitch on one machine: the lake's write path at scale, against its floors.
 
-    uv run python bench/bench_scale.py [--quick] [--rows N] [--windows K] [--window-rows N]
-                                       [--delta] [--keep DIR]
+    uv run python bench/bench_scale.py [--quick] [--sections import,appends,analyze,spark]
+        [--rows N] [--windows K] [--window-rows N] [--delta]
+        [--channels N --viewers N --snapshots N --visits X --repeat X]
+        [--spark-channels N --spark-viewers N --spark-master M] [--keep DIR]
 
-Sections (each a function below; others add theirs beside them):
+Sections (each a function below):
 
 * :func:`section_import`: one generated Parquet file of ``--rows`` presence rows (a day of
   10-minute windows, rows in arbitrary order, some keys repeated) imported with
@@ -16,11 +18,23 @@ Sections (each a function below; others add theirs beside them):
   middle and the last window, and last / first (flat means a write costs what it adds).
   With ``--delta`` the same windows are appended to a Delta table (``deltalake``, when
   installed) for comparison.
-* :func:`section_analyze`, :func:`section_spark`: the analysis at 100k channels and the
-  Spark engine against the local one (placeholders: filled in by their owners).
+* :func:`section_analyze`: ``vieweratlas.synth`` data with planted communities
+  (``--channels``, ``--viewers``, ``--snapshots`` a day, ``--visits`` channels and
+  ``--repeat`` snapshots per viewer on average; the target is 100,000 channels / 10M
+  viewers / ~120M rows) written to a lake, then the whole ``analyze`` (default preset: the
+  maps draw 5,000 channels) in a fresh process: seconds and peak RSS per stage (sampled
+  every 5 ms, bench_analysis.py's child), NMI against the planted truth, and the size of
+  every output file and of the lake's copy of the run.
+* :func:`section_spark`: ``build_graph`` with the local engine and with the Spark engine
+  (``--spark-master``, default ``local[2]``) on one lake of ``--spark-channels`` /
+  ``--spark-viewers``, each in a fresh process: seconds per stage, peak RSS of the process
+  and its children (Spark's JVM), and whether the edges are equal.
 
-``--quick``: 2M rows, 20 windows of 100k rows. The full size is 120M rows, 100 windows of
-1M rows (about 40 GB of temporary disk and half an hour on a 2-core machine).
+``--quick``: 2M rows, 20 windows of 100k rows, analyze at 5,000 channels / 300k viewers,
+Spark vs local at 500 channels. The full size is 120M rows, 100 windows of 1M rows (about
+40 GB of temporary disk and half an hour on a 2-core machine) and analyze at 100,000
+channels / 10M viewers (more than the memory of a shared 24 GB machine allows while
+generating; see the README's *Performance* for the size measured).
 """
 
 from __future__ import annotations
