@@ -210,6 +210,21 @@ def test_hostile_names_render_as_text(open_atlas: Any, tmp_path: Path) -> None:
     page.wait_for_selector("#tooltip:not([hidden])")
     assert XSS_IMG in page.text_content("#tooltip .tt-name")
 
+    # The community names drawn on the map are text too.
+    overlay = page.text_content("#community-labels")
+    assert XSS_IMG in overlay and XSS_SCRIPT in overlay
+    # A hostile name in the address selects that channel, and its similar-audience links
+    # are plain text buttons.
+    page.evaluate("atlas.select(null)")
+    page.evaluate(f"location.hash = '#channel=' + encodeURIComponent({XSS_SCRIPT!r})")
+    page.wait_for_function(f"() => atlas.state.selected === atlas.find({XSS_SCRIPT!r})")
+    page.wait_for_selector("#tooltip.pinned:not([hidden])")
+    assert XSS_SCRIPT in page.text_content("#tooltip .tt-name")
+    links = page.locator("#tooltip .tt-go").all_text_contents()
+    assert links and all("<" not in t or t in (XSS_IMG, XSS_SCRIPT) for t in links)
+    page.fill("#search", "<img")
+    page.wait_for_selector("#results button")
+
     assert session.dialogs == []
     assert page.evaluate("document.querySelectorAll('img, iframe, object, embed').length") == 0
     assert page.evaluate("document.scripts.length") == 4
