@@ -15,7 +15,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from vieweratlas.render.exports import write_atomic, write_gexf, write_graph_json
+from vieweratlas.fileio import write_atomic
+from vieweratlas.render.exports import write_gexf, write_graph_json
 from vieweratlas.render.html import render_html
 from vieweratlas.render.layout import compute_layout, previous_positions
 from vieweratlas.render.model import AtlasData, build_atlas_data

@@ -19,14 +19,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import re
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from vieweratlas.fileio import write_atomic
 from vieweratlas.render.model import AtlasData
 
 log = logging.getLogger(__name__)
@@ -69,21 +68,6 @@ def gexf_key(node_id: str) -> str:
     return _ID_UNESCAPE.sub(
         lambda m: "\\" if m.group(1) == "\\" else chr(int(m.group(1)[1:], 16)), node_id
     )
-
-
-def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    """Calls ``write`` on a temp file beside ``path``, then renames it over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp).chmod(0o644)  # mkstemp makes 0600; outputs are meant to be shared
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _num(value: float) -> str:
