@@ -115,8 +115,15 @@
   }
 
   var wmax = 0;
-  for (var e = 0; e < m; e++) wmax = Math.max(wmax, E.w[e]);
+  var between = 0;
+  for (var e = 0; e < m; e++) {
+    wmax = Math.max(wmax, E.w[e]);
+    if (N.community[E.s[e]] !== N.community[E.t[e]]) between++;
+  }
   wmax = wmax || 1;
+  // Thousands of links between communities would add up to a grey hairball: the more
+  // there are, the fainter each is drawn.
+  var betweenAlpha = Math.min(1, 30 / Math.sqrt(Math.max(between, 1)));
   for (e = 0; e < m; e++) {
     var a = E.s[e];
     var b = E.t[e];
@@ -128,7 +135,7 @@
       // Links between communities: neutral, visible, and drawn under the links inside.
       color: same
         ? rgba(colourOf[N.community[a]], (muted ? 0.06 : 0.1) + 0.3 * rel)
-        : rgba("#6f6f6f", 0.12 + 0.25 * rel),
+        : rgba("#6f6f6f", (0.05 + 0.25 * rel) * betweenAlpha),
       weight: E.w[e],
       zIndex: same ? 1 : 0,
     });
@@ -222,8 +229,10 @@
       var tag = el("div", "community-label", c.label);
       tag.style.color = shade(colourOf[c.id], -0.45);
       tag.dataset.community = String(c.id);
+      var major = colouredRank[c.id];
+      if (!major) tag.classList.add("muted");
       nameLayer.appendChild(tag);
-      return { id: c.id, tag: tag, x: c.x, y: c.y };
+      return { id: c.id, tag: tag, x: c.x, y: c.y, major: major };
     });
   // Sizes are measured once (and again on resize), never inside the per-frame loop below:
   // reading a size after moving another tag would force a layout per community per frame.
@@ -248,7 +257,10 @@
       var left = Math.max(2, Math.min(p.x - t.w / 2, box.width - t.w - 2));
       var top = p.y - t.h / 2;
       var rect = { l: left - 4, r: left + t.w + 4, t: top - 2, b: top + t.h + 2 };
+      // At the overview only the coloured (largest) communities are named; the muted
+      // ones' names come as you zoom in.
       var show =
+        (t.major || ratio < 0.6) &&
         !state.hiddenCommunities.has(t.id) &&
         p.x >= 0 &&
         p.y >= 0 &&
