@@ -435,3 +435,28 @@ def test_without_optional_columns_nothing_extra_shows(open_atlas: Any, atlas_dir
         assert word not in tooltip
     assert not page.locator("#colour-block").is_visible()
     assert session.errors == []
+
+
+def test_many_communities_colour_the_largest_and_name_the_rest_on_zoom(
+    open_atlas: Any, tmp_path: Path
+) -> None:
+    g = planted_graph(n=600, k=40, edges=6000, seed=12)
+    write_atlas(tmp_path, *atlas_tables(g))
+    session = open_atlas(tmp_path / "atlas.html")
+    page = session.page
+    shown = "[...document.querySelectorAll('.community-label')].filter(e => !e.hidden)"
+    overview = page.evaluate(f"{shown}.map(e => e.classList.contains('muted'))")
+    assert overview and not any(overview)  # only the coloured (largest) communities
+    # Zoomed in on a muted community, its name appears.
+    muted = page.evaluate("+document.querySelector('.community-label.muted').dataset.community")
+    page.evaluate(
+        f"""(() => {{ const k = atlas.graph.filterNodes((n, a) => a.community === {muted})[0];
+            const d = atlas.renderer.getNodeDisplayData(k);
+            atlas.renderer.getCamera().setState({{x: d.x, y: d.y, ratio: 0.3}});
+            atlas.renderer.refresh(); }})()"""
+    )
+    page.wait_for_function(
+        "(c) => !document.querySelector(`.community-label[data-community='${c}']`).hidden",
+        arg=muted,
+    )
+    assert session.errors == []
