@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pytest
 
 from vieweratlas.config import load_settings
@@ -200,3 +201,25 @@ def test_layout_starts_from_the_newest_runs_positions(lake: Lake, tmp_path: Path
     near = np.linalg.norm(xy(follows) - xy(moved), axis=1).mean()
     far = np.linalg.norm(xy(first) - xy(moved), axis=1).mean()
     assert near < far
+
+
+def test_the_lake_keeps_one_compressed_copy_of_each_table(lake: Lake, tmp_path: Path) -> None:
+    """--out gets CSV and Parquet; the lake's copy (map, the default) keeps each table once,
+    as Parquet, and reads back the same rows as the CSV in --out; `all` keeps everything."""
+    s = load_settings(overrides={"lake": lake.url, "analysis": {"min_community_size": 2}})
+    result = analyze(lake, s, tmp_path / "out", render=False)
+    out = {p.name for p in (tmp_path / "out").iterdir()}
+    run = open_run(lake, result.run_id)
+    kept = set(result.summary["files"])
+    for name in ("nodes", "edges", "communities"):
+        assert {f"{name}.csv", f"{name}.parquet"} <= out
+        assert f"{name}.parquet" in kept and f"{name}.csv" not in kept
+        assert not run.has(f"{name}.csv")
+        from_out = pacsv.read_csv(tmp_path / "out" / f"{name}.csv")
+        assert run.table(name).num_rows == from_out.num_rows > 0
+    assert "bots.csv" in kept  # no Parquet twin: kept as it is
+    s_all = load_settings(
+        overrides={"lake": lake.url, "analysis": {"min_community_size": 2, "lake_copy": "all"}}
+    )
+    everything = analyze(lake, s_all, tmp_path / "out2", render=False)
+    assert set(everything.summary["files"]) == {p.name for p in (tmp_path / "out2").iterdir()}

@@ -182,11 +182,19 @@ def publish(
 def lake_files(names: list[str], mode: str) -> list[str]:
     """Which of a run's files its lake copy keeps (``analysis.lake_copy``): ``all``; ``map``:
     the tables and the interactive map (what the dashboard shows); ``tables``: tables only.
-    ``--out`` always gets every file."""
+    With ``map`` and ``tables`` a table written both ways is kept once, as compressed
+    Parquet (``Run.table`` and the dashboard's CSV downloads read it; at 100,000 channels
+    ``edges.csv`` alone is 5× its Parquet). ``--out`` always gets every file."""
     if mode == "all":
         return names
     keep_map = mode == "map"
-    return [n for n in names if n not in PICTURES or (keep_map and n == "atlas.html")]
+    parquet = {n.removesuffix(".parquet") for n in names if n.endswith(".parquet")}
+    return [
+        n
+        for n in names
+        if (n not in PICTURES or (keep_map and n == "atlas.html"))
+        and not (n.endswith(".csv") and n.removesuffix(".csv") in parquet)
+    ]
 
 
 def _undo(lake: Lake, uploaded: list[str]) -> None:
