@@ -135,7 +135,7 @@ class SparkEngine:
                     "idx": pa.array(np.arange(len(eligible), dtype=np.int64)),
                 }
             )
-            index = spark.createDataFrame(nodes)
+            index = _frame(spark, nodes)
             kept = pairs_uc.join(F.broadcast(index), ["platform", "channel"]).select(
                 "platform", "user", "idx"
             )
@@ -272,6 +272,14 @@ class SparkEngine:
             .where(F.col("reason").isNotNull())
             .select("user", "platform", "reason", F.col("channels").cast("long"))
         )
+
+
+def _frame(spark: SparkSession, table: pa.Table) -> DataFrame:
+    """A (small) Arrow table as a Spark frame: directly on Spark 4, through pandas on
+    Spark 3.5 (EMR 7's; its job image installs pandas)."""
+    if int(spark.version.split(".")[0]) >= 4:
+        return spark.createDataFrame(table)
+    return spark.createDataFrame(table.to_pandas())  # pragma: no cover - Spark 3.5
 
 
 def _arrow(frame: DataFrame) -> pa.Table:
