@@ -10,7 +10,15 @@ from __future__ import annotations
 import sys
 
 # Command modules register themselves on ``app`` when imported.
-from vieweratlas.cli import analysis, data, helix, imports, lakecmd, live  # noqa: F401
+from vieweratlas.cli import (  # noqa: F401
+    analysis,
+    data,
+    helix,
+    imports,
+    lakecmd,
+    live,
+    platforms,
+)
 from vieweratlas.cli.app import app
 from vieweratlas.errors import VieweratlasError
 
