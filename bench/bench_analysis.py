@@ -24,7 +24,7 @@ communities on, read back from its ``edges.parquet``):
   is run where it finishes within ``--louvain-timeout`` and otherwise extrapolated in
   proportion to the edge count from the largest size where it ran.
 
-Sizes: S (1k channels, 200k viewers), A (the acceptance case of issue 2: 5k channels,
+Sizes: S (1k channels, 200k viewers), A (the acceptance case: 5k channels,
 600k viewers, ~7M presence rows), M (5k, 1M), L (20k, 5M, with fewer snapshots, repeat
 visits and channels per viewer so the rows fit a shared 2-core / 24 GB machine).
 ``--quick`` runs S and A only. ``analysis.max_channels`` is raised to the size's channel
@@ -62,7 +62,7 @@ SIZES: dict[str, tuple[dict[str, Any], str]] = {
             repeat_mean=3.5,
             visits_mean=3.5,
         ),
-        "acceptance case of issue 2",
+        "acceptance case",
     ),
     "M": (dict(channels=5_000, viewers=1_000_000, communities=30, mixing=0.25, seed=2), ""),
     "L": (
@@ -368,7 +368,7 @@ def report(r: dict[str, Any], louvain_rate: float | None) -> tuple[list[str], di
     pictures = sum(t.get(s, 0.0) for s in PICTURES)
     lines += [
         f"| **analysis proper** (read → outputs) | **{fmt_s(proper)}** | |",
-        f"| layout + render + copy (pictures, issue 5) | {fmt_s(pictures)} | |",
+        f"| layout + render + copy (pictures) | {fmt_s(pictures)} | |",
         f"| whole `analyze` (wall, incl. untimed glue) | {fmt_s(a['wall'])} | "
         f"{a['peak'] / MB:,.0f} |",
         "",
@@ -395,7 +395,7 @@ def report(r: dict[str, Any], louvain_rate: float | None) -> tuple[list[str], di
         f"| leidenalg `RBConfigurationVertexPartition` | {fmt_s(b['leidenalg_rb'])} | "
         f"{b['leidenalg_rb_q']:.3f} |",
         f"| (the pipeline's own partition) | | {a['modularity']:.3f} |",
-        f"| **floor** = `B.T @ B` + fastest Leiden (issue 2's definition) | **{fmt_s(floor)}** | |",
+        f"| **floor** = `B.T @ B` + fastest Leiden (defined above) | **{fmt_s(floor)}** | |",
         f"| reference: `lake.read` of ts, channel, user | {fmt_s(b['read'])} | |",
         f"| reference: plain B from those rows (dictionary-encode + `csr_matrix`) | "
         f"{fmt_s(b['plain_b'])} | |",

@@ -212,3 +212,23 @@ def test_importing_a_module_changes_no_process_state() -> None:
     )
     assert out.returncode == 0, out.stderr.strip().splitlines()[-1:]
     assert json.loads(out.stdout) == []
+
+
+def test_the_repo_explains_itself_without_outside_references() -> None:
+    """No file points at documents outside the repo or at issue numbers."""
+    pattern = re.compile(r"\bDESIGN\.md|\bDESIGN §|\.\./shared|\bissues? #?\d+\b", re.I)
+    roots = ["src", "tests", "bench", "docs", "deploy", "scripts", "config", ".ci"]
+    files = [ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "pyproject.toml"]
+    files += [p for r in roots for p in (ROOT / r).rglob("*") if p.is_file()]
+    offenders = []
+    for path in files:
+        if path.suffix in {".png", ".jpg", ".svg", ".pdf", ".parquet", ".pyc"} or path == Path(
+            __file__
+        ):
+            continue
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        offenders += [f"{path.relative_to(ROOT)}: {m.group(0)}" for m in pattern.finditer(text)]
+    assert not offenders, offenders

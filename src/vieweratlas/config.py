@@ -226,6 +226,21 @@ class BotSettings(_Section):
     )
 
 
+class SparkSettings(_Section):
+    master: str = Field(
+        "local[*]",
+        description="Spark master URL: local[*] (this machine's cores) or a cluster's "
+        "(spark://…, yarn, k8s://…).",
+    )
+    driver_memory: str = Field("2g", description="Memory of the Spark driver (JVM syntax).")
+    shuffle_partitions: int = Field(
+        8, ge=1, description="Partitions of each shuffle (raise on a cluster: ~2–3 per core)."
+    )
+    conf: dict[str, str] = Field(
+        default_factory=dict, description="Any further Spark options, e.g. spark.executor.memory."
+    )
+
+
 class AnalysisSettings(_Section):
     since: Timestamp | None = Field(None, description="First snapshot time included (UTC).")
     until: Timestamp | None = Field(None, description="Snapshots before this time (UTC).")
@@ -281,6 +296,7 @@ class AnalysisSettings(_Section):
         "viewers favour (flagged `attached` in nodes); off: they are left out of the map.",
     )
     bots: BotSettings = Field(default_factory=BotSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
 
 
 class VodSettings(_Section):

@@ -57,21 +57,57 @@ def overlap(
 ) -> Overlap:
     """Edges between the columns of ``matrix`` (users × channels; any value > 0 = present).
 
-    Edges need ``threshold`` shared viewers; with ``max_edges``, the threshold is raised to
-    the smallest value that keeps at most that many edges. On big data the pairs sharing a
-    viewer or two run into the millions and are mostly chance; on small, sparse data they
-    are the signal. A budget adapts to both.
+    Counting (``Bᵀ·B``) is here; which pairs become edges is :func:`select_edges`, shared
+    with the Spark engine so both engines choose edges with the same code.
     """
     b = matrix.astype(bool).astype(np.int32)
     b.eliminate_zeros()
     viewers = np.asarray(b.sum(axis=0)).ravel().astype(np.int64)
     bt = b.T.tocsr()
     co = sp.triu(bt @ b, k=1).tocoo()  # upper triangle: each pair once, no diagonal
-    keep = co.data >= threshold
-    src = co.row[keep].astype(np.int32)
-    dst = co.col[keep].astype(np.int32)
-    shared = co.data[keep].astype(np.int64)
     users = int((np.diff(b.indptr) > 0).sum())
+    return select_edges(
+        co.row,
+        co.col,
+        co.data,
+        viewers,
+        users=users,
+        pairs=int(co.nnz),
+        threshold=threshold,
+        weight=weight,
+        alpha=alpha,
+        max_edges=max_edges,
+    )
+
+
+def select_edges(
+    a: np.ndarray,
+    b: np.ndarray,
+    shared: np.ndarray,
+    viewers: np.ndarray,
+    *,
+    users: int,
+    pairs: int,
+    threshold: int,
+    weight: Weight,
+    alpha: float = 0.0,
+    max_edges: int | None = None,
+) -> Overlap:
+    """Edges from pair counts (``a < b`` channel indices, ``shared`` viewers; pairs below
+    ``threshold`` may already be left out). ``users`` is the number of viewers of any of the
+    channels (for what chance predicts); ``pairs`` the pairs sharing at least one viewer.
+
+    Edges need ``threshold`` shared viewers; with ``max_edges``, the threshold is raised to
+    the smallest value that keeps at most that many edges. On big data the pairs sharing a
+    viewer or two run into the millions and are mostly chance; on small, sparse data they
+    are the signal. A budget adapts to both.
+    """
+    keep = shared >= threshold
+    src = a[keep].astype(np.int32)
+    dst = b[keep].astype(np.int32)
+    shared = shared[keep].astype(np.int64)
+    order = np.lexsort((dst, src))  # one canonical edge order, whoever counted
+    src, dst, shared = src[order], dst[order], shared[order]
     w = normalise(shared, viewers[src], viewers[dst], weight, users)
     if alpha > 0:
         from scipy.stats import poisson  # slow to import; only this option needs it
@@ -95,7 +131,7 @@ def overlap(
         shared=shared,
         weight=w,
         viewers=viewers,
-        pairs_with_any_overlap=int(co.nnz),
+        pairs_with_any_overlap=pairs,
         threshold=threshold,
     )
 

@@ -201,7 +201,7 @@ def show_run(result: RunResult, nmi: float | None) -> None:
             str(row["community"]),
             row["label"],
             str(row["size"]),
-            f"{row['viewers']:,}",
+            "n/a" if row["viewers"] is None else f"{row['viewers']:,}",
             ", ".join(row["top_channels"].split(", ")[:3]),
         )
     console.print(table, markup=False)

@@ -41,7 +41,7 @@ def get_engine(name: str) -> GraphEngine:
         return LocalEngine()
     if name == "spark":
         try:
-            from vieweratlas.engines.spark import SparkEngine  # type: ignore[import-not-found]
+            from vieweratlas.engines.spark import SparkEngine
         except ImportError as exc:
             raise ConfigError(f"engine 'spark' is not available: {exc}") from None
         engine: GraphEngine = SparkEngine()

@@ -1,4 +1,4 @@
-"""Arrow schemas of the lake's tables, defined once (DESIGN.md §2).
+"""Arrow schemas of the lake's tables, defined once (docs/ARCHITECTURE.md, data contracts).
 
 Each table is Hive-partitioned by ``platform`` and ``date`` (the UTC day of ``ts``); the
 partition columns live in the path, not in the files, as Athena expects. ``key`` is what

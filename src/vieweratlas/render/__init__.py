@@ -1,7 +1,7 @@
 """Rendering a run: the layout, and the atlas files (PNG, HTML, GEXF, graphology JSON).
 
 :func:`compute_layout` is pure (arrays in, positions out); :func:`write_atlas` is the adapter
-that writes the four files of DESIGN.md §2 into a run's output directory, each atomically.
+that writes the atlas files into a run's output directory, each atomically.
 """
 
 from __future__ import annotations

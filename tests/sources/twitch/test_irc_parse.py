@@ -1,4 +1,4 @@
-"""parse_line (DESIGN.md §5), IRCv3 tag escaping and safe line building."""
+"""parse_line (a library contract), IRCv3 tag escaping and safe line building."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""IRC lines in and out: IRCv3 message parsing (DESIGN.md §5) and safe line building.
+"""IRC lines in and out: IRCv3 message parsing (a library contract) and safe line building.
 
 ``parse_line`` turns one received line into a :class:`Message` (tags unescaped per the
 IRCv3 message-tags spec) and raises ``ValueError`` — and only that — on anything that is
