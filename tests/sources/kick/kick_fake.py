@@ -145,8 +145,9 @@ class KickApiFake:
                     ) != ["s3cret-kick"]:
                         return self.reply(401, {"message": "invalid client"})
                     fake.tokens_issued += 1
-                    return self.reply(200, {"access_token": f"tok-{fake.tokens_issued}",
-                                            "token_type": "Bearer", "expires_in": 3600})  # fmt: skip
+                    token = {"access_token": f"tok-{fake.tokens_issued}",
+                             "token_type": "Bearer", "expires_in": 3600}  # fmt: skip
+                    return self.reply(200, token)
                 if url.path == "/public/v1/events/subscriptions" and self.authed():
                     data = json.loads(body)
                     with fake.lock:
@@ -157,8 +158,8 @@ class KickApiFake:
                             data["broadcaster_user_id"], "event": data["events"][0]["name"],
                             "version": 1, "method": data["method"],
                         }  # fmt: skip
-                    return self.reply(200, {"data": [{"name": "chat.message.sent", "version": 1,
-                                                      "subscription_id": sid}], "message": "OK"})  # fmt: skip
+                    made = [{"name": "chat.message.sent", "version": 1, "subscription_id": sid}]
+                    return self.reply(200, {"data": made, "message": "OK"})
                 return None
 
             def do_GET(self) -> None:
@@ -185,8 +186,11 @@ class KickApiFake:
                     page = int(query.get("page", ["1"])[0])
                     ranked = sorted(fake.live, key=lambda x: -x[2])
                     chunk = ranked[(page - 1) * limit : page * limit]
-                    data = [{"broadcaster_user_id": b, "slug": s, "viewer_count": v,
-                             "language": "en", "stream_title": "t"} for s, b, v in chunk]  # fmt: skip
+                    data = [
+                        {"broadcaster_user_id": b, "slug": s, "viewer_count": v,
+                         "language": "en", "stream_title": "t"}
+                        for s, b, v in chunk
+                    ]  # fmt: skip
                     return self.reply(200, {"data": data, "message": "OK"})
                 if url.path == "/public/v1/events/subscriptions":
                     with fake.lock:
@@ -244,8 +248,10 @@ class PusherFake:
     async def _handler(self, ws: ServerConnection) -> None:
         self.connections += 1
         self.clients[ws] = set()
-        await ws.send(json.dumps({"event": "pusher:connection_established", "data": json.dumps(
-            {"socket_id": f"{self.connections}.1", "activity_timeout": self.activity_timeout})}))  # fmt: skip
+        info = {"socket_id": f"{self.connections}.1", "activity_timeout": self.activity_timeout}
+        await ws.send(
+            json.dumps({"event": "pusher:connection_established", "data": json.dumps(info)})
+        )
         try:
             async for raw in ws:
                 frame = json.loads(raw)

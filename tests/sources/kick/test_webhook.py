@@ -117,8 +117,8 @@ def test_restart_refuses_redeliveries_of_flushed_windows(key, tmp_path: Path) ->
                 assert r.status_code == 204
             sender.close()
         first = rows(lake_dir)
-        assert first[0][4] == 3 and sorted(seen_state(Lake.open(str(lake_dir)))) == ["A0", "A1",
-                                                                                     "A2"]  # fmt: skip
+        assert first[0][4] == 3
+        assert sorted(seen_state(Lake.open(str(lake_dir)))) == ["A0", "A1", "A2"]
         clock.now = T0 + timedelta(seconds=30)
         with running(settings, clock, channels_file=channels) as col:
             sender = WebhookSender(col.url or "", key)
