@@ -44,12 +44,16 @@ def test_pusher_fills_the_lake_and_survives_bad_frames_and_disconnects(
             wait_until(lambda: pusher.subscribed(alpha) and pusher.subscribed(beta))
             pusher.chat(alpha, "ann", user_id=1)
             pusher.chat(beta, "Ben", user_id=2)
-            for junk in ("not json", "[1, 2]", json.dumps({"event": 5}),
-                         json.dumps({"event": "App\\Events\\ChatMessageEvent",
-                                     "channel": f"chatrooms.{alpha}.v2", "data": "{bad"}),
-                         json.dumps({"event": "App\\Events\\ChatMessageEvent",
-                                     "channel": f"chatrooms.{alpha}.v2",
-                                     "data": json.dumps({"sender": {"slug": "no way!"}})})):  # fmt: skip
+            room = f"chatrooms.{alpha}.v2"
+            event = "App\\Events\\ChatMessageEvent"
+            bad_sender = json.dumps({"sender": {"slug": "no way!"}})
+            for junk in (
+                "not json",
+                "[1, 2]",
+                json.dumps({"event": 5}),
+                json.dumps({"event": event, "channel": room, "data": "{bad"}),
+                json.dumps({"event": event, "channel": room, "data": bad_sender}),
+            ):
                 pusher.send_raw(junk)
             pusher.ping()
             wait_until(lambda: col.stats.messages == 2 and col.stats.malformed == 5)
