@@ -156,14 +156,6 @@ class KickSettings(_Section):
 
 class YouTubeSettings(_Section):
     base_url: str = Field("https://www.youtube.com", description="YouTube web base URL.")
-    api_key: SecretStr | None = Field(
-        None,
-        description="Data API key for the official liveChatMessages option (5 quota units "
-        "a call, 10,000 a day); unset: the web client's live-chat continuations.",
-    )
-    api_url: str = Field(
-        "https://www.googleapis.com/youtube/v3", description="YouTube Data API base URL."
-    )
     min_poll: Duration = Field(
         timedelta(seconds=1), description="Shortest wait between two live-chat polls."
     )

@@ -6,10 +6,10 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.live import Live
@@ -75,7 +75,9 @@ class ChatStatusView:
             )  # fmt: skip
 
 
-def _run(start: Callable[[Callable[[ChatStatus], None]], Awaitable[ChatStats]], lake: str) -> None:
+def _run(
+    start: Callable[[Callable[[ChatStatus], None]], Coroutine[Any, Any, ChatStats]], lake: str
+) -> None:
     if sys.stdout.isatty():
         with Live(console=console, refresh_per_second=2, transient=False) as display:
             stats = asyncio.run(start(ChatStatusView(display)))
@@ -139,7 +141,7 @@ def kick(
     )
     until = _duration(duration)
 
-    def start(view: Callable[[ChatStatus], None]) -> Awaitable[ChatStats]:
+    def start(view: Callable[[ChatStatus], None]) -> Coroutine[Any, Any, ChatStats]:
         return run_kick(
             settings, channels_file=channels_file, top=top, duration=until, on_status=view
         )
@@ -185,7 +187,7 @@ def youtube(
     if channels_file is None and not video:
         raise ConfigError("collect youtube needs --channels-file F or --video ID")
 
-    def start(view: Callable[[ChatStatus], None]) -> Awaitable[ChatStats]:
+    def start(view: Callable[[ChatStatus], None]) -> Coroutine[Any, Any, ChatStats]:
         return run_youtube(
             settings,
             channels_file=channels_file,

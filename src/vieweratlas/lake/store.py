@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 
 from vieweratlas.errors import LakeError
 from vieweratlas.lake.schema import PARTITION_SCHEMA, TABLES, TableSpec, sql_type
+from vieweratlas.platforms import PLATFORMS
 
 log = logging.getLogger(__name__)
 
@@ -386,6 +387,16 @@ def _write_parquet(lake: Lake, rel: str, reader: pa.RecordBatchReader, schema: p
 
 def _normalise(spec: TableSpec, name: str) -> str:
     col = f'"{name}"'
-    if name in spec.lower or name == "platform":
+    if name == "platform":
         return f"lower(trim({col}))"
+    if name in spec.lower:
+        # Names are folded only where the platform ignores case (platforms.py): a YouTube
+        # channel id keeps its case, or it would no longer be the id.
+        keep = ", ".join(f"'{p.name}'" for p in PLATFORMS.values() if not p.case_insensitive)
+        if not keep:
+            return f"lower(trim({col}))"
+        return (
+            f'CASE WHEN lower(trim("platform")) IN ({keep}) THEN trim({col}) '
+            f"ELSE lower(trim({col})) END"
+        )
     return col
