@@ -132,5 +132,25 @@ IRC_SEEN = TableSpec(
 )
 """How the live IRC collector saw each present user (a Twitch side table)."""
 
+CREATORS = TableSpec(
+    name="creators",
+    path="curated/creators",
+    schema=pa.schema(
+        [
+            ("ts", TS),  # always the epoch: one partition per platform, so the key holds
+            ("channel", pa.string()),
+            ("creator", pa.string()),
+        ]
+    ),
+    key=("channel",),
+    lower=("channel",),
+    required=("ts", "channel", "creator"),
+    sort=("channel",),
+)
+"""The creator map: which channels, on which platforms, are one creator (the analysis merges
+them into one node). A channel belongs to at most one creator; the first import wins."""
+
 # Every table the lake knows, declared here once (nothing registers tables at import time).
-TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (PRESENCE, CHANNELS, VODS, IRC_SEEN)}
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec for spec in (PRESENCE, CHANNELS, VODS, IRC_SEEN, CREATORS)
+}
