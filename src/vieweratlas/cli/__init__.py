@@ -13,6 +13,7 @@ import sys
 from vieweratlas.cli import (  # noqa: F401
     analysis,
     data,
+    explore,
     helix,
     imports,
     lakecmd,

@@ -26,7 +26,7 @@ from vieweratlas.platforms import PLATFORMS
 
 MAX_BYTES = 64 * 2**20
 MAX_CREATOR = 100
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH = datetime(2005, 1, 1, tzinfo=UTC)  # the earliest time the lake accepts: one partition
 
 
 def read_creators(path: Path) -> pa.Table:

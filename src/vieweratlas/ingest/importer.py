@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from vieweratlas.errors import InputError
+from vieweratlas.errors import InputError, first_line
 from vieweratlas.ingest.chat import (
     chat_downloader_presence,
     looks_like_chat_downloader,
@@ -38,7 +38,7 @@ from vieweratlas.lake import CHANNELS, PRESENCE, Lake, Stage, TableSpec, WriteRe
 log = logging.getLogger(__name__)
 
 Rows = Iterable[pa.Table | pa.RecordBatch]
-STAGE_MEMORY = "384MB"  # DuckDB spills past this: peak memory stays flat as files grow
+STAGE_MEMORY = "768MB"  # per file group of the commit; staging itself streams to disk
 Reader = Callable[[Path, ImportOptions, Progress | None], Rows]
 
 
@@ -178,12 +178,10 @@ def _import(
     if not files:
         raise InputError("(no files)", "nothing to import")
     with Stage(spec, memory_limit=STAGE_MEMORY) as stage:
-        # DuckDB draws a progress bar on stdout for long queries; the CLI owns stdout.
-        stage.con.execute("SET enable_progress_bar=false")
         for path, rows in files:
             before = stage.rows
             for batch in _guarded(path, rows):
-                stage.append(batch)
+                stage.append(batch, source=str(path))
             log.info("%s: %d %s rows staged", path, stage.rows - before, spec.name)
         return stage.commit(lake)
 
@@ -195,5 +193,5 @@ def _guarded(path: Path, rows: Callable[[], Rows]) -> Iterator[pa.Table | pa.Rec
     except (pa.ArrowException, OSError, UnicodeDecodeError, EOFError) as exc:
         if isinstance(exc, InputError):  # pragma: no cover - InputError is not OSError
             raise
-        message = " ".join(str(exc).split())[:200] or type(exc).__name__
+        message = first_line(exc)
         raise InputError(str(path), f"cannot read: {message}") from None

@@ -23,6 +23,7 @@ from vieweratlas.ingest.guard import Progress, head
 from vieweratlas.ingest.plain import ImportOptions
 from vieweratlas.ingest.tabular import check_text, csv_named_chunks
 from vieweratlas.lake.schema import TS
+from vieweratlas.lake.writer import EARLIEST, LATEST
 
 COLUMNS = ["user_id", "stream_id", "streamer", "start", "stop"]
 STEP_US = 10 * 60 * 1_000_000
@@ -84,6 +85,19 @@ def interactions_presence(
                 line=chunk.line_of(row),
                 field="stop",
             )
+        # Steps are multiplied into microseconds below: refuse any that would leave the
+        # lake's time window (a 17-digit step would even wrap int64 into a plausible date).
+        lo, hi = _step_range(base_us)
+        out = np.flatnonzero((starts < lo) | (stops > hi))
+        if len(out):
+            row = int(out[0])
+            raise InputError(
+                str(path),
+                f"step {starts[row]}..{stops[row]} lands outside "
+                f"{EARLIEST:%Y-%m-%d}..{LATEST:%Y-%m-%d} (base time {opts.base_time:%Y-%m-%d})",
+                line=chunk.line_of(row),
+                field="start" if starts[row] < lo or starts[row] > hi else "stop",
+            )
         counts = np.maximum(counts, 1)
         idx = np.repeat(np.arange(len(counts)), counts)
         # Step of each output row: its row's start plus its position within that row's run.
@@ -103,3 +117,10 @@ def interactions_presence(
                 "platform": pa.repeat(opts.platform, n),
             }
         )
+
+
+def _step_range(base_us: int) -> tuple[int, int]:
+    """The steps whose time ``base + step × 10 min`` lies in the lake's time window."""
+    earliest = round(EARLIEST.timestamp() * 1_000_000)
+    latest = round(LATEST.timestamp() * 1_000_000)
+    return -((base_us - earliest) // STEP_US), (latest - base_us) // STEP_US - 1

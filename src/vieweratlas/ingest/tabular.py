@@ -11,7 +11,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from vieweratlas.errors import InputError
+from vieweratlas.errors import InputError, first_line
 from vieweratlas.ingest.guard import Limits, Progress, open_input
 
 CSV_BLOCK = 4 << 20
@@ -171,8 +170,7 @@ def _csv_error(
     found = locate_csv_problem(path, ncols, limits, header=header)
     if found is not None:
         return found
-    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return InputError(str(path), f"malformed CSV: {message[:200]}")
+    return InputError(str(path), f"malformed CSV: {first_line(exc)}")
 
 
 def csv_record_line(path: Path, index: int, limits: Limits, *, header: bool) -> int:
@@ -229,7 +227,7 @@ def _parquet(
     try:
         pf = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(str(path), f"not a readable Parquet file: {_first_line(exc)}") from None
+        raise InputError(str(path), f"not a readable Parquet file: {first_line(exc)}") from None
     names = pf.schema_arrow.names
     wanted = [c for c in columns if c in names]
 
@@ -245,7 +243,7 @@ def _parquet(
                     progress(size * batch.num_rows // total)
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(
-                str(path), f"corrupt Parquet data: {_first_line(exc)}", line=row + 1
+                str(path), f"corrupt Parquet data: {first_line(exc)}", line=row + 1
             ) from None
 
     return names, chunks()
@@ -315,7 +313,7 @@ def _json_array(
         try:
             first = next(iter(ijson.items(f, "item", use_float=True)), None)
         except ijson.JSONError as exc:
-            raise InputError(str(path), f"invalid JSON: {_first_line(exc)}") from None
+            raise InputError(str(path), f"invalid JSON: {first_line(exc)}") from None
     if not isinstance(first, dict):
         raise InputError(str(path), "expected an array of row objects", line=1)
     names = list(first)
@@ -347,7 +345,7 @@ def _json_array_chunks(
                     record += len(rows)
                     rows = []
         except ijson.JSONError as exc:
-            raise InputError(str(path), f"invalid JSON: {_first_line(exc)}") from None
+            raise InputError(str(path), f"invalid JSON: {first_line(exc)}") from None
     if rows:
         yield chunk()
 
@@ -383,7 +381,7 @@ def _count_records(data: bytes) -> int:
     return sum(1 for ln in data.split(b"\n") if ln.strip())
 
 
-def _jsonl_error(path: Path, data: bytes, first_line: int, exc: Exception | None) -> InputError:
+def _jsonl_error(path: Path, data: bytes, start: int, exc: Exception | None) -> InputError:
     import json
 
     kinds: dict[str, str] = {}
@@ -393,20 +391,20 @@ def _jsonl_error(path: Path, data: bytes, first_line: int, exc: Exception | None
         try:
             obj = json.loads(raw)
         except (ValueError, RecursionError):
-            return InputError(str(path), "not valid JSON", line=first_line + i)
+            return InputError(str(path), "not valid JSON", line=start + i)
         if not isinstance(obj, dict):
-            return InputError(str(path), "expected a JSON object per line", line=first_line + i)
+            return InputError(str(path), "expected a JSON object per line", line=start + i)
         for key, value in obj.items():
             kind = _json_kind(value)
             if value is not None and kinds.setdefault(key, kind) != kind:
                 return InputError(
                     str(path),
                     f"value type changed from {kinds[key]} to {kind}",
-                    line=first_line + i,
+                    line=start + i,
                     field=key,
                 )
-    detail = _first_line(exc) if exc else "unexpected record count"
-    return InputError(str(path), f"malformed JSON Lines: {detail}", line=first_line)
+    detail = first_line(exc) if exc else "unexpected record count"
+    return InputError(str(path), f"malformed JSON Lines: {detail}", line=start)
 
 
 def _json_kind(value: object) -> str:
@@ -417,8 +415,3 @@ def _json_kind(value: object) -> str:
     if isinstance(value, str):
         return "string"
     return "array" if isinstance(value, list) else "object"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return re.sub(r"\s+", " ", text)[:200]

@@ -137,7 +137,7 @@ CREATORS = TableSpec(
     path="curated/creators",
     schema=pa.schema(
         [
-            ("ts", TS),  # always the epoch: one partition per platform, so the key holds
+            ("ts", TS),  # always 2005-01-01: one partition per platform, so the key holds
             ("channel", pa.string()),
             ("creator", pa.string()),
         ]

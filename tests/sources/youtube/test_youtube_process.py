@@ -46,4 +46,4 @@ def test_sigterm_flushes_the_open_window(tmp_path: Path) -> None:
                 proc.kill()
     rows = Lake.open(str(tmp_path / "lake")).read("presence").to_pylist()
     assert sorted(r["user"] for r in rows) == [uc(7), uc(8)]
-    assert "not a YouTube login" in log.read_text()
+    assert "not a youtube channel name" in log.read_text()
