@@ -143,3 +143,25 @@ def test_youtube_ids_keep_their_case_in_the_map(tmp_path: Path) -> None:
     assert got == {("youtube", uc), ("twitch", "xx")}
     again = import_creators(lake, write_map(tmp_path / "c.csv", [("X", "youtube", uc)]))
     assert again.rows_written == 0
+
+
+def test_synth_spreads_a_world_over_platforms_with_a_valid_creator_map() -> None:
+    from vieweratlas.platforms import PLATFORMS
+    from vieweratlas.synth import SynthSpec, generate, spread_platforms
+
+    data = spread_platforms(generate(SynthSpec(channels=60, viewers=3000, seed=5)),
+                            ("twitch", "kick", "youtube"), 0.3, 5)  # fmt: skip
+    rows = data.presence.select(["platform", "channel", "user"]).to_pylist()
+    assert {r["platform"] for r in rows} == {"twitch", "kick", "youtube"}
+    for r in rows[:: max(1, len(rows) // 2000)]:
+        assert PLATFORMS[r["platform"]].normalize(r["channel"]) == r["channel"]
+    users = {}
+    for r in rows:
+        users.setdefault(r["user"], set()).add(r["platform"])
+    assert all(len(p) == 1 for p in users.values())  # each viewer lives on one platform
+    assert data.creators is not None and data.creators.num_rows > 0
+    per_creator: dict[str, set[str]] = {}
+    for c in data.creators.to_pylist():
+        assert PLATFORMS[c["platform"]].normalize(c["channel"]) == c["channel"]
+        per_creator.setdefault(c["creator"], set()).add(c["platform"])
+    assert all(len(p) == 2 for p in per_creator.values())

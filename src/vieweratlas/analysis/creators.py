@@ -10,7 +10,8 @@ such group *present in the graph with at least two channels* into one node:
 * ``viewers`` and every edge's ``shared`` are sums over the members. That is exact because a
   creator has at most one channel per platform (the import enforces it) and viewer sets of
   different platforms are disjoint;
-* weights are recomputed from the merged counts with the run's weight;
+* weights are recomputed from the merged counts with the run's weight (with ``excess``,
+  pairs no longer above chance are dropped, as the engines do);
 * the incidence (where the engine kept it) gets the members' columns summed.
 
 Communities can then span platforms through creators, and only through them.
@@ -91,6 +92,9 @@ def merge_creators(graph: ChannelGraph, creators: pa.Table, *, weight: Weight) -
     src = (uniq // n_new).astype(np.int32)
     dst = (uniq % n_new).astype(np.int32)
     w = normalise(shared, viewers[src], viewers[dst], weight, max(graph.stats.users_kept, 1))
+    if weight == "excess":  # as the engines do: only overlap above chance is an edge
+        pos = w > 0
+        src, dst, shared, w = src[pos], dst[pos], shared[pos], w[pos]
 
     incidence = graph.incidence
     if incidence is not None:

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from vieweratlas.cli.app import app
 from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, console, resolve
+from vieweratlas.errors import ConfigError
 from vieweratlas.lake import Lake
 from vieweratlas.metrics import COMMUNITIES_FOUND, JobRun
 
@@ -26,6 +27,30 @@ Since = Annotated[
 Until = Annotated[
     str | None, typer.Option("--until", help="Snapshots before this time (ISO-8601 or epoch).")
 ]
+
+
+PlatformsWorldOpt = Annotated[
+    str,
+    typer.Option("--platforms", help="Platforms of the generated world, e.g. twitch,kick,youtube."),
+]
+CreatorsOpt = Annotated[
+    float,
+    typer.Option(
+        "--creators", min=0.0, max=1.0,
+        help="Share of channels that also stream on a second platform (multi-platform only).",
+    ),
+]  # fmt: skip
+
+
+def _platform_list(value: str) -> tuple[str, ...]:
+    from vieweratlas.platforms import PLATFORMS
+
+    names = tuple(dict.fromkeys(p.strip().lower() for p in value.split(",") if p.strip()))
+    unknown = [n for n in names if n not in PLATFORMS]
+    if unknown or not names:
+        raise ConfigError(f"--platforms: unknown platform(s) {unknown} (known: "
+                          f"{', '.join(PLATFORMS)})")  # fmt: skip
+    return names
 
 
 @app.command()
@@ -41,10 +66,16 @@ def synth(
     ] = 0.15,
     lurker_bots: Annotated[int, typer.Option(min=0, help="Lurker bots (not on blocklists).")] = 20,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    platforms: PlatformsWorldOpt = "twitch",
+    creators: CreatorsOpt = 0.2,
 ) -> None:
-    """Write a Twitch-like synthetic data set (and its planted truth) into the lake."""
+    """Write a Twitch-like synthetic data set (and its planted truth) into the lake.
+
+    With --platforms twitch,kick,youtube the world is spread over those platforms, and a
+    --creators share of channels stream on two of them (written as the creator map).
+    """
     from vieweratlas.pipeline import write_synthetic
-    from vieweratlas.synth import SynthSpec, generate
+    from vieweratlas.synth import SynthSpec, generate, spread_platforms
 
     settings = resolve(lake, config, preset)
     spec = SynthSpec(
@@ -55,8 +86,9 @@ def synth(
         lurker_bots=lurker_bots,
         seed=seed,
     )
+    chosen = _platform_list(platforms)
     with console.status("generating"):
-        data = generate(spec)
+        data = spread_platforms(generate(spec), chosen, creators, seed)
     with console.status(f"writing {data.presence.num_rows:,} presence rows"):
         counts = write_synthetic(Lake.open(settings.lake), data)
     console.print(
@@ -131,16 +163,22 @@ def analyze_cmd(
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the demo.")] = Path("atlas-demo"),
     seed: Annotated[int, typer.Option(help="Random seed of the generated data.")] = 0,
+    platforms: PlatformsWorldOpt = "twitch",
 ) -> None:
-    """The whole pipeline on a generated Twitch-like data set, no credentials needed."""
+    """The whole pipeline on a generated Twitch-like data set, no credentials needed.
+
+    --platforms twitch,kick,youtube generates a multi-platform world in which a fifth of
+    the channels stream on two platforms; the map shows their merged creator nodes.
+    """
     from vieweratlas.pipeline import analyze, planted_nmi, write_synthetic
-    from vieweratlas.synth import SynthSpec, generate
+    from vieweratlas.synth import SynthSpec, generate, spread_platforms
 
     lake_dir = out / "lake"
     settings = resolve(str(lake_dir), None, None, **{"analysis.seed": seed})
     the_lake = Lake.open(settings.lake)
     with console.status("generating a Twitch-like data set") as status:
-        data = generate(SynthSpec(seed=seed))
+        data = spread_platforms(generate(SynthSpec(seed=seed)), _platform_list(platforms), 0.2,
+                                seed)  # fmt: skip
         status.update(f"writing {data.presence.num_rows:,} presence rows to {lake_dir}")
         write_synthetic(the_lake, data)
         result = analyze(the_lake, settings, out, progress=lambda s: status.update(s))

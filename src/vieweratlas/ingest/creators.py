@@ -89,11 +89,15 @@ def read_creators(path: Path) -> pa.Table:
     )
 
 
+def creator_rows(table: pa.Table) -> pa.Table:
+    """Lake rows of the ``creators`` table for a map ``creator, platform, channel``."""
+    rows = table.append_column("ts", pa.repeat(pa.scalar(EPOCH, TS), table.num_rows))
+    return rows.select([*CREATORS.schema.names, "platform"])
+
+
 def import_creators(lake: Lake, path: Path) -> WriteResult:
     """Validate ``path`` completely, then write it to the lake's ``creators`` table."""
-    table = read_creators(path)
-    rows = table.append_column("ts", pa.repeat(pa.scalar(EPOCH, TS), table.num_rows))
-    return lake.write("creators", rows.select([*CREATORS.schema.names, "platform"]))
+    return lake.write("creators", creator_rows(read_creators(path)))
 
 
 def read_map(lake: Lake) -> pa.Table:
