@@ -107,6 +107,8 @@ class KickCollector:
             lake, self.windows, self.stats, now=now, after_write=self._save_seen
         )
         self.api = KickApi(settings, transport=transport)
+        if top is not None and not self.api.has_credentials:
+            raise ConfigError("collect kick --top needs kick.client_id and kick.client_secret")
         self.pusher: PusherClient | None = None
         self.channels: dict[str, int] = {}
         self.stop_event = asyncio.Event()
