@@ -126,3 +126,39 @@ def test_kill_restart_and_sigterm(tmp_path: Path) -> None:
     assert not any(u == "retry" + m.lower() for m in stored for u in users)
     text = log.read_text()
     assert "window" in text and SECRET not in text
+
+
+def test_pusher_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    from kick_fake import PusherFake, kick_api
+
+    channels = tmp_path / "kick.txt"
+    channels.write_text("alpha\n")
+    log = tmp_path / "pusher.log"
+    pusher = PusherFake().start()
+    try:
+        with kick_api("unused", channels={"alpha": 1}) as api:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("VIEWERATLAS_")}
+            env.update(VIEWERATLAS_KICK__PUSHER_URL=pusher.url, VIEWERATLAS_KICK__WEB_URL=api.url)
+            cmd = [sys.executable, "-m", "vieweratlas", "collect", "kick", "--transport",
+                   "pusher", "--lake", str(tmp_path / "lake"), "--channels-file",
+                   str(channels), "--interval", "1d"]  # fmt: skip
+            with log.open("wb") as out:
+                proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+            try:
+                room = api.chatrooms["alpha"]
+                wait_until(lambda: pusher.subscribed(room), timeout=60)
+                pusher.chat(room, "ann", user_id=1)
+                pusher.chat(room, "ben", user_id=2)
+                pusher.ping()  # answered after the chat frames: they have been read
+                wait_until(
+                    lambda: sum(f.get("event") == "pusher:pong" for f in pusher.frames_in) >= 1
+                )
+                proc.send_signal(signal.SIGTERM)
+                assert proc.wait(30) == 0, log.read_text()
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+    finally:
+        pusher.stop()
+    rows = Lake.open(str(tmp_path / "lake")).read("presence").to_pylist()
+    assert sorted((r["user"], r["source"]) for r in rows) == [("ann", "pusher"), ("ben", "pusher")]
