@@ -165,3 +165,17 @@ def test_synth_spreads_a_world_over_platforms_with_a_valid_creator_map() -> None
         assert PLATFORMS[c["platform"]].normalize(c["channel"]) == c["channel"]
         per_creator.setdefault(c["creator"], set()).add(c["platform"])
     assert all(len(p) == 2 for p in per_creator.values())
+
+
+def test_import_creators_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from testkit import run_cli
+
+    lake = str(tmp_path / "lake")
+    good = write_map(tmp_path / "ok.csv", [("Ann", "twitch", "ann_tv"), ("Ann", "kick", "ann-tv")])
+    assert run_cli(["import", "creators", str(good), "--lake", lake]) == 0
+    assert "creators: 2 rows read, 2 new" in capsys.readouterr().out
+    bad = write_map(tmp_path / "bad.csv", [("Bob", "kick", "bob tv")])
+    assert run_cli(["import", "creators", str(bad), "--lake", lake]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "bad.csv:2" in err
+    assert Lake.open(lake).read("creators").num_rows == 2
