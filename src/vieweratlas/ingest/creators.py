@@ -14,19 +14,17 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 
 from vieweratlas.errors import InputError
 from vieweratlas.lake import Lake, WriteResult
-from vieweratlas.lake.schema import CREATORS, TS
+from vieweratlas.lake.schema import creator_rows
 from vieweratlas.platforms import PLATFORMS
 
 MAX_BYTES = 64 * 2**20
 MAX_CREATOR = 100
-EPOCH = datetime(2005, 1, 1, tzinfo=UTC)  # the earliest time the lake accepts: one partition
 
 
 def read_creators(path: Path) -> pa.Table:
@@ -87,12 +85,6 @@ def read_creators(path: Path) -> pa.Table:
             "channel": pa.array([r[2] for r in rows], pa.string()),
         }
     )
-
-
-def creator_rows(table: pa.Table) -> pa.Table:
-    """Lake rows of the ``creators`` table for a map ``creator, platform, channel``."""
-    rows = table.append_column("ts", pa.repeat(pa.scalar(EPOCH, TS), table.num_rows))
-    return rows.select([*CREATORS.schema.names, "platform"])
 
 
 def import_creators(lake: Lake, path: Path) -> WriteResult:

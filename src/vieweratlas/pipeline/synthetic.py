@@ -9,8 +9,8 @@ import pyarrow.csv as pacsv
 
 from vieweratlas.analysis.quality import nmi
 from vieweratlas.csvsafe import safe_csv_bytes
-from vieweratlas.ingest.creators import creator_rows
 from vieweratlas.lake import Lake
+from vieweratlas.lake.schema import creator_rows
 from vieweratlas.synth import SynthData
 
 
