@@ -187,8 +187,9 @@ class KickApiFake:
                     ranked = sorted(fake.live, key=lambda x: -x[2])
                     chunk = ranked[(page - 1) * limit : page * limit]
                     data = [
-                        {"broadcaster_user_id": b, "slug": s, "viewer_count": v,
-                         "language": "en", "stream_title": "t"}
+                        {"broadcaster_user_id": b, "slug": s, "channel_id": b + 1,
+                         "viewer_count": v, "language": "en", "stream_title": "t",
+                         "category": {"id": 15, "name": "Just Chatting"}}
                         for s, b, v in chunk
                     ]  # fmt: skip
                     return self.reply(200, {"data": data, "message": "OK"})

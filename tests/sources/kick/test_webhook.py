@@ -164,6 +164,12 @@ def test_top_live_channels_are_subscribed(key, tmp_path: Path) -> None:
         with running(settings, MovableClock(T0), top=3) as col:
             wait_until(lambda: api.subscribed() == {100, 101, 102})
             assert sorted(col.channels) == ["ch0", "ch1", "ch2"]
+    meta = Lake.open(str(tmp_path / "lake")).read("channels").to_pylist()
+    assert sorted((m["channel"], m["game"], m["viewers"], m["platform"]) for m in meta) == [
+        ("ch0", "Just Chatting", 1000, "kick"),
+        ("ch1", "Just Chatting", 999, "kick"),
+        ("ch2", "Just Chatting", 998, "kick"),
+    ]
 
 
 def test_public_key_comes_from_the_api_and_secrets_stay_out_of_logs(

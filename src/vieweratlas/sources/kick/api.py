@@ -137,7 +137,11 @@ class KickApi:
 
     async def top_live(self, n: int) -> dict[str, int]:
         """The ``n`` most-watched live channels now: slug → broadcaster user id."""
-        out: dict[str, int] = {}
+        return {s.slug: s.broadcaster_user_id for s in await self.top_streams(n)}
+
+    async def top_streams(self, n: int) -> list[m.Livestream]:
+        """The ``n`` most-watched live streams now (slugs normalised), most-watched first."""
+        out: dict[str, m.Livestream] = {}
         page_no = 1
         while len(out) < n:
             params: list[tuple[str, str | int]] = [
@@ -152,11 +156,11 @@ class KickApi:
             for stream in page.data:
                 slug = KICK.normalize(stream.slug)
                 if slug is not None and len(out) < n:
-                    out[slug] = stream.broadcaster_user_id
+                    out[slug] = stream.model_copy(update={"slug": slug})
             if len(page.data) < min(PAGE, n):
                 break
             page_no += 1
-        return out
+        return list(out.values())
 
     async def subscriptions(self) -> list[m.Subscription]:
         response = await self.call("GET", "/public/v1/events/subscriptions", "kick subscriptions")

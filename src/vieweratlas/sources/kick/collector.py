@@ -29,11 +29,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pyarrow as pa
 import uvicorn
 
 from vieweratlas.config import Settings
 from vieweratlas.errors import ConfigError, KickError, LakeError, VieweratlasError
 from vieweratlas.lake import Lake
+from vieweratlas.lake.schema import CHANNELS, TS
 from vieweratlas.platforms import KICK
 from vieweratlas.sources.common.channels import FileChannelSource
 from vieweratlas.sources.common.sink import (
@@ -45,7 +47,7 @@ from vieweratlas.sources.common.sink import (
 )
 from vieweratlas.sources.common.windows import PresenceWindows, window_start
 from vieweratlas.sources.kick.api import KickApi
-from vieweratlas.sources.kick.models import ChatMessage, parse_webhook_chat
+from vieweratlas.sources.kick.models import ChatMessage, Livestream, parse_webhook_chat
 from vieweratlas.sources.kick.pusher import PusherClient
 from vieweratlas.sources.kick.webhook import (
     CHAT_EVENT,
@@ -142,6 +144,31 @@ class KickCollector:
         self.seen.add(delivery.message_id, window)
         return message
 
+    def _write_metadata(self, streams: list[Livestream]) -> None:
+        """The listing's game, language, viewers and title into ``channels`` (labels use
+        them), at the start of the current window."""
+        if not streams:
+            return
+        ts = window_start(self.now(), self.windows.interval)
+        n = len(streams)
+        table = pa.table(
+            {
+                "ts": pa.array([ts] * n, TS),
+                "channel": [s.slug for s in streams],
+                "channel_id": [str(s.channel_id) if s.channel_id else None for s in streams],
+                "display_name": pa.nulls(n, pa.string()),
+                "game": [s.category.name if s.category else None for s in streams],
+                "language": [s.language for s in streams],
+                "viewers": pa.array([s.viewer_count for s in streams], pa.int64()),
+                "title": [s.stream_title for s in streams],
+                "platform": ["kick"] * n,
+            }
+        )
+        try:
+            self.lake.write("channels", table.select([*CHANNELS.schema.names, "platform"]))
+        except (LakeError, OSError) as exc:
+            log.warning("kick: channel metadata not written: %s", exc)
+
     def _save_seen(self, start: datetime) -> None:
         if self.mode == "webhook":
             self.seen.save(self.lake, start)
@@ -166,7 +193,9 @@ class KickCollector:
     async def wanted(self) -> dict[str, int]:
         """Watched channels now: slug → broadcaster user id (0 when not needed/known)."""
         if self.top is not None:
-            return await self.api.top_live(self.top)
+            streams = await self.api.top_streams(self.top)
+            await asyncio.to_thread(self._write_metadata, streams)
+            return {s.slug: s.broadcaster_user_id for s in streams}
         assert self.channels_file is not None
         slugs = await FileChannelSource(self.channels_file, KICK).fetch()
         if self.mode == "webhook" and self.api.has_credentials:

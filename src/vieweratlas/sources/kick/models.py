@@ -201,12 +201,18 @@ class ChannelsPage(_Lenient):
     data: list[ChannelInfo]
 
 
+class Category(_Lenient):
+    name: str | None = None
+
+
 class Livestream(_Lenient):
     broadcaster_user_id: int
     slug: str
+    channel_id: int | None = None
     viewer_count: int | None = None
     language: str | None = None
     stream_title: str | None = None
+    category: Category | None = None
 
 
 class LivestreamsPage(_Lenient):
