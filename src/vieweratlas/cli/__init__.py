@@ -19,9 +19,11 @@ from vieweratlas.cli import (  # noqa: F401
     lakecmd,
     live,
     platforms,
+    serve,
 )
 from vieweratlas.cli.app import app
 from vieweratlas.errors import VieweratlasError
+from vieweratlas.textsafe import terminal_safe
 
 __all__ = ["app", "main"]
 
@@ -31,8 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="vieweratlas")
     except VieweratlasError as exc:
-        # Plain write: the message may hold untrusted text (file names, channel names).
-        sys.stderr.write(f"error: {exc}\n")
+        # Plain write, controls shown: the message may hold untrusted text (names, paths).
+        sys.stderr.write(f"error: {terminal_safe(str(exc))}\n")
         sys.exit(2)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

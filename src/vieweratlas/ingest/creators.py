@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import fields
 from pathlib import Path
 
 import pyarrow as pa
 
 from vieweratlas.errors import InputError
-from vieweratlas.lake import Lake, WriteResult
+from vieweratlas.ingest.report import ImportResult
+from vieweratlas.lake import Lake
 from vieweratlas.lake.schema import creator_rows
 from vieweratlas.platforms import PLATFORMS
 
@@ -87,9 +89,10 @@ def read_creators(path: Path) -> pa.Table:
     )
 
 
-def import_creators(lake: Lake, path: Path) -> WriteResult:
+def import_creators(lake: Lake, path: Path) -> ImportResult:
     """Validate ``path`` completely, then write it to the lake's ``creators`` table."""
-    return lake.write("creators", creator_rows(read_creators(path)))
+    result = lake.write("creators", creator_rows(read_creators(path)))
+    return ImportResult(**{f.name: getattr(result, f.name) for f in fields(result)})
 
 
 def read_map(lake: Lake) -> pa.Table:
