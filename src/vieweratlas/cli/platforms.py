@@ -16,7 +16,8 @@ from rich.live import Live
 from rich.table import Table
 
 from vieweratlas.cli.app import collect_app
-from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, console, resolve
+from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, resolve
+from vieweratlas.cli.output import err_console, line
 from vieweratlas.config import parse_duration
 from vieweratlas.errors import ConfigError
 from vieweratlas.sources.common.sink import ChatStats, ChatStatus
@@ -78,16 +79,14 @@ class ChatStatusView:
 def _run(
     start: Callable[[Callable[[ChatStatus], None]], Coroutine[Any, Any, ChatStats]], lake: str
 ) -> None:
-    if sys.stdout.isatty():
-        with Live(console=console, refresh_per_second=2, transient=False) as display:
+    if sys.stderr.isatty():
+        with Live(console=err_console, refresh_per_second=2, transient=False) as display:
             stats = asyncio.run(start(ChatStatusView(display)))
     else:
         stats = asyncio.run(start(ChatStatusView(None)))
-    console.print(
+    line(
         f"collected {stats.messages:,} messages; {stats.windows_flushed:,} windows flushed, "
-        f"{stats.rows_written:,} new presence rows in {lake}",
-        markup=False,
-        soft_wrap=True,
+        f"{stats.rows_written:,} new presence rows in {lake}"
     )
 
 
