@@ -59,6 +59,7 @@ from vieweratlas.lake.txn import (
     staging_path,
     write_record,
 )
+from vieweratlas.platforms import PLATFORMS
 
 if TYPE_CHECKING:
     from vieweratlas.lake.store import Lake
@@ -162,13 +163,17 @@ class Stage:
         if missing:
             raise LakeError(f"{spec.name}: rows lack column(s) {', '.join(missing)}")
         columns = []
+        keep_case = _keeps_case(batch)
         for f in self.schema:
             col = batch.column(f.name)
             try:
                 if pa.types.is_dictionary(col.type):
                     col = col.cast(col.type.value_type)
                 if f.name in spec.lower or f.name == "platform":
-                    col = pc.utf8_lower(pc.utf8_trim_whitespace(col.cast(pa.string())))
+                    trimmed = pc.utf8_trim_whitespace(col.cast(pa.string()))
+                    col = pc.utf8_lower(trimmed)
+                    if keep_case is not None and f.name != "platform":
+                        col = pc.if_else(keep_case, trimmed, col)
                 col = col.cast(f.type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                 problem = " ".join(str(exc).split())[:160]
@@ -391,3 +396,17 @@ def sweep_temp(tmp: str | None = None) -> int:
         log.info("removed staging folder %s left by a writer that died", folder)
         removed += 1
     return removed
+
+
+def _keeps_case(batch: pa.RecordBatch) -> pa.Array | None:
+    """Rows whose names keep their case: those of case-sensitive platforms (platforms.py;
+    a YouTube channel id lower-cased is no longer the id). None when there are none."""
+    sensitive = [p.name for p in PLATFORMS.values() if not p.case_insensitive]
+    if not sensitive or "platform" not in batch.schema.names:
+        return None
+    platform = batch.column("platform")
+    if pa.types.is_dictionary(platform.type):
+        platform = platform.cast(platform.type.value_type)
+    lowered = pc.utf8_lower(pc.utf8_trim_whitespace(platform.cast(pa.string())))
+    mask = pc.fill_null(pc.is_in(lowered, value_set=pa.array(sensitive)), False)
+    return mask if pc.any(mask).as_py() else None
