@@ -1,7 +1,8 @@
 """Lakes for the dashboard tests: a real analysed run, a richer twin, tracking, hostile names.
 
-``analysed_lake`` runs ``vieweratlas synth`` + ``analyze`` (the plain run: no similar.parquet,
-no memberships). ``add_rich_run`` derives a second run from it with every optional file and
+``analysed_lake`` runs ``vieweratlas synth`` + ``analyze``; ``add_bare_run`` derives from it
+the plain run (an older run's shape: no similar.parquet, no memberships, no optional
+columns). ``add_rich_run`` derives a second run from it with every optional file and
 column, its ``similar.parquet`` computed here by brute force from presence (independent of
 the product's code). ``add_tracking`` plants lineages over four windows with known flows.
 ``hostile_lake`` is a hand-written run whose names, games, titles and labels are markup.
@@ -36,7 +37,8 @@ RICH_RUN = "20991231T235959Z-00c0de"  # created last: the latest run of the lake
 @dataclass(frozen=True)
 class WebLake:
     path: Path
-    plain_run: str
+    plain_run: str  # the bare run
+    analysed_run: str  # as `analyze` wrote it
     rich_run: str
     windows: tuple[str, ...]
     lineage: pa.Table  # the planted tracking table
@@ -109,7 +111,35 @@ def brute_similar(lake: Lake, nodes: pa.Table) -> pa.Table:
     return pa.Table.from_pylist(rows)
 
 
-def add_rich_run(lake: Lake, plain: str) -> pa.Table:
+BARE_RUN = "20000101T000000Z-0ba4e0"
+
+
+def add_bare_run(lake: Lake, analysed: str) -> str:
+    """The analysed run without any optional file or column, made a minute before it."""
+    base = f"analysis/{analysed}"
+    nodes = pq.read_table(lake.path(f"{base}/nodes.parquet"))
+    optional = ("subcommunity", "confidence", "bridge")
+    nodes = nodes.drop_columns([c for c in optional if c in nodes.column_names])
+    communities = pacsv.read_csv(lake.path(f"{base}/communities.csv"))
+    extra = [c for c in ("parent", "stability") if c in communities.column_names]
+    communities = communities.drop_columns(extra)
+    edges = pq.read_table(lake.path(f"{base}/edges.parquet"))
+    files = {
+        "nodes.parquet": _parquet(nodes),
+        "edges.parquet": _parquet(edges),
+        "edges.csv": _csv(edges),
+        "communities.csv": _csv(communities),
+    }
+    if lake.exists(f"{base}/atlas.html"):
+        files["atlas.html"] = lake.read_bytes(f"{base}/atlas.html")
+    summary = json.loads(lake.read_bytes(f"{base}/summary.json"))
+    created = datetime.fromisoformat(summary["created_at"]) - timedelta(minutes=1)
+    summary["created_at"] = created.isoformat()
+    _write_run(lake, BARE_RUN, files, summary)
+    return BARE_RUN
+
+
+def add_rich_run(lake: Lake, plain: str, out: Path) -> pa.Table:
     """A second run: the plain one plus similar/memberships and the optional columns."""
     base = f"analysis/{plain}"
     nodes = pq.read_table(lake.path(f"{base}/nodes.parquet"))
@@ -117,6 +147,10 @@ def add_rich_run(lake: Lake, plain: str) -> pa.Table:
     community = nodes["community"].to_numpy()
     if "platform" not in nodes.column_names:  # runs made before identities had a platform
         nodes = nodes.add_column(0, "platform", pa.array(["twitch"] * n))
+    # This run's optional columns are planted here (replacing any the analysis wrote), so
+    # the tests know their values.
+    planted = ("subcommunity", "confidence", "bridge")
+    nodes = nodes.drop_columns([c for c in planted if c in nodes.column_names])
     nodes = nodes.append_column(
         "subcommunity", pa.array([f"{c}.{i % 2}" for i, c in enumerate(community)])
     )
@@ -124,6 +158,9 @@ def add_rich_run(lake: Lake, plain: str) -> pa.Table:
     nodes = nodes.append_column("bridge", pa.array([i % 10 == 0 for i in range(n)]))
     communities = pacsv.read_csv(lake.path(f"{base}/communities.csv"))
     k = communities.num_rows
+    communities = communities.drop_columns(
+        [c for c in ("parent", "stability") if c in communities.column_names]
+    )
     communities = communities.append_column("parent", pa.array([None] * k, pa.int64()))
     communities = communities.append_column("stability", pa.array([0.9] * k))
     ids = sorted(set(community.tolist()))
@@ -142,9 +179,9 @@ def add_rich_run(lake: Lake, plain: str) -> pa.Table:
         "communities.csv": _csv(communities),
         "memberships.csv": _csv(pa.Table.from_pylist(memberships)),
         "similar.parquet": _parquet(similar),
-        "atlas.html": lake.read_bytes(f"{base}/atlas.html"),
-        "graph.gexf": lake.read_bytes(f"{base}/graph.gexf"),
     }
+    for name in ("atlas.html", "graph.gexf"):  # from --out: the lake copy may omit them
+        files[name] = (out / name).read_bytes()
     summary = json.loads(lake.read_bytes(f"{base}/summary.json"))
     created = datetime.fromisoformat(summary["created_at"]) + timedelta(minutes=1)
     summary["created_at"] = created.isoformat()
@@ -187,11 +224,12 @@ def add_tracking(lake: Lake, nodes: pa.Table) -> tuple[tuple[str, ...], pa.Table
 
 def build_web_lake(root: Path, out: Path) -> WebLake:
     lake = analysed_lake(root, out)
-    (plain,) = [r.run_id for r in list_runs(lake)]
-    add_rich_run(lake, plain)
-    nodes = pq.read_table(lake.path(f"analysis/{plain}/nodes.parquet"))
+    (analysed,) = [r.run_id for r in list_runs(lake)]
+    plain = add_bare_run(lake, analysed)
+    add_rich_run(lake, analysed, out)
+    nodes = pq.read_table(lake.path(f"analysis/{analysed}/nodes.parquet"))
     windows, lineage = add_tracking(lake, nodes)
-    return WebLake(root, plain, RICH_RUN, windows, lineage)
+    return WebLake(root, plain, analysed, RICH_RUN, windows, lineage)
 
 
 def hostile_lake(root: Path, out: Path) -> tuple[Lake, str]:
