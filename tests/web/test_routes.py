@@ -47,7 +47,7 @@ def test_latest_run_is_the_default_and_run_pins(client: Any, web_lake: WebLake) 
     page = client.get(f"/communities/0?run={web_lake.plain_run}").text
     assert f"?run={web_lake.plain_run}" in page  # links keep the pin
     runs = [r["run_id"] for r in client.get("/api/runs").json()["runs"]]
-    assert runs == [RICH_RUN, web_lake.analysed_run, web_lake.plain_run]
+    assert runs == [RICH_RUN, web_lake.plain_run]
 
 
 def test_channel_api_matches_similar_parquet(client: Any, web_lake: WebLake) -> None:
@@ -111,7 +111,6 @@ def test_channel_page_shows_optional_data_only_when_present(client: Any, web_lak
     ]
     plain = client.get(f"/api/channels/twitch/{name}?run={web_lake.plain_run}").json()
     assert plain["memberships"] == [] and plain["has_memberships"] is False
-    assert "confidence" not in plain["channel"]
     html = client.get(f"/channels/twitch/{name}?run={web_lake.plain_run}").text
     assert "no memberships table" in html
 

@@ -76,4 +76,4 @@ def test_live_server_answers_on_loopback(live: LiveServer) -> None:
     with httpx.Client(base_url=live.url) as client:
         assert client.get("/healthz").text == "ok\n"
         body: Any = client.get("/api/runs").json()
-        assert len(body["runs"]) == 3
+        assert len(body["runs"]) == 2

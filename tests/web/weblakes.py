@@ -1,8 +1,7 @@
 """Lakes for the dashboard tests: a real analysed run, a richer twin, tracking, hostile names.
 
-``analysed_lake`` runs ``vieweratlas synth`` + ``analyze``; ``add_bare_run`` derives from it
-the plain run (an older run's shape: no similar.parquet, no memberships, no optional
-columns). ``add_rich_run`` derives a second run from it with every optional file and
+``analysed_lake`` runs ``vieweratlas synth`` + ``analyze`` (the plain run: no similar.parquet,
+no memberships). ``add_rich_run`` derives a second run from it with every optional file and
 column, its ``similar.parquet`` computed here by brute force from presence (independent of
 the product's code). ``add_tracking`` plants lineages over four windows with known flows.
 ``hostile_lake`` is a hand-written run whose names, games, titles and labels are markup.
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -37,8 +37,7 @@ RICH_RUN = "20991231T235959Z-00c0de"  # created last: the latest run of the lake
 @dataclass(frozen=True)
 class WebLake:
     path: Path
-    plain_run: str  # the bare run
-    analysed_run: str  # as `analyze` wrote it
+    plain_run: str
     rich_run: str
     windows: tuple[str, ...]
     lineage: pa.Table  # the planted tracking table
@@ -70,8 +69,16 @@ def analysed_lake(root: Path, out: Path) -> Lake:
     lake_url = str(root)
     args = ["--channels", "200", "--viewers", "6000", "--communities", "6", "--seed", "11"]
     assert run_cli(["synth", "--lake", lake_url, *args]) == 0
-    assert run_cli(["analyze", "--lake", lake_url, "--out", str(out), "--seed", "1"]) == 0
-    return Lake.open(lake_url)
+    analyze = ["analyze", "--lake", lake_url, "--out", str(out), "--seed", "1"]
+    assert run_cli([*analyze, "--lake-copy", "all"]) == 0  # the Gephi export too
+    lake = Lake.open(lake_url)
+    # The plain run stands for a run made before similar channels, memberships and the
+    # hierarchy existed: the dashboard must do without them.
+    (run_id,) = [r.run_id for r in list_runs(lake)]
+    for name in ("similar.parquet", "memberships.csv", "memberships.parquet"):
+        if lake.exists(f"analysis/{run_id}/{name}"):
+            lake.delete(f"analysis/{run_id}/{name}")
+    return lake
 
 
 def brute_similar(lake: Lake, nodes: pa.Table) -> pa.Table:
@@ -111,35 +118,7 @@ def brute_similar(lake: Lake, nodes: pa.Table) -> pa.Table:
     return pa.Table.from_pylist(rows)
 
 
-BARE_RUN = "20000101T000000Z-0ba4e0"
-
-
-def add_bare_run(lake: Lake, analysed: str) -> str:
-    """The analysed run without any optional file or column, made a minute before it."""
-    base = f"analysis/{analysed}"
-    nodes = pq.read_table(lake.path(f"{base}/nodes.parquet"))
-    optional = ("subcommunity", "confidence", "bridge")
-    nodes = nodes.drop_columns([c for c in optional if c in nodes.column_names])
-    communities = pacsv.read_csv(lake.path(f"{base}/communities.csv"))
-    extra = [c for c in ("parent", "stability") if c in communities.column_names]
-    communities = communities.drop_columns(extra)
-    edges = pq.read_table(lake.path(f"{base}/edges.parquet"))
-    files = {
-        "nodes.parquet": _parquet(nodes),
-        "edges.parquet": _parquet(edges),
-        "edges.csv": _csv(edges),
-        "communities.csv": _csv(communities),
-    }
-    if lake.exists(f"{base}/atlas.html"):
-        files["atlas.html"] = lake.read_bytes(f"{base}/atlas.html")
-    summary = json.loads(lake.read_bytes(f"{base}/summary.json"))
-    created = datetime.fromisoformat(summary["created_at"]) - timedelta(minutes=1)
-    summary["created_at"] = created.isoformat()
-    _write_run(lake, BARE_RUN, files, summary)
-    return BARE_RUN
-
-
-def add_rich_run(lake: Lake, plain: str, out: Path) -> pa.Table:
+def add_rich_run(lake: Lake, plain: str) -> pa.Table:
     """A second run: the plain one plus similar/memberships and the optional columns."""
     base = f"analysis/{plain}"
     nodes = pq.read_table(lake.path(f"{base}/nodes.parquet"))
@@ -147,20 +126,22 @@ def add_rich_run(lake: Lake, plain: str, out: Path) -> pa.Table:
     community = nodes["community"].to_numpy()
     if "platform" not in nodes.column_names:  # runs made before identities had a platform
         nodes = nodes.add_column(0, "platform", pa.array(["twitch"] * n))
-    # This run's optional columns are planted here (replacing any the analysis wrote), so
-    # the tests know their values.
-    planted = ("subcommunity", "confidence", "bridge")
-    nodes = nodes.drop_columns([c for c in planted if c in nodes.column_names])
+    # Replaced by planted values the tests know (a real run has them too).
+    nodes = nodes.drop_columns(
+        [c for c in ("subcommunity", "confidence", "bridge") if c in nodes.column_names]
+    )
     nodes = nodes.append_column(
         "subcommunity", pa.array([f"{c}.{i % 2}" for i, c in enumerate(community)])
     )
     nodes = nodes.append_column("confidence", pa.array(np.linspace(0.5, 1.0, n)))
     nodes = nodes.append_column("bridge", pa.array([i % 10 == 0 for i in range(n)]))
     communities = pacsv.read_csv(lake.path(f"{base}/communities.csv"))
-    k = communities.num_rows
+    if "parent" in communities.column_names:  # the top level only, planted columns below
+        communities = communities.filter(pc.is_null(communities["parent"]))
     communities = communities.drop_columns(
-        [c for c in ("parent", "stability") if c in communities.column_names]
+        [c for c in ("parent", "level", "stability") if c in communities.column_names]
     )
+    k = communities.num_rows
     communities = communities.append_column("parent", pa.array([None] * k, pa.int64()))
     communities = communities.append_column("stability", pa.array([0.9] * k))
     ids = sorted(set(community.tolist()))
@@ -179,9 +160,9 @@ def add_rich_run(lake: Lake, plain: str, out: Path) -> pa.Table:
         "communities.csv": _csv(communities),
         "memberships.csv": _csv(pa.Table.from_pylist(memberships)),
         "similar.parquet": _parquet(similar),
+        "atlas.html": lake.read_bytes(f"{base}/atlas.html"),
+        "graph.gexf": lake.read_bytes(f"{base}/graph.gexf"),
     }
-    for name in ("atlas.html", "graph.gexf"):  # from --out: the lake copy may omit them
-        files[name] = (out / name).read_bytes()
     summary = json.loads(lake.read_bytes(f"{base}/summary.json"))
     created = datetime.fromisoformat(summary["created_at"]) + timedelta(minutes=1)
     summary["created_at"] = created.isoformat()
@@ -224,12 +205,11 @@ def add_tracking(lake: Lake, nodes: pa.Table) -> tuple[tuple[str, ...], pa.Table
 
 def build_web_lake(root: Path, out: Path) -> WebLake:
     lake = analysed_lake(root, out)
-    (analysed,) = [r.run_id for r in list_runs(lake)]
-    plain = add_bare_run(lake, analysed)
-    add_rich_run(lake, analysed, out)
-    nodes = pq.read_table(lake.path(f"analysis/{analysed}/nodes.parquet"))
+    (plain,) = [r.run_id for r in list_runs(lake)]
+    add_rich_run(lake, plain)
+    nodes = pq.read_table(lake.path(f"analysis/{plain}/nodes.parquet"))
     windows, lineage = add_tracking(lake, nodes)
-    return WebLake(root, plain, analysed, RICH_RUN, windows, lineage)
+    return WebLake(root, plain, RICH_RUN, windows, lineage)
 
 
 def hostile_lake(root: Path, out: Path) -> tuple[Lake, str]:
