@@ -35,7 +35,7 @@ from vieweratlas.render.html import embed_json
 from vieweratlas.web import pages
 from vieweratlas.web import params as p
 from vieweratlas.web.security import COOKIE, Guard
-from vieweratlas.web.source import DataSource, NotFound
+from vieweratlas.web.source import DataSource, NotFound, Unreadable
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,8 @@ def create_app(settings: Settings, options: WebOptions | None = None) -> Starlet
                 return error(request, 400, str(exc))
             except NotFound as exc:
                 return error(request, 404, str(exc))
+            except Unreadable as exc:
+                return error(request, 500, str(exc))
 
         async def html_route(request: Request) -> Response:
             return await run(request, False)
