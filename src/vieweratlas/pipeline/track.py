@@ -129,8 +129,8 @@ def _partitions(lake: Lake, table: str, platforms: tuple[str, ...]) -> list[tupl
 
 def data_range(lake: Lake, settings: Settings, every: timedelta, now: datetime) -> list[Window]:
     """The windows to track: from ``analysis.since`` (or the first day with presence) to
-    ``analysis.until`` (or the last day with presence), only whole windows before ``now``
-    unless ``track.partial``."""
+    ``analysis.until`` (or the last day with presence); only windows that ended by ``now``
+    and by ``analysis.until`` unless ``track.partial``."""
     cfg = settings.analysis
     days = sorted({d for _, d in _partitions(lake, "presence", cfg.platforms)})
     if not days:
@@ -138,8 +138,9 @@ def data_range(lake: Lake, settings: Settings, every: timedelta, now: datetime) 
     start = cfg.since or datetime.combine(days[0], datetime.min.time(), UTC)
     end = cfg.until or datetime.combine(days[-1], datetime.min.time(), UTC) + timedelta(days=1)
     windows = plan_windows(start, end, every)
-    if not settings.track.partial:
-        windows = [w for w in windows if w.end <= now]
+    if not settings.track.partial:  # whole windows only: ended before now (and --until)
+        limit = min(now, cfg.until) if cfg.until else now
+        windows = [w for w in windows if w.end <= limit]
     if not windows:
         raise AnalysisError(
             f"track: no whole window of {every} in the data before {now:%Y-%m-%d %H:%M} UTC "
