@@ -27,11 +27,12 @@ from vieweratlas.errors import InputError
 from vieweratlas.ingest import (
     DEFAULT_BASE_TIME,
     FORMATS,
+    ImportResult,
     detect_format,
     import_channels,
     import_presence,
 )
-from vieweratlas.lake import Lake, WriteResult
+from vieweratlas.lake import Lake
 
 FilesArg = Annotated[
     list[Path], typer.Argument(help="Files to import (.csv, .parquet, .jsonl, .json, .gz).")
@@ -77,7 +78,7 @@ def _progress(files: list[Path]) -> Iterator[Callable[[int], None]]:
         yield lambda n: bar.advance(task, n)
 
 
-def _summary(result: WriteResult, seconds: float) -> None:
+def _summary(result: ImportResult, seconds: float) -> None:
     partitions = {posixpath.dirname(f) for f in result.files}
     console.print(
         f"{result.table}: {result.rows_in:,} rows read, {result.rows_written:,} new, "
@@ -85,6 +86,8 @@ def _summary(result: WriteResult, seconds: float) -> None:
         f"in {len(partitions)} partition(s) ({seconds:.1f}s)",
         soft_wrap=True,
     )
+    for notice in result.notices:  # what the import assumed or changed, never silently
+        console.print(f"note: {escape(notice)}", soft_wrap=True)
 
 
 @import_app.command("presence")

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from vieweratlas.analysis.aggregate import aggregate
 from vieweratlas.analysis.bots import detect_bots
 from vieweratlas.analysis.graph import ChannelGraph, GraphStats
-from vieweratlas.analysis.overlap import overlap, select_channels
+from vieweratlas.analysis.overlap import edge_options, overlap, select_channels
 from vieweratlas.config import AnalysisSettings, Settings
 from vieweratlas.errors import AnalysisError
 from vieweratlas.lake import Lake
@@ -66,17 +66,13 @@ class LocalEngine:
             keep_users = ~bots.removed
             matrix = inc.matrix[keep_users]
         with stage("overlap"):
+            # Every eligible channel is analysed; max_channels only limits the drawing.
             kept = select_channels(
-                matrix, min_viewers=cfg.min_channel_viewers, max_channels=cfg.max_channels
+                matrix, min_viewers=cfg.min_channel_viewers, max_channels=matrix.shape[1]
             )
             selected = matrix[:, kept]
-            found = overlap(
-                selected,
-                threshold=cfg.overlap_threshold,
-                weight=cfg.weight,
-                alpha=cfg.significance,
-                max_edges=cfg.max_edges_per_channel * len(kept) or None,
-            )
+            loyalty = cfg.loyalty_cap if cfg.viewer_weight == "loyalty" else None
+            found = overlap(selected, **edge_options(cfg, len(kept)), loyalty_cap=loyalty)
         take = pa.array(kept, pa.int64())
         stats = GraphStats(
             presence_rows=inc.presence_rows,
