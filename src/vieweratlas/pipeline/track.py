@@ -5,8 +5,8 @@ midnight UTC) goes through the three steps of :mod:`vieweratlas.pipeline` (pictu
 request) and is published into the lake's ``tracking/windows/<key>/`` — a small lake of its
 own with one run — and into ``--out/windows/<window>/``. The key is the window, a hash of
 the analysis settings and a fingerprint of the data (the names of the presence files of the
-window's days and of the channel files up to its end; lake file names are derived from their
-rows, so new rows mean new names). A later ``track`` over the same or a longer range reuses
+window's days and of the channel files up to its end; data files are named by the SHA-256 of
+their bytes, so new rows mean new names). A later ``track`` over the same or a longer range reuses
 every window whose key it finds: a daily schedule analyses one new window a day.
 
 The windows' communities are then matched into lineages
@@ -41,7 +41,6 @@ from vieweratlas.csvsafe import safe_csv_bytes
 from vieweratlas.errors import AnalysisError
 from vieweratlas.fileio import atomic_file
 from vieweratlas.lake import Lake
-from vieweratlas.lake.schema import TABLES
 from vieweratlas.runs import Run, list_runs
 from vieweratlas.timings import Timings
 
@@ -118,12 +117,13 @@ def plan_windows(start: datetime, end: datetime, every: timedelta) -> list[Windo
 
 
 def _partitions(lake: Lake, table: str, platforms: tuple[str, ...]) -> list[tuple[str, date]]:
-    """(file, day) of every file of ``table`` (on ``platforms``, all when empty)."""
+    """(file, day) of every visible data file of ``table`` (on ``platforms``, all when
+    empty). File names carry the SHA-256 of their bytes: new rows, new names."""
     out = []
-    for rel in lake.list_files(TABLES[table].path, suffix=".parquet"):
-        m = _PART_RE.search(rel)
+    for f in lake.data_files(table):
+        m = _PART_RE.search(f.partition + "/")
         if m and (not platforms or m.group(1) in platforms):
-            out.append((rel, date.fromisoformat(m.group(2))))
+            out.append((f.rel, date.fromisoformat(m.group(2))))
     return out
 
 
