@@ -151,7 +151,7 @@ def bench_similar(channels: int, work: Path) -> list[tuple[str, float, str]]:
         (
             "similar end to end from the lake (read, aggregate, bots, column)",
             t_e2e,
-            f"{result.users:,} viewers",
+            f"{result.users:,} viewers; CPU time of the process {cpu:.2f} s",
         ),
     ]
 
