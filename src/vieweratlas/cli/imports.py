@@ -29,11 +29,12 @@ from vieweratlas.errors import ConfigError
 from vieweratlas.ingest import (
     DEFAULT_BASE_TIME,
     FORMATS,
+    ImportResult,
     detect_format,
     import_channels,
     import_presence,
 )
-from vieweratlas.lake import Lake, WriteResult
+from vieweratlas.lake import Lake
 
 FilesArg = Annotated[
     list[Path], typer.Argument(help="Files to import (.csv, .parquet, .jsonl, .json, .gz).")
@@ -103,13 +104,15 @@ def _progress(files: list[Path]) -> Iterator[Callable[[int], None]]:
         yield advance
 
 
-def _summary(result: WriteResult, seconds: float) -> None:
+def _summary(result: ImportResult, seconds: float) -> None:
     partitions = {posixpath.dirname(f) for f in result.files}
     line(
         f"{result.table}: {result.rows_in:,} rows read, {result.rows_written:,} new, "
         f"{result.duplicates:,} duplicates skipped, {len(result.files)} file(s) written "
         f"in {len(partitions)} partition(s) ({seconds:.1f}s)"
     )
+    for notice in result.notices:  # what the import assumed or changed, never silently
+        line(f"note: {notice}")
 
 
 @import_app.command("presence")

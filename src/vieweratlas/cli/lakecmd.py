@@ -1,5 +1,5 @@
-"""``vieweratlas lake check`` (what the lake holds), ``lake prune`` (retention, dry run
-unless ``--apply``) and ``lake athena`` (DDL)."""
+"""``vieweratlas lake …``: ``check`` (what the lake holds, and whether its files are whole),
+``prune`` (retention, dry run unless ``--apply``), ``athena`` (DDL), ``compact``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import Progress
+from rich.text import Text
 
 from vieweratlas.cli import checks
 from vieweratlas.cli.app import lake_app
@@ -16,11 +17,13 @@ from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, err_console, r
 from vieweratlas.cli.output import line, note, table
 from vieweratlas.config import parse_timestamp
 from vieweratlas.errors import ConfigError, LakeError
-from vieweratlas.lake import Lake
+from vieweratlas.lake import TABLES, Lake
 from vieweratlas.lake.athena import create_tables
-from vieweratlas.lake.health import check_lake
+from vieweratlas.lake.compact import compact as compact_lake
+from vieweratlas.lake.health import check_lake, scan_lake
 from vieweratlas.lake.inventory import describe
 from vieweratlas.lake.retention import PrunePlan, apply_prune, plan_prune
+from vieweratlas.textsafe import terminal_safe
 
 
 @lake_app.command()
@@ -100,23 +103,27 @@ def check(
     lake: LakeOpt = None,
     config: ConfigOpt = None,
     preset: PresetOpt = None,
-    reachable: Annotated[
+    quick: Annotated[
         bool,
         typer.Option(
-            "--reachable",
+            "--quick",
             help="Only check that the settings resolve and the lake answers (or can be "
             "created): one cheap call, the container healthcheck.",
         ),
     ] = False,
+    deep: Annotated[
+        bool,
+        typer.Option("--deep", help="Read every row and check each file's SHA-256 too."),
+    ] = False,
 ) -> None:
-    """What the lake holds: tables, rows, time range, platforms, runs; exit 2 when the lake
-    does not exist or has unreadable files."""
+    """What the lake holds (tables, rows, time range, platforms, runs) and whether its files
+    are whole; exit 2 when the lake does not exist or a file is damaged."""
     settings = resolve(lake, config, preset)
     the_lake = Lake.open(settings.lake)
-    if reachable:
-        line(check_lake(the_lake))
+    status = check_lake(the_lake)
+    if quick:
+        line(status)
         return
-    check_lake(the_lake)
     the_lake = checks.existing_lake(settings)
     inv = describe(the_lake)
     if inv.empty:
@@ -141,12 +148,48 @@ def check(
             right=["files", "rows", "unreadable"],
         )
     _show_runs(the_lake)
+    with err_console.status("checking data files"):
+        report = scan_lake(the_lake, deep=deep)
+    if report.damaged:
+        raise LakeError(f"lake {the_lake.url}: {report.line()}")
     bad = [path for t in inv.tables for path in t.unreadable]
     if bad:
         raise LakeError(
             f"lake {the_lake.url}: {len(bad)} unreadable Parquet file(s), e.g. {bad[0]} "
             "(truncated or damaged)"
         )
+    line(f"{status}; {report.line()}")
+
+
+@lake_app.command()
+def compact(
+    lake: LakeOpt = None,
+    config: ConfigOpt = None,
+    preset: PresetOpt = None,
+    table_: Annotated[
+        list[str] | None,
+        typer.Option("--table", help="Only this table (repeatable; default: all)."),
+    ] = None,
+) -> None:
+    """Merge each partition's small or overlapping files into few sorted ones, atomically."""
+    settings = resolve(lake, config, preset)
+    names = tuple(table_ or ())
+    unknown = [n for n in names if n not in TABLES]
+    if unknown:
+        raise ConfigError(f"--table {unknown[0]!r}: unknown table (known: {', '.join(TABLES)})")
+    the_lake = checks.existing_lake(settings)
+    with err_console.status("compacting") as status:
+        done = compact_lake(
+            the_lake,
+            names,
+            progress=lambda c: status.update(Text(terminal_safe(f"compacted {c.partition}"))),
+        )
+    if not done:
+        line("nothing to compact")
+        return
+    before = sum(c.files_before for c in done)
+    after = sum(c.files_after for c in done)
+    line(f"compacted {len(done)} partition(s): {before} file(s) → {after}")
 
 
 def _show_runs(lake: Lake) -> None:
