@@ -221,9 +221,9 @@ def test_lake_check_names_a_truncated_parquet_file(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[:-40])
     code, _, err = run(["lake", "check", "--lake", lake.url])
     err = one_line_error(code, err)
-    assert written in err and "unreadable" in err
+    assert Path(written).name[-30:] in err and "damaged" in err
     code, _, err = run(["analyze", "--lake", lake.url, "--out", str(tmp_path / "out")])
-    assert written in one_line_error(code, err)
+    assert Path(written).name[-30:] in one_line_error(code, err)
     assert not (tmp_path / "out").exists()
 
 
@@ -312,12 +312,12 @@ def test_piped_tables_are_tab_separated_and_never_cut(analyzed: tuple[Path, str]
     out, stdout = analyzed
     lines = stdout.splitlines()
     start = lines.index("community\tlabel\tchannels\tviewers\ttop channels")
-    communities = pq.read_table(out / "communities.parquet")
+    communities = pq.read_table(out / "communities.parquet").slice(0, 15)
     body = lines[start + 1 : start + 1 + communities.num_rows]
     assert all(len(x.split("\t")) == 5 for x in body)
     assert "…" not in "\n".join(body)
-    # One line per community, values whole: sizes are plain integers that add up.
-    assert sum(int(x.split("\t")[2]) for x in body) == pq.read_table(out / "nodes.parquet").num_rows
+    # One line per community, values whole: sizes are the plain integers of the table.
+    assert [int(x.split("\t")[2]) for x in body] == communities["size"].to_pylist()
     assert max(len(x) for x in lines) < 10_000
 
 
