@@ -481,3 +481,10 @@ def test_a_terminal_gets_stage_progress_with_percentage_on_stderr(
     assert "synth: generating" in shown and "synth: writing to the lake" in shown
     assert re.search(r"\d+%", shown)
     assert "%" not in out  # the result on stdout stays clean
+
+
+@pytest.mark.usefixtures("no_analysis")
+def test_platforms_the_lake_does_not_hold_are_named(small_lake: Path, tmp_path: Path) -> None:
+    argv = ["analyze", "--lake", str(small_lake), "--out", str(tmp_path / "o"), "--platforms"]
+    err = one_line_error(*run([*argv, "kick"])[::2])
+    assert "no presence there (it holds twitch)" in err
