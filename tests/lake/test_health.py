@@ -12,9 +12,9 @@ from vieweratlas.lake import Lake
 from vieweratlas.lake.health import check_lake
 
 
-def test_quick_ok_on_fresh_lake(lake_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_reachable_ok_on_fresh_lake(lake_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert check_lake(Lake.open(lake_url)).startswith("ok")
-    assert _run(["lake", "check", "--quick", "--lake", lake_url]) == 0
+    assert _run(["lake", "check", "--reachable", "--lake", lake_url]) == 0
     assert "ok" in capsys.readouterr().out
 
 

@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import typer
 
 from vieweratlas.cli import checks
@@ -282,6 +284,13 @@ def threshold_line(summary: dict[str, Any]) -> str | None:
     return text
 
 
+def _top_level(communities: pa.Table) -> pa.Table:
+    """The top level of the hierarchy (rows without a parent)."""
+    if "parent" not in communities.column_names:
+        return communities
+    return communities.filter(pc.is_null(communities["parent"]))
+
+
 def show_run(result: RunResult, nmi: float | None, window: checks.Window) -> None:
     """The run's summary, printed once: counts, window, threshold, bots, communities, time."""
     s: dict[str, Any] = result.summary
@@ -310,7 +319,7 @@ def show_run(result: RunResult, nmi: float | None, window: checks.Window) -> Non
                 "n/a" if row["viewers"] is None else row["viewers"],
                 ", ".join(str(row["top_channels"] or "").split(", ")[:3]),
             )
-            for row in result.communities.slice(0, 15).to_pylist()
+            for row in _top_level(result.communities).slice(0, 15).to_pylist()
         ),
         right=["community", "channels", "viewers"],
     )

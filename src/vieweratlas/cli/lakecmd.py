@@ -1,5 +1,5 @@
-"""``vieweratlas lake …``: ``check`` (what the lake holds, and whether its files are whole),
-``prune`` (retention, dry run unless ``--apply``), ``athena`` (DDL), ``compact``."""
+"""``vieweratlas lake check`` (what the lake holds), ``lake prune`` (retention, dry run
+unless ``--apply``), ``lake athena`` (DDL) and ``lake compact`` (merging small files)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 from rich.progress import Progress
-from rich.text import Text
 
 from vieweratlas.cli import checks
 from vieweratlas.cli.app import lake_app
@@ -23,7 +22,6 @@ from vieweratlas.lake.compact import compact as compact_lake
 from vieweratlas.lake.health import check_lake, scan_lake
 from vieweratlas.lake.inventory import describe
 from vieweratlas.lake.retention import PrunePlan, apply_prune, plan_prune
-from vieweratlas.textsafe import terminal_safe
 
 
 @lake_app.command()
@@ -103,27 +101,30 @@ def check(
     lake: LakeOpt = None,
     config: ConfigOpt = None,
     preset: PresetOpt = None,
-    quick: Annotated[
+    reachable: Annotated[
         bool,
         typer.Option(
-            "--quick",
+            "--reachable",
             help="Only check that the settings resolve and the lake answers (or can be "
             "created): one cheap call, the container healthcheck.",
         ),
     ] = False,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="The same as --reachable.", hidden=True)
+    ] = False,
     deep: Annotated[
         bool,
-        typer.Option("--deep", help="Read every row and check each file's SHA-256 too."),
+        typer.Option("--deep", help="Also read every row and check each file's SHA-256."),
     ] = False,
 ) -> None:
-    """What the lake holds (tables, rows, time range, platforms, runs) and whether its files
-    are whole; exit 2 when the lake does not exist or a file is damaged."""
+    """What the lake holds: tables, rows, time range, platforms, runs; exit 2 when the lake
+    does not exist or has unreadable files."""
     settings = resolve(lake, config, preset)
     the_lake = Lake.open(settings.lake)
-    status = check_lake(the_lake)
-    if quick:
-        line(status)
+    if reachable or quick:
+        line(check_lake(the_lake))
         return
+    check_lake(the_lake)
     the_lake = checks.existing_lake(settings)
     inv = describe(the_lake)
     if inv.empty:
@@ -148,48 +149,16 @@ def check(
             right=["files", "rows", "unreadable"],
         )
     _show_runs(the_lake)
-    with err_console.status("checking data files"):
-        report = scan_lake(the_lake, deep=deep)
-    if report.damaged:
-        raise LakeError(f"lake {the_lake.url}: {report.line()}")
     bad = [path for t in inv.tables for path in t.unreadable]
     if bad:
         raise LakeError(
             f"lake {the_lake.url}: {len(bad)} unreadable Parquet file(s), e.g. {bad[0]} "
             "(truncated or damaged)"
         )
-    line(f"{status}; {report.line()}")
-
-
-@lake_app.command()
-def compact(
-    lake: LakeOpt = None,
-    config: ConfigOpt = None,
-    preset: PresetOpt = None,
-    table_: Annotated[
-        list[str] | None,
-        typer.Option("--table", help="Only this table (repeatable; default: all)."),
-    ] = None,
-) -> None:
-    """Merge each partition's small or overlapping files into few sorted ones, atomically."""
-    settings = resolve(lake, config, preset)
-    names = tuple(table_ or ())
-    unknown = [n for n in names if n not in TABLES]
-    if unknown:
-        raise ConfigError(f"--table {unknown[0]!r}: unknown table (known: {', '.join(TABLES)})")
-    the_lake = checks.existing_lake(settings)
-    with err_console.status("compacting") as status:
-        done = compact_lake(
-            the_lake,
-            names,
-            progress=lambda c: status.update(Text(terminal_safe(f"compacted {c.partition}"))),
-        )
-    if not done:
-        line("nothing to compact")
-        return
-    before = sum(c.files_before for c in done)
-    after = sum(c.files_after for c in done)
-    line(f"compacted {len(done)} partition(s): {before} file(s) → {after}")
+    report = scan_lake(the_lake, deep=deep)
+    if report.damaged:
+        raise LakeError(f"lake {the_lake.url}: {report.line()}")
+    line(report.line())
 
 
 def _show_runs(lake: Lake) -> None:
@@ -258,3 +227,29 @@ def _render(result: PrunePlan, *, show: int) -> None:
             line(f"  … and {len(result.runs) - show} more runs")
     if not result.runs and not result.runs_kept:
         note("runs are kept: prune them with --keep-runs N or --runs-older-than 30d")
+
+
+@lake_app.command()
+def compact(
+    lake: LakeOpt = None,
+    config: ConfigOpt = None,
+    preset: PresetOpt = None,
+    table: Annotated[
+        list[str] | None,
+        typer.Option("--table", help="Only this table (repeatable; default: all)."),
+    ] = None,
+) -> None:
+    """Merge each partition's small or overlapping files into few sorted ones, atomically."""
+    settings = resolve(lake, config, preset)
+    names = tuple(table or ())
+    unknown = [n for n in names if n not in TABLES]
+    if unknown:
+        raise ConfigError(f"--table {unknown[0]!r}: unknown table (known: {', '.join(TABLES)})")
+    the_lake = checks.existing_lake(settings)
+    done = compact_lake(the_lake, names, progress=lambda c: note(f"compacted {c.partition}"))
+    if not done:
+        line("nothing to compact")
+        return
+    before = sum(c.files_before for c in done)
+    after = sum(c.files_after for c in done)
+    line(f"compacted {len(done)} partition(s): {before} file(s) → {after}")
