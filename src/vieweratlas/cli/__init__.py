@@ -10,7 +10,16 @@ from __future__ import annotations
 import sys
 
 # Command modules register themselves on ``app`` when imported.
-from vieweratlas.cli import analysis, data, explore, helix, imports, lakecmd, live  # noqa: F401
+from vieweratlas.cli import (  # noqa: F401
+    analysis,
+    data,
+    explore,
+    helix,
+    imports,
+    lakecmd,
+    live,
+    serve,
+)
 from vieweratlas.cli.app import app
 from vieweratlas.errors import VieweratlasError
 from vieweratlas.textsafe import terminal_safe
