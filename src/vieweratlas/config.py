@@ -82,6 +82,8 @@ PlatformName = Literal["twitch", "kick", "youtube"]
 Engine = Literal["local", "spark"]
 Weight = Literal["excess", "cosine", "jaccard", "shared"]
 Algorithm = Literal["leiden", "louvain"]
+EdgeSelection = Literal["neighbours", "budget"]
+ViewerWeight = Literal["presence", "loyalty"]
 
 
 class _Section(BaseModel):
@@ -189,19 +191,48 @@ class AnalysisSettings(_Section):
         "for data past one machine).",
     )
     max_channels: int = Field(
-        5000, ge=2, description="Keep at most this many channels, the most-watched first."
+        5000,
+        ge=2,
+        description="The maps draw at most this many channels (the most-watched first, "
+        "every community's biggest included); the analysis and the tables cover all.",
     )
     min_channel_viewers: int = Field(
         10, ge=1, description="Channels with fewer unique viewers (after bots) are left out."
     )
     overlap_threshold: int = Field(
-        2, ge=1, description="An edge needs at least this many shared unique viewers."
+        1, ge=1, description="An edge needs at least this many shared unique viewers."
+    )
+    edge_selection: EdgeSelection = Field(
+        "neighbours",
+        description="How edges are chosen: neighbours = every channel keeps its "
+        "`neighbours` strongest ties among those beyond chance (small channels keep theirs); "
+        "budget = one global threshold raised until `max_edges_per_channel` remain on "
+        "average (small channels lose theirs first).",
+    )
+    neighbours: int = Field(
+        30, ge=1, description="neighbours selection: ties each channel keeps (at most)."
+    )
+    neighbour_significance: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="neighbours selection: a tie must be unlikely by chance (Poisson tail "
+        "probability of the shared count below this, given both audiences).",
     )
     max_edges_per_channel: int = Field(
         25,
         ge=0,
-        description="Edge budget: when more edges would pass, the threshold is raised until "
-        "at most this many per channel remain (0: no budget, the threshold is exact).",
+        description="budget selection: the threshold is raised until at most this many "
+        "edges per channel remain on average (0: no budget, the threshold is exact).",
+    )
+    viewer_weight: ViewerWeight = Field(
+        "presence",
+        description="How a viewer's tie to a channel counts in edge weights and memberships: "
+        "presence = once, however often seen; loyalty = min(snapshots seen, loyalty_cap) / "
+        "loyalty_cap, so drive-by visits count less than regulars.",
+    )
+    loyalty_cap: int = Field(
+        3, ge=1, description="loyalty weighting: snapshots after which a viewer counts fully."
     )
     significance: float = Field(
         0.0,
@@ -227,9 +258,51 @@ class AnalysisSettings(_Section):
         "(or marked unclustered, -1).",
     )
     attach_unclustered: bool = Field(
-        False,
-        description="Place channels without significant edges in the community their "
-        "viewers favour (flagged `attached` in nodes); off: they are left out of the map.",
+        True,
+        description="Place channels without edges in the community their viewers favour "
+        "beyond chance (flagged `attached` in nodes); off: they are listed as unplaced.",
+    )
+    refine_by_viewers: bool = Field(
+        True,
+        description="After clustering, move a channel to the community its viewers' "
+        "attention favours most beyond chance, when that is not its own (edges are a "
+        "channel's strongest few ties; its viewers are all of them).",
+    )
+    consensus_runs: int = Field(
+        10,
+        ge=1,
+        description="Clusterings behind `confidence`/`stability`: one as is, the others "
+        "with noisy edge weights (1: no confidence measure, everything 1.0).",
+    )
+    sub_resolution: float = Field(
+        0.7,
+        gt=0,
+        description="Modularity resolution for sub-communities, found inside each community.",
+    )
+    sub_min_modularity: float = Field(
+        0.1,
+        ge=0,
+        description="A community is split into sub-communities only if the split reaches "
+        "this modularity within it (else it is its own single sub-community).",
+    )
+    bridge_share: float = Field(
+        0.2,
+        gt=0,
+        le=1,
+        description="A channel is a member of every community that gets at least this share "
+        "of its viewers' attention beyond chance (memberships); two or more: a bridge.",
+    )
+    bridge_min_z: float = Field(
+        1.1,
+        ge=0,
+        description="...and whose excess attention is at least this many times its noise "
+        "(sqrt of the summed squared attention of the channel's viewers).",
+    )
+    similar_top: int = Field(
+        20,
+        ge=1,
+        description="Similar channels kept per channel in a run's similar.parquet (and shown "
+        "by `similar` without --top).",
     )
     bots: BotSettings = Field(default_factory=BotSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
@@ -253,6 +326,58 @@ class RetentionSettings(_Section):
     )
 
 
+class TrackSettings(_Section):
+    every: Duration = Field(
+        timedelta(days=1), description="Length of one tracking window (`track --every`)."
+    )
+    threshold: float = Field(
+        0.3,
+        gt=0,
+        le=1,
+        description="Jaccard similarity of member sets at which a community continues a "
+        "lineage of the window before (θ of Greene, Doyle & Cunningham 2010).",
+    )
+    containment: float = Field(
+        0.5,
+        gt=0,
+        description="Also related when this share of the smaller set lies in the other "
+        "(overlap coefficient), so a small piece breaking off is a split, not a birth "
+        "(above 1: Jaccard only).",
+    )
+    min_shared: int = Field(
+        3, ge=1, description="… and only when they have at least this many channels in common."
+    )
+    change: float = Field(
+        0.25,
+        gt=0,
+        description="A continuing lineage whose channel count changed by this share or more "
+        "grows or shrinks (an event).",
+    )
+    reuse: bool = Field(
+        True,
+        description="Reuse windows already analysed with the same settings and the same data "
+        "(kept in the lake under tracking/windows/).",
+    )
+    partial: bool = Field(
+        False,
+        description="Also analyse the window still in progress (by default the last window "
+        "ends at the last full window before now).",
+    )
+    chart_lineages: int = Field(
+        20,
+        ge=1,
+        description="Lineages drawn one by one in evolution.png (the biggest); the others are "
+        "drawn together as 'other'.",
+    )
+    chart_min_flow: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="Flows between lineages smaller than this share of a window's channels "
+        "are drawn together with the 'other' band.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything ViewerAtlas can be told. Immutable; build it with :func:`load_settings`."""
 
@@ -270,6 +395,7 @@ class Settings(BaseSettings):
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     vod: VodSettings = Field(default_factory=VodSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    track: TrackSettings = Field(default_factory=TrackSettings)
 
     @classmethod
     def settings_customise_sources(

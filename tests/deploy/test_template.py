@@ -108,6 +108,7 @@ def _container(task: str) -> dict[str, Any]:
     [
         ("CollectorTaskDefinition", "256", "512"),
         ("AnalysisTaskDefinition", "1024", "2048"),
+        ("TrackTaskDefinition", "1024", "2048"),
         ("VodTaskDefinition", "512", "1024"),
     ],
 )
@@ -135,7 +136,7 @@ def test_job_commands_exist_and_runtime_caps() -> None:
     assert collector["HealthCheck"]["Command"][:2] == ["CMD", "vieweratlas"]
     assert _cli_ok(collector["HealthCheck"]["Command"][2:]) == 0
     for task, cap in (("CollectorTaskDefinition", None), ("AnalysisTaskDefinition", "2h"),
-                      ("VodTaskDefinition", "5h")):  # fmt: skip
+                      ("TrackTaskDefinition", "2h"), ("VodTaskDefinition", "5h")):  # fmt: skip
         c = _container(task)
         command = [a if isinstance(a, str) else "100" for a in c["Command"]]
         assert _cli_ok(command) == 0, task
@@ -148,6 +149,10 @@ def test_schedules_and_spot() -> None:
     sched = resources("AWS::Scheduler::Schedule")
     assert sched["AnalysisSchedule"]["ScheduleExpression"].startswith("cron(")
     assert sched["AnalysisSchedule"]["ScheduleExpression"].endswith(" * * ? *)")  # daily
+    assert sched["TrackSchedule"]["ScheduleExpression"].endswith(" * * ? *)")  # daily
+    assert sched["TrackSchedule"]["Target"]["EcsParameters"]["TaskDefinitionArn"] == {
+        "Ref": "TrackTaskDefinition"
+    }
     assert sched["VodSchedule"]["ScheduleExpression"] == "rate(6 hours)"
     for s in sched.values():
         strategy = s["Target"]["EcsParameters"]["CapacityProviderStrategy"]
@@ -197,7 +202,10 @@ def test_iam_least_privilege() -> None:
         st for st in analysis["Policies"][0]["PolicyDocument"]["Statement"]
         if st["Action"] == "s3:PutObject"
     ]  # fmt: skip
-    assert [w["Resource"]["Fn::Sub"] for w in writes] == ["${LakeBucket.Arn}/lake/analysis/*"]
+    assert [w["Resource"]["Fn::Sub"] for w in writes] == [
+        "${LakeBucket.Arn}/lake/analysis/*",
+        "${LakeBucket.Arn}/lake/tracking/*",
+    ]
 
 
 def test_guardrails_budget_alerts_and_alarms() -> None:

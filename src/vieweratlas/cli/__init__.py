@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 # Command modules register themselves on ``app`` when imported.
-from vieweratlas.cli import analysis, data, helix, imports, lakecmd, live  # noqa: F401
+from vieweratlas.cli import analysis, data, explore, helix, imports, lakecmd, live  # noqa: F401
 from vieweratlas.cli.app import app
 from vieweratlas.errors import VieweratlasError
 

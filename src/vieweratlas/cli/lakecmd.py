@@ -1,4 +1,5 @@
-"""``vieweratlas lake prune``: apply retention (dry run unless ``--apply``)."""
+"""``vieweratlas lake …``: health (``check``), retention (``prune``), Athena DDL (``athena``)
+and compaction (``compact``)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from rich.table import Table
 from vieweratlas.cli.app import lake_app
 from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, console, resolve
 from vieweratlas.config import parse_timestamp
-from vieweratlas.errors import ConfigError
-from vieweratlas.lake import Lake
+from vieweratlas.errors import ConfigError, LakeError
+from vieweratlas.lake import TABLES, Lake
 from vieweratlas.lake.athena import create_tables
-from vieweratlas.lake.health import check_lake
+from vieweratlas.lake.compact import compact as compact_lake
+from vieweratlas.lake.health import check_lake, scan_lake
 from vieweratlas.lake.retention import PrunePlan, apply_prune, plan_prune
 
 
@@ -75,10 +77,62 @@ def prune(
 
 
 @lake_app.command()
-def check(lake: LakeOpt = None, config: ConfigOpt = None, preset: PresetOpt = None) -> None:
-    """Exit 0 when the settings resolve and the lake answers (the container healthcheck)."""
+def check(
+    lake: LakeOpt = None,
+    config: ConfigOpt = None,
+    preset: PresetOpt = None,
+    quick: Annotated[
+        bool,
+        typer.Option("--quick", help="Only check that the lake answers (the healthcheck)."),
+    ] = False,
+    deep: Annotated[
+        bool,
+        typer.Option("--deep", help="Read every row and check each file's SHA-256 too."),
+    ] = False,
+) -> None:
+    """Check the lake answers and its Parquet files are whole; exit 2 naming a damaged one."""
     settings = resolve(lake, config, preset)
-    console.print(escape(check_lake(Lake.open(settings.lake))))
+    the_lake = Lake.open(settings.lake)
+    status = check_lake(the_lake)
+    if quick:
+        console.print(escape(status))
+        return
+    with console.status("checking data files"):
+        report = scan_lake(the_lake, deep=deep)
+    if report.damaged:
+        raise LakeError(f"lake {the_lake.url}: {report.line()}")
+    console.print(escape(f"{status}; {report.line()}"))
+
+
+@lake_app.command()
+def compact(
+    lake: LakeOpt = None,
+    config: ConfigOpt = None,
+    preset: PresetOpt = None,
+    table: Annotated[
+        list[str] | None,
+        typer.Option("--table", help="Only this table (repeatable; default: all)."),
+    ] = None,
+) -> None:
+    """Merge each partition's small or overlapping files into few sorted ones, atomically."""
+    settings = resolve(lake, config, preset)
+    names = tuple(table or ())
+    unknown = [n for n in names if n not in TABLES]
+    if unknown:
+        raise ConfigError(f"--table {unknown[0]!r}: unknown table (known: {', '.join(TABLES)})")
+    the_lake = Lake.open(settings.lake)
+    with console.status("compacting") as status:
+        done = compact_lake(
+            the_lake,
+            names,
+            progress=lambda c: status.update(f"compacted {escape(c.partition)}"),
+        )
+    if not done:
+        console.print("nothing to compact")
+        return
+    before = sum(c.files_before for c in done)
+    after = sum(c.files_after for c in done)
+    console.print(f"compacted {len(done)} partition(s): {before} file(s) → {after}")
 
 
 @lake_app.command()

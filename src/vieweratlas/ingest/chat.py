@@ -25,15 +25,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import ijson
 import pyarrow as pa
 
 from vieweratlas.config import parse_timestamp
-from vieweratlas.errors import InputError
+from vieweratlas.errors import InputError, first_line
 from vieweratlas.ingest.columns import RANGE_TEXT, ColumnError, out_of_range, show_time, to_names
 from vieweratlas.ingest.guard import Progress, head, open_input
 from vieweratlas.ingest.plain import ImportOptions
+from vieweratlas.lake.duck import session
 from vieweratlas.sources.common.buckets import bucket_comments
 
 log = logging.getLogger(__name__)
@@ -63,12 +63,11 @@ class _Buckets:
 
     def __init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="vieweratlas-chat-")
-        self.con = duckdb.connect(f"{self._dir.name}/agg.duckdb")
-        self.con.execute("SET memory_limit='256MB'")
-        self.con.execute("SET enable_progress_bar=false")  # it would write to stdout
-        self.con.execute("SET TimeZone='UTC'")
-        self.con.execute(f"SET temp_directory='{self._dir.name}/spill'")
-        self.con.execute("SET preserve_insertion_order=false")
+        self.con = session(
+            f"{self._dir.name}/agg.duckdb",
+            memory_limit="256MB",
+            spill_dir=f"{self._dir.name}/spill",
+        )
         self.con.execute(
             "CREATE TABLE parts (ts TIMESTAMPTZ, user VARCHAR, user_id VARCHAR, messages BIGINT)"
         )
@@ -179,7 +178,7 @@ def _json_items(
         items: Iterator[Any] = ijson.items(f, prefix, use_float=True, buf_size=1 << 20)
         yield from items
     except ijson.JSONError as exc:
-        detail = " ".join(str(exc).split())[:120]
+        detail = first_line(exc, 120)
         raise InputError(str(path), f"invalid JSON: {detail}") from None
     finally:
         f.close()

@@ -24,11 +24,12 @@ import pyarrow.compute as pc
 from vieweratlas.config import parse_timestamp
 from vieweratlas.errors import InputError
 from vieweratlas.lake.schema import TS
+from vieweratlas.lake.writer import EARLIEST, LATEST
 from vieweratlas.platforms import Platform
 
-# The sane range of imported times (the upper bound excluded).
-MIN_TIME = datetime(2005, 1, 1, tzinfo=UTC)
-MAX_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+# The sane range of imported times (the upper bound excluded): the lake's own window.
+MIN_TIME = EARLIEST
+MAX_TIME = LATEST
 MAX_TEXT = 1000  # characters of a game, title or display name
 MAX_ID = 64  # characters of a user or channel id
 # C0 controls but tab, DEL and C1 controls: never part of a name, game or title.

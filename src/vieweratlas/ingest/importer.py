@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from vieweratlas.errors import InputError
+from vieweratlas.errors import InputError, first_line
 from vieweratlas.ingest.chat import (
     chat_downloader_presence,
     looks_like_chat_downloader,
@@ -32,14 +32,14 @@ from vieweratlas.ingest.plain import (
     channel_rows,
     plain_presence,
 )
-from vieweratlas.ingest.report import ImportResult, differing_channel_rows, import_result
+from vieweratlas.ingest.report import ChannelCheck, ImportResult, import_result
 from vieweratlas.ingest.tabular import check_text
 from vieweratlas.lake import CHANNELS, PRESENCE, Lake, Stage, TableSpec, WriteResult
 
 log = logging.getLogger(__name__)
 
 Rows = Iterable[pa.Table | pa.RecordBatch]
-STAGE_MEMORY = "384MB"  # DuckDB spills past this: peak memory stays flat as files grow
+STAGE_MEMORY = "768MB"  # per file group of the commit; staging itself streams to disk
 Reader = Callable[[Path, ImportOptions, Progress | None], Rows]
 
 
@@ -165,18 +165,22 @@ def import_channels(
     (``differing_rows``): the lake keeps the first value stored for a key.
     """
     opts = ImportOptions(platform=platform, snapshot_time=snapshot_time, limits=limits or Limits())
+    check = ChannelCheck()
     differing = 0
 
     def before_commit(stage: Stage) -> None:
         nonlocal differing
-        differing = differing_channel_rows(stage.con, lake)
+        differing = check.differing(lake)
 
-    result = _import(
-        lake,
-        CHANNELS,
-        [(Path(p), _reader(channel_rows, Path(p), opts, progress)) for p in paths],
-        before_commit,
-    )
+    try:
+        result = _import(
+            lake,
+            CHANNELS,
+            [(Path(p), check.watch(_reader(channel_rows, Path(p), opts, progress))) for p in paths],
+            before_commit,
+        )
+    finally:
+        check.close()
     return import_result(result, opts.notes, differing_rows=differing)
 
 
@@ -195,12 +199,10 @@ def _import(
     if not files:
         raise InputError("(no files)", "nothing to import")
     with Stage(spec, memory_limit=STAGE_MEMORY) as stage:
-        # DuckDB draws a progress bar on stdout for long queries; the CLI owns stdout.
-        stage.con.execute("SET enable_progress_bar=false")
         for path, rows in files:
             before = stage.rows
             for batch in _guarded(path, rows):
-                stage.append(batch)
+                stage.append(batch, source=str(path))
             log.info("%s: %d %s rows staged", path, stage.rows - before, spec.name)
         if before_commit is not None:
             before_commit(stage)
@@ -214,5 +216,5 @@ def _guarded(path: Path, rows: Callable[[], Rows]) -> Iterator[pa.Table | pa.Rec
     except (pa.ArrowException, OSError, UnicodeDecodeError, EOFError) as exc:
         if isinstance(exc, InputError):  # pragma: no cover - InputError is not OSError
             raise
-        message = " ".join(str(exc).split())[:200] or type(exc).__name__
+        message = first_line(exc)
         raise InputError(str(path), f"cannot read: {message}") from None
