@@ -87,9 +87,6 @@ def out_of_range(ts: pa.Array | pa.ChunkedArray) -> int | None:
         return None
     low = pa.scalar(MIN_TIME, TS)
     high = pa.scalar(MAX_TIME, TS)
-    lo, hi = pc.min_max(ts).values()
-    if lo.is_valid and lo.as_py() >= MIN_TIME and hi.as_py() < MAX_TIME:
-        return None
     bad = pc.or_(pc.less(ts, low), pc.greater_equal(ts, high))
     return _first_true(bad) if pc.any(bad).as_py() else None
 
