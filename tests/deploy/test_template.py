@@ -183,7 +183,8 @@ def test_bucket_private_encrypted_and_lifecycle_matches_prune() -> None:
 
 def test_log_groups_keep_7_days() -> None:
     groups = resources("AWS::Logs::LogGroup")
-    assert len(groups) == 3
+    jobs = {"CollectorLogGroup", "AnalysisLogGroup", "VodLogGroup"}
+    assert set(groups) == jobs | {"DashboardLogGroup"}  # the last only with a dashboard
     assert {g["RetentionInDays"] for g in groups.values()} == {7}
 
 
@@ -284,3 +285,30 @@ def test_github_deploy_role_is_scoped() -> None:
     # The deploy role pushes to the repository the main stack names after itself.
     repo = resources("AWS::ECR::Repository")["Repository"]
     assert repo["RepositoryName"] == {"Ref": "AWS::StackName"}
+
+
+def test_dashboard_is_optional_read_only_and_token_guarded() -> None:
+    template = load_template()
+    res = template["Resources"]
+    for name in (
+        "DashboardToken",
+        "DashboardLogGroup",
+        "DashboardTaskRole",
+        "DashboardSecurityGroup",
+        "DashboardTaskDefinition",
+        "DashboardService",
+    ):
+        assert res[name]["Condition"] == "HasDashboard", name
+    assert template["Parameters"]["DashboardCidr"]["Default"] == ""
+    actions = {
+        a
+        for policy in res["DashboardTaskRole"]["Properties"]["Policies"]
+        for st in policy["PolicyDocument"]["Statement"]
+        for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+    }
+    assert actions == {"s3:ListBucket", "s3:GetObject"}
+    (container,) = res["DashboardTaskDefinition"]["Properties"]["ContainerDefinitions"]
+    assert container["Command"][:3] == ["serve", "--host", "0.0.0.0"]
+    assert [s["Name"] for s in container["Secrets"]] == ["VIEWERATLAS_AUTH_TOKEN"]
+    ingress = res["DashboardSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert [(r["FromPort"], r["CidrIp"]) for r in ingress] == [(8000, {"Ref": "DashboardCidr"})]

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from vieweratlas.cli.analysis import Since, Until
 from vieweratlas.cli.app import app
-from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, console, resolve
+from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, resolve
+from vieweratlas.cli.output import err_console, inert_table, line, note, table
 from vieweratlas.lake import Lake
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def similar(
 
     settings = resolve(lake, config, preset, **{"analysis.since": since, "analysis.until": until})
     the_lake = Lake.open(settings.lake)
-    with console.status("reading the window's audience"):
+    with err_console.status("reading the window's audience"):
         result = similar_channels(
             the_lake,
             settings,
@@ -100,12 +100,12 @@ def _write_csv(result: SimilarResult) -> None:
     from vieweratlas.csvsafe import safe_csv_bytes
 
     if result.comparison is None:
-        sys.stdout.write(safe_csv_bytes(result.tables[0]).decode())
+        sys.stdout.write(safe_csv_bytes(inert_table(result.tables[0])).decode())
         return
     # several channels: the pairs, a blank line, then the subsets (two CSV blocks)
-    sys.stdout.write(safe_csv_bytes(result.comparison.pairs).decode())
+    sys.stdout.write(safe_csv_bytes(inert_table(result.comparison.pairs)).decode())
     sys.stdout.write("\n")
-    sys.stdout.write(safe_csv_bytes(result.comparison.subsets).decode())
+    sys.stdout.write(safe_csv_bytes(inert_table(result.comparison.subsets)).decode())
 
 
 def _pct(x: float) -> str:
@@ -113,53 +113,50 @@ def _pct(x: float) -> str:
 
 
 def _show(result: SimilarResult) -> None:
-    for (p, c), viewers, table in zip(result.channels, result.viewers, result.tables, strict=True):
-        console.print(
-            f"{p}/{c}: {viewers:,} viewers of {result.users:,} in the window (bots removed)",
-            markup=False,
-        )
+    for (p, c), viewers, similar in zip(
+        result.channels, result.viewers, result.tables, strict=True
+    ):
+        line(f"{p}/{c}: {viewers:,} viewers of {result.users:,} in the window (bots removed)")
         if result.comparison is None:
-            _show_similar(table)
+            _show_similar(similar)
     if result.comparison is not None:
-        pairs = Table("a", "b", "shared", "% of a", "% of b", "lift", show_edge=False)
-        for r in result.comparison.pairs.to_pylist():
-            pairs.add_row(
-                r["a"],
-                r["b"],
-                f"{r['shared']:,}",
-                _pct(r["share_of_a"]),
-                _pct(r["share_of_b"]),
-                f"{r['lift']:.2f}",
-            )
-        console.print(pairs, markup=False)
-        subsets = Table("viewers only in", "channels", "viewers", "% of all", show_edge=False)
-        for r in result.comparison.subsets.to_pylist():
-            subsets.add_row(
-                r["subset"], str(r["channels"]), f"{r['viewers']:,}", _pct(r["share_of_union"])
-            )
-        console.print(subsets, markup=False)
+        table(
+            ["a", "b", "shared", "% of a", "% of b", "lift"],
+            (
+                (r["a"], r["b"], r["shared"], _pct(r["share_of_a"]), _pct(r["share_of_b"]),
+                 f"{r['lift']:.2f}")
+                for r in result.comparison.pairs.to_pylist()
+            ),
+            right=["shared", "% of a", "% of b", "lift"],
+        )  # fmt: skip
+        table(
+            ["viewers only in", "channels", "viewers", "% of all"],
+            (
+                (r["subset"], r["channels"], r["viewers"], _pct(r["share_of_union"]))
+                for r in result.comparison.subsets.to_pylist()
+            ),
+            right=["channels", "viewers", "% of all"],
+        )
     if result.run_id is None:
-        console.print("(no run in the lake yet: communities unknown)", markup=False)
+        note("(no run in the lake yet: communities unknown)")
 
 
-def _show_similar(table: pa.Table) -> None:
-    several = len(set(table["other_platform"].to_pylist())) > 1
-    out = Table(
-        "#", "channel", "shared", "% of it", "% of other", "lift", "community", show_edge=False
-    )
-    for i, r in enumerate(table.to_pylist(), 1):
+def _show_similar(similar: pa.Table) -> None:
+    several = len(set(similar["other_platform"].to_pylist())) > 1
+    rows = []
+    for i, r in enumerate(similar.to_pylist(), 1):
         name = f"{r['other_platform']}/{r['other']}" if several else r["other"]
         community = "" if r["community"] is None else f"{r['community']} {r['label'] or ''}".strip()
-        out.add_row(
-            str(i),
-            name,
-            f"{r['shared']:,}",
-            _pct(r["share_of_channel"]),
-            _pct(r["share_of_other"]),
-            f"{r['lift']:.2f}",
-            community,
-        )
-    console.print(out, markup=False)
+        rows.append(
+            (i, name, r["shared"], _pct(r["share_of_channel"]), _pct(r["share_of_other"]),
+             f"{r['lift']:.2f}", community)
+        )  # fmt: skip
+    # Names and labels come from the data: output.table prints them inert.
+    table(
+        ["#", "channel", "shared", "% of it", "% of other", "lift", "community"],
+        rows,
+        right=["#", "shared", "% of it", "% of other", "lift"],
+    )
 
 
 @app.command(name="track")
@@ -190,32 +187,28 @@ def track_cmd(
         **{"analysis.since": since, "analysis.until": until, "track.every": every},
     )
     the_lake = Lake.open(settings.lake)
-    with console.status("tracking") as status:
+    with err_console.status("tracking") as status:
         result = track_communities(
             the_lake, settings, out, render=render, progress=lambda s: status.update(s)
         )
-    table = Table("window", "channels", "communities", "run", show_edge=False)
-    for r in result.windows:
-        run = (
-            "skipped: " + (r.skipped or "")[:60] if r.skipped else ("reused" if r.reused else "new")
-        )
-        table.add_row(
-            r.window.label,
-            f"{r.counts.get('channels', 0):,}",
-            str(r.counts.get("communities", "")),
-            run,
-        )
-    console.print(table, markup=False)
+    table(
+        ["window", "channels", "communities", "run"],
+        (
+            (
+                r.window.label,
+                r.counts.get("channels", 0),
+                r.counts.get("communities", ""),
+                "skipped: " + (r.skipped or "") if r.skipped else ("reused" if r.reused else "new"),
+            )
+            for r in result.windows
+        ),
+        right=["channels", "communities"],
+    )
     s = result.summary
     events = ", ".join(f"{n} {e}" for e, n in s["events"].items())
-    console.print(
-        f"{s['lineages']} lineages; events: {events}; {s['migrations']} channel moves",
-        markup=False,
-    )
+    line(f"{s['lineages']} lineages; events: {events}; {s['migrations']} channel moves")
     for e in result.tracking.events.to_pylist():
         if e["event"] in ("birth", "death", "merge", "split"):
-            console.print(
-                f"  {e['window']}  {e['event']:<6} L{e['lineage']}  {e['detail']}", markup=False
-            )
+            line(f"  {e['window']}  {e['event']:<6} L{e['lineage']}  {e['detail']}")
     timing = s["timings"]["total"]
-    console.print(f"time: {timing:.1f}s; outputs: {result.out_dir}/", markup=False)
+    line(f"time: {timing:.1f}s; outputs: {result.out_dir}/")

@@ -63,10 +63,9 @@ class _Buckets:
 
     def __init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="vieweratlas-chat-")
+        folder = self._dir.name
         self.con = session(
-            f"{self._dir.name}/agg.duckdb",
-            memory_limit="256MB",
-            spill_dir=f"{self._dir.name}/spill",
+            f"{folder}/agg.duckdb", memory_limit="256MB", spill_dir=f"{folder}/spill"
         )
         self.con.execute(
             "CREATE TABLE parts (ts TIMESTAMPTZ, user VARCHAR, user_id VARCHAR, messages BIGINT)"

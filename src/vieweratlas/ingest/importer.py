@@ -16,6 +16,7 @@ from os import PathLike
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from vieweratlas.errors import InputError, first_line
 from vieweratlas.ingest.chat import (
@@ -32,7 +33,7 @@ from vieweratlas.ingest.plain import (
     channel_rows,
     plain_presence,
 )
-from vieweratlas.ingest.report import ChannelCheck, ImportResult, import_result
+from vieweratlas.ingest.report import ImportResult, differing_channel_rows, import_result
 from vieweratlas.ingest.tabular import check_text
 from vieweratlas.lake import CHANNELS, PRESENCE, Lake, Stage, TableSpec, WriteResult
 
@@ -162,25 +163,21 @@ def import_channels(
     """Import channel metadata files (``channel,game,language[,viewers,title]``...).
 
     Rows whose (ts, channel) already holds other values are counted in the result
-    (``differing_rows``): the lake keeps the first value stored for a key.
+    (``differing_rows``): readers keep one of them by a fixed rule, not by import order.
     """
     opts = ImportOptions(platform=platform, snapshot_time=snapshot_time, limits=limits or Limits())
-    check = ChannelCheck()
     differing = 0
 
-    def before_commit(stage: Stage) -> None:
+    def before_commit(staged: pa.Table) -> None:
         nonlocal differing
-        differing = check.differing(lake)
+        differing = differing_channel_rows(staged, lake)
 
-    try:
-        result = _import(
-            lake,
-            CHANNELS,
-            [(Path(p), check.watch(_reader(channel_rows, Path(p), opts, progress))) for p in paths],
-            before_commit,
-        )
-    finally:
-        check.close()
+    result = _import(
+        lake,
+        CHANNELS,
+        [(Path(p), _reader(channel_rows, Path(p), opts, progress)) for p in paths],
+        before_commit,
+    )
     return import_result(result, opts.notes, differing_rows=differing)
 
 
@@ -194,19 +191,44 @@ def _import(
     lake: Lake,
     spec: TableSpec,
     files: list[tuple[Path, Callable[[], Rows]]],
-    before_commit: Callable[[Stage], None] | None = None,
+    before_commit: Callable[[pa.Table], None] | None = None,
 ) -> WriteResult:
+    """Stage every file, then commit; ``before_commit`` sees the staged rows (kept in memory
+    only when it is given: channel metadata, which is small)."""
     if not files:
         raise InputError("(no files)", "nothing to import")
+    kept: list[pa.Table] = []
     with Stage(spec, memory_limit=STAGE_MEMORY) as stage:
         for path, rows in files:
             before = stage.rows
             for batch in _guarded(path, rows):
                 stage.append(batch, source=str(path))
+                if before_commit is not None:
+                    kept.append(
+                        pa.Table.from_batches([batch])
+                        if isinstance(batch, pa.RecordBatch)
+                        else batch
+                    )
             log.info("%s: %d %s rows staged", path, stage.rows - before, spec.name)
         if before_commit is not None:
-            before_commit(stage)
+            before_commit(_normalised(kept, spec))
         return stage.commit(lake)
+
+
+def _normalised(tables: list[pa.Table], spec: TableSpec) -> pa.Table:
+    """Staged rows as the lake would store them (key columns trimmed and lower-cased)."""
+    schema = pa.schema([*spec.schema, pa.field("platform", pa.string())])
+    if not tables:
+        return schema.empty_table()
+    table = pa.concat_tables(
+        [t.select(schema.names).cast(schema) for t in tables], promote_options="permissive"
+    )
+    for name in (*spec.lower, "platform"):
+        i = table.schema.get_field_index(name)
+        table = table.set_column(
+            i, name, pc.utf8_lower(pc.utf8_trim_whitespace(table.column(name)))
+        )
+    return table
 
 
 def _guarded(path: Path, rows: Callable[[], Rows]) -> Iterator[pa.Table | pa.RecordBatch]:

@@ -8,18 +8,13 @@ the importer turns it into the ``notices`` of an :class:`ImportResult`, which is
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
-from typing import TypeAlias
+from datetime import datetime
 
 import pyarrow as pa
 
 from vieweratlas.lake import Lake, WriteResult
 from vieweratlas.lake.duck import session
-
-Batch: TypeAlias = pa.Table | pa.RecordBatch
 
 
 @dataclass
@@ -74,8 +69,8 @@ def import_result(
     if differing_rows:
         notices.append(
             f"{differing_rows:,} channel row(s) have the same time and channel as rows already "
-            "in the lake (or in this import) but other values; one value per time and channel "
-            "is kept, by a fixed rule, not by import order: give corrected metadata a newer ts"
+            "in the lake (or in this import) but other values; readers keep one of them by a "
+            "fixed rule, not by import order. Give corrected metadata a newer ts to replace it."
         )
     base = {f.name: getattr(result, f.name) for f in fields(WriteResult) if f.init}
     return ImportResult(
@@ -87,73 +82,33 @@ def import_result(
     )
 
 
-# Imported channel rows whose (ts, platform, channel) occurs again with other values.
+# Staged channel rows whose (ts, platform, channel) occurs again with other values.
 _WITHIN_SQL = """
 SELECT coalesce(sum(k - 1), 0) FROM (
     SELECT count(DISTINCT (channel_id, display_name, game, language, viewers, title)) AS k
-    FROM staged GROUP BY ts, platform, channel
+    FROM stage GROUP BY ts, platform, channel
 ) WHERE k > 1
 """
-# Imported channel rows whose key is already in the lake with other values.
+# Staged channel rows whose key is already in the lake with other values.
 _AGAINST_SQL = """
-SELECT count(*) FROM staged n JOIN _lake o
+SELECT count(*) FROM stage n JOIN _lake_channels o
   ON o.ts = n.ts AND o.platform = n.platform AND o.channel = n.channel
-WHERE (n.channel_id, n.display_name, n.game, n.language, n.viewers, n.title)
+WHERE o.date IN (SELECT DISTINCT strftime(ts, '%Y-%m-%d') FROM stage)
+  AND (n.channel_id, n.display_name, n.game, n.language, n.viewers, n.title)
       IS DISTINCT FROM (o.channel_id, o.display_name, o.game, o.language, o.viewers, o.title)
 """
 
 
-class ChannelCheck:
-    """Keeps a copy of imported channel rows (in a private on-disk DuckDB database) to count,
-    before the commit, rows whose (ts, channel) already holds other values."""
-
-    def __init__(self) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="vieweratlas-channels-")
-        self.con = session(
-            f"{self._dir.name}/check.duckdb",
-            memory_limit="256MB",
-            spill_dir=f"{self._dir.name}/spill",
-        )
-        self._rows = 0
-
-    def watch(self, rows: Callable[[], Iterable[Batch]]) -> Callable[[], Iterator[Batch]]:
-        """``rows`` with every batch also copied here."""
-
-        def tee() -> Iterator[Batch]:
-            for batch in rows():
-                if batch.num_rows:
-                    self._keep(batch)
-                yield batch
-
-        return tee
-
-    def _keep(self, batch: Batch) -> None:
-        self.con.register("_batch", batch)
-        select = (
-            "SELECT ts, lower(trim(platform)) AS platform, lower(trim(channel)) AS channel, "
-            "channel_id, display_name, game, language, viewers, title FROM _batch"
-        )
-        if self._rows:
-            self.con.execute(f"INSERT INTO staged {select}")
-        else:
-            self.con.execute(f"CREATE TABLE staged AS {select}")
-        self.con.unregister("_batch")
-        self._rows += batch.num_rows
-
-    def differing(self, lake: Lake) -> int:
-        """Rows that repeat a key of this import, or of the lake, with other values."""
-        if not self._rows:
-            return 0
-        within = int(self.con.execute(_WITHIN_SQL).fetchall()[0][0])
-        lo, hi = self.con.execute("SELECT min(ts), max(ts) FROM staged").fetchall()[0]
-        old = lake.read("channels", since=lo, until=hi + timedelta(microseconds=1))
-        self.con.register("_lake", old)
-        try:
-            against = int(self.con.execute(_AGAINST_SQL).fetchall()[0][0])
-        finally:
-            self.con.unregister("_lake")
-        return within + against
-
-    def close(self) -> None:
-        self.con.close()
-        self._dir.cleanup()
+def differing_channel_rows(staged: pa.Table, lake: Lake) -> int:
+    """Staged channel rows whose key is already in the lake, or twice in the stage, with
+    other values: the de-duplication would drop them silently."""
+    con = session()
+    try:
+        con.register("stage", staged)
+        row = con.execute(_WITHIN_SQL).fetchall()[0]
+        within = int(row[0]) if row else 0
+        con.register("_lake_channels", lake.dataset("channels"))
+        row = con.execute(_AGAINST_SQL).fetchall()[0]
+    finally:
+        con.close()
+    return within + (int(row[0]) if row else 0)

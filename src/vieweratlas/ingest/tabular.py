@@ -22,7 +22,8 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from vieweratlas.errors import InputError, first_line
+from vieweratlas.errors import InputError, shorten
+from vieweratlas.errors import first_line as exception_line
 from vieweratlas.ingest.guard import InputStream, Limits, Progress, open_input
 
 CSV_BLOCK = 4 << 20  # at least; a block also holds the longest allowed line
@@ -118,7 +119,7 @@ class Header:
     skip: int  # lines up to and including the header (blank lines before it count)
 
 
-def header_line(path: Path, limits: Limits) -> tuple[str, int]:
+def first_line(path: Path, limits: Limits) -> tuple[str, int]:
     """The first non-blank line (without its line end) and its 1-based number.
 
     CR, LF and CRLF all end a line (pyarrow counts rows the same way); a UTF-8 byte-order
@@ -166,7 +167,7 @@ def _field_limit(limit: int) -> Iterator[None]:
 
 def read_header(path: Path, limits: Limits) -> Header:
     """Column names of a CSV file; duplicate or absurdly long names are refused."""
-    text, number = header_line(path, limits)
+    text, number = first_line(path, limits)
     with _field_limit(limits.max_line_bytes):
         try:
             fields = next(csv.reader([text]), [])
@@ -255,7 +256,7 @@ def csv_named_chunks(
 ) -> Iterator[Chunk]:
     """Chunks of a CSV with its columns named ``names`` (all text); a header line, if any,
     is skipped (with any blank lines before it)."""
-    skip = header_line(path, limits)[1] if header else 0
+    skip = first_line(path, limits)[1] if header else 0
     return _csv_chunks(path, names, names, limits, progress, skip=skip)
 
 
@@ -334,7 +335,7 @@ def _parquet(
         names = list(pf.schema_arrow.names)
         total = max(pf.metadata.num_rows, 1)
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise InputError(str(path), f"not a readable Parquet file: {first_line(exc)}") from None
+        raise InputError(str(path), f"not a readable Parquet file: {exception_line(exc)}") from None
     check_names(path, names, None)
     wanted = _wanted(columns, names)
 
@@ -349,7 +350,7 @@ def _parquet(
                     progress(size * batch.num_rows // total)
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise InputError(
-                str(path), f"corrupt Parquet data: {first_line(exc)}", line=row + 1
+                str(path), f"corrupt Parquet data: {exception_line(exc)}", line=row + 1
             ) from None
         finally:
             pf.close()
@@ -483,7 +484,7 @@ def _json_array(
                 is_object = event == "end_map"
                 break
         except ijson.JSONError as exc:
-            raise InputError(str(path), f"invalid JSON: {first_line(exc)}") from None
+            raise InputError(str(path), f"invalid JSON: {exception_line(exc)}") from None
     if not is_object:
         raise InputError(str(path), "expected an array of row objects", line=1)
     check_names(path, names, 1)
@@ -515,7 +516,7 @@ def _json_array_chunks(
                     record += len(rows)
                     rows = []
         except ijson.JSONError as exc:
-            raise InputError(str(path), f"invalid JSON: {first_line(exc)}") from None
+            raise InputError(str(path), f"invalid JSON: {exception_line(exc)}") from None
     if rows:
         yield chunk()
 
@@ -567,7 +568,7 @@ class _DuplicateKey(ValueError):
         self.key = key
 
 
-def _jsonl_error(path: Path, data: bytes, start: int, exc: Exception | None) -> InputError:
+def _jsonl_error(path: Path, data: bytes, first_line: int, exc: Exception | None) -> InputError:
     import json
 
     kinds: dict[str, str] = {}
@@ -578,23 +579,23 @@ def _jsonl_error(path: Path, data: bytes, start: int, exc: Exception | None) -> 
             obj = json.loads(raw, object_pairs_hook=_no_duplicate_keys)
         except _DuplicateKey as dup:
             return InputError(
-                str(path), f"duplicate key {_cut(dup.key)!r} in one object", line=start + i
+                str(path), f"duplicate key {_cut(dup.key)!r} in one object", line=first_line + i
             )
         except (ValueError, RecursionError):
-            return InputError(str(path), "not valid JSON", line=start + i)
+            return InputError(str(path), "not valid JSON", line=first_line + i)
         if not isinstance(obj, dict):
-            return InputError(str(path), "expected a JSON object per line", line=start + i)
+            return InputError(str(path), "expected a JSON object per line", line=first_line + i)
         for key, value in obj.items():
             kind = _json_kind(value)
             if value is not None and kinds.setdefault(key, kind) != kind:
                 return InputError(
                     str(path),
                     f"value type changed from {kinds[key]} to {kind}",
-                    line=start + i,
+                    line=first_line + i,
                     field=key,
                 )
-    detail = first_line(exc) if exc else "unexpected record count"
-    return InputError(str(path), f"malformed JSON Lines: {detail}", line=start)
+    detail = exception_line(exc) if exc else "unexpected record count"
+    return InputError(str(path), f"malformed JSON Lines: {detail}", line=first_line)
 
 
 def _json_kind(value: object) -> str:
@@ -608,4 +609,4 @@ def _json_kind(value: object) -> str:
 
 
 def _cut(text: str, n: int = 60) -> str:
-    return text if len(text) <= n else text[: n - 3] + "..."
+    return shorten(text, n)
