@@ -228,3 +228,24 @@ def test_tiny_maps_open_cleanly(open_atlas: Any, tmp_path: Path, n: int) -> None
     page.locator("#weight").fill("50")
     assert session.errors == []
     assert session.requests == []
+
+
+def test_tooltip_shows_confidence_and_bridge(open_atlas: Any, planted: Any, tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    nodes, edges, communities, summary = atlas_tables(planted)
+    confidence = np.linspace(0.5, 1.0, nodes.num_rows)
+    bridge = np.zeros(nodes.num_rows, dtype=bool)
+    bridge[12] = True
+    nodes = nodes.append_column("confidence", pa.array(confidence))
+    nodes = nodes.append_column("bridge", pa.array(bridge))
+    write_atlas(tmp_path, nodes, edges, communities, summary)
+    page = open_atlas(tmp_path / "atlas.html").page
+    name = nodes["channel"][12].as_py()
+    page.fill("#search", name)
+    page.wait_for_selector("#results button")
+    page.press("#search", "Enter")
+    page.wait_for_selector("#tooltip:not([hidden])")
+    text = page.text_content("#tooltip")
+    assert f"confidence{confidence[12]:.2f}" in text.replace(" ", "")
+    assert "bridge" in text and "2+ communities" in text

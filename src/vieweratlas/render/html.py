@@ -108,6 +108,10 @@ def _payload(data: AtlasData) -> dict[str, Any]:
             "x": _coords(x, lox, span),
             "y": _coords(y, loy, span),
             "top": [[v for pair in row for v in pair] for row in top],
+            "confidence": None
+            if data.confidence is None
+            else [None if not math.isfinite(c) else round(c, 2) for c in data.confidence.tolist()],
+            "bridge": None if data.bridge is None else [int(b) for b in data.bridge.tolist()],
         },
         "edges": {
             "s": data.src[chosen].tolist(),

@@ -80,6 +80,8 @@ class AtlasData:
     weight: np.ndarray  # float64
     communities: list[Community]
     summary: Mapping[str, Any]
+    confidence: np.ndarray | None = None  # float64 0–1 per node (NaN: unknown)
+    bridge: np.ndarray | None = None  # bool per node: tied to two or more communities
 
     @property
     def n(self) -> int:
@@ -180,6 +182,12 @@ def build_atlas_data(
         weight=weight,
         communities=comms,
         summary=summary,
+        confidence=_numeric(nodes, "confidence", np.float64, np.nan)
+        if "confidence" in nodes.column_names
+        else None,
+        bridge=_numeric(nodes, "bridge", np.bool_, False)
+        if "bridge" in nodes.column_names
+        else None,
     )
 
 

@@ -158,6 +158,8 @@
       ["game", N.game[idx] || "—"],
       ["language", N.language[idx] || "—"],
     ];
+    if (N.confidence && N.confidence[idx] !== null) rows.push(["confidence", N.confidence[idx].toFixed(2)]);
+    if (N.bridge && N.bridge[idx]) rows.push(["bridge", "audience tied to 2+ communities"]);
     if (N.title[idx]) rows.push(["title", N.title[idx]]);
     var table = el("table", "tt-rows");
     rows.forEach(function (row) {
