@@ -183,6 +183,8 @@ def runs(
 
 
 def show_run(result: RunResult, nmi: float | None) -> None:
+    import pyarrow.compute as pc
+
     s: dict[str, Any] = result.summary
     counts = s["counts"]
     console.print(
@@ -195,8 +197,20 @@ def show_run(result: RunResult, nmi: float | None) -> None:
         f"window {s['window']['since']} → {s['window']['until']}; "
         f"{s['bots']['removed']} bot accounts removed {s['bots']['by_reason']}"
     )
+    unplaced = sum(r["channels"] for r in s.get("unplaced", {}).values())
+    console.print(
+        f"{counts.get('subcommunities', 0)} sub-communities, {counts.get('bridges', 0):,} "
+        f"bridge channels, {counts.get('channels_attached', 0):,} placed by their viewers, "
+        f"{unplaced:,} unplaced" + (" (reasons in unplaced.csv)" if unplaced else ""),
+        markup=False,
+    )
+    if "drawn" in s:
+        console.print(s["drawn"]["note"], markup=False)
     table = Table("community", "label", "channels", "viewers", "top channels", show_edge=False)
-    for row in result.communities.slice(0, 15).to_pylist():
+    top = result.communities
+    if "level" in top.column_names:
+        top = top.filter(pc.equal(top["level"], 1))
+    for row in top.slice(0, 15).to_pylist():
         table.add_row(
             str(row["community"]),
             row["label"],
