@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from vieweratlas.analysis.communities import UNCLUSTERED
 from vieweratlas.analysis.consensus import detect_with_confidence
 from vieweratlas.analysis.graph import ChannelGraph
-from vieweratlas.analysis.hierarchy import subcommunities
+from vieweratlas.analysis.hierarchy import refine_within, subcommunities
 from vieweratlas.analysis.memberships import (
     Memberships,
     excess_attention,
@@ -98,6 +98,13 @@ def find_structure(graph: ChannelGraph, cfg: AnalysisSettings) -> Structure:
         min_size=cfg.min_community_size,
         min_modularity=cfg.sub_min_modularity,
     )
+    if cfg.refine_by_viewers and graph.incidence is not None:
+        k = int(membership.max(initial=-1)) + 1
+        sub_excess, _ = excess_attention(
+            _weights(graph.incidence, cfg),
+            np.where(hierarchy.subcommunity >= k, hierarchy.subcommunity - k, UNCLUSTERED),
+        )
+        hierarchy, _ = refine_within(sub_excess, hierarchy, membership)
     return Structure(
         membership=membership,
         attached=attached,
