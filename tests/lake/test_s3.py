@@ -113,13 +113,16 @@ def test_listing_works_without_markers(s3_bucket: str, s3_client: object) -> Non
     assert set(got.column("date").to_pylist()) == {"2026-11-01"}
 
 
-def test_data_files_use_conditional_put(s3_bucket: str, s3_client: object) -> None:
-    """A retried PUT of a content-addressed file that already exists keeps the original."""
+def test_publishing_never_replaces_an_object(s3_bucket: str, s3_client: object) -> None:
+    """Data files are published create-only: an existing object is never replaced."""
     lake = Lake.open(f"s3://{s3_bucket}/atlas")
-    rel = "curated/presence/platform=twitch/date=2026-11-01/part-000000-abc.parquet"
-    lake.write_bytes(rel, b"first")
-    lake.write_bytes(rel, b"second")  # 412 from S3 → treated as "already there"
+    rel = "curated/presence/platform=twitch/date=2026-11-01/part-x.parquet"
+    lake.write_bytes("_staging/t/a", b"first")
+    lake.write_bytes("_staging/t/b", b"second")
+    assert lake.link_if_absent("_staging/t/a", rel) is True
+    assert lake.link_if_absent("_staging/t/b", rel) is False
     assert lake.read_bytes(rel) == b"first"
+    assert lake.link_if_absent("_staging/t/gone", rel + "2") is None
     # Ordinary files overwrite, as a local rename does.
     lake.write_bytes("analysis/latest.json", b"1")
     lake.write_bytes("analysis/latest.json", b"2")

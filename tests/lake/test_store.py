@@ -21,7 +21,7 @@ def test_partition_layout(lake: Lake) -> None:
     files = lake.list_files("curated/presence")
     assert len(files) == 2
     pattern = re.compile(
-        r"^curated/presence/platform=twitch/date=(\d{4}-\d{2}-\d{2})/part-[0-9a-f-]+\.parquet$"
+        r"^curated/presence/platform=twitch/date=(\d{4}-\d{2}-\d{2})/part-\d{12}-\d{12}-[0-9a-f]{64}\.parquet$"
     )
     dates = sorted(m.group(1) for f in files if (m := pattern.match(f)))
     assert dates == ["2026-11-01", "2026-11-02"]
@@ -49,11 +49,13 @@ def test_reingest_is_idempotent(lake: Lake) -> None:
     again = lake.write("presence", presence(ROWS))
     assert (again.rows_in, again.rows_written, again.files) == (len(ROWS), 0, ())
     assert lake.list_files("curated/presence") == files
-    # Overlapping input: only the new row is added, in one new file.
+    # Overlapping input: a new file (the write never reads the partition), and readers
+    # still see each key once.
     extra = (T0, "alpha", "eve")
     more = lake.write("presence", presence([*ROWS[:2], extra]))
-    assert (more.rows_written, more.duplicates) == (1, 2)
+    assert (more.rows_written, len(more.files)) == (3, 1)
     assert lake.read("presence").num_rows == first.rows_written + 1
+    assert lake.sql("SELECT count(*) AS n FROM presence").to_pylist() == [{"n": 7}]
     # Duplicates inside one input collapse to one row.
     dup = lake.write("presence", presence([(T0, "delta", "x"), (T0, "delta", "x")]))
     assert dup.rows_written == 1
@@ -71,7 +73,7 @@ def test_invalid_rows_write_nothing(lake: Lake) -> None:
     bad = presence([*ROWS]).set_column(
         2, "user", pa.array(["a", None, "c", "d", "e", "f"], pa.string())
     )
-    with pytest.raises(LakeError, match="missing required"):
+    with pytest.raises(LakeError, match=r"row 2: field .user.: a value is required"):
         lake.write("presence", bad)
     assert lake.list_files("") == []
     assert lake.read("presence").num_rows == 0
@@ -81,7 +83,7 @@ def test_parquet_writer_failure_midway_leaves_nothing(
     lake: Lake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = 0
-    real = pq.ParquetWriter.write_batch
+    real = pq.ParquetWriter.write_table
 
     def failing(self: pq.ParquetWriter, *args: object, **kwargs: object) -> None:
         nonlocal calls
@@ -89,11 +91,11 @@ def test_parquet_writer_failure_midway_leaves_nothing(
         real(self, *args, **kwargs)
         raise OSError("disk gone")
 
-    monkeypatch.setattr(pq.ParquetWriter, "write_batch", failing)
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", failing)
     with pytest.raises(OSError, match="disk gone"):
         lake.write("presence", presence(ROWS))
     assert calls == 1
-    assert lake.list_files("") == []
+    assert lake.list_all("") == []  # the staged files went too
 
 
 def test_bytes_roundtrip_and_delete(lake: Lake) -> None:

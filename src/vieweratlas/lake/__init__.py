@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vieweratlas.lake.schema import CHANNELS, PRESENCE, TABLES, TableSpec
-from vieweratlas.lake.store import Lake, Stage, WriteResult
+from vieweratlas.lake.store import Lake
+from vieweratlas.lake.writer import Stage, WriteResult
 
 __all__ = ["CHANNELS", "PRESENCE", "TABLES", "Lake", "Stage", "TableSpec", "WriteResult"]

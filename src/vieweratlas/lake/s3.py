@@ -12,10 +12,12 @@ deletes go through boto3 instead, because pyarrow cannot do either safely on S3:
   object; :meth:`LakeS3FileSystem.delete_file` is a plain ``DeleteObject``, so the bucket
   never holds marker objects (listing works on prefixes alone).
 
-Data files are content-addressed (``part-…`` names derive from their rows), so they are
-written with ``If-None-Match: *``: a retried PUT whose first attempt in fact succeeded gets
-``412 Precondition Failed``, which means "already there, identical", never a second copy.
-Other files (run outputs, state) keep the overwrite semantics of a local rename.
+Data files are published from the lake's hidden staging prefix with a conditional
+``CopyObject`` (``If-None-Match: *``, :meth:`LakeS3FileSystem.copy_if_absent`): an existing
+object is never replaced, and a ``412 Precondition Failed`` only says "a file of that name
+exists" — the caller then proves it identical (by its SHA-256) or publishes under another
+name (:mod:`vieweratlas.lake.txn`). Other files (run outputs, state) keep the overwrite
+semantics of a local rename.
 
 Configuration is the standard AWS one: ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` for a
 custom endpoint, ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, and credentials from the usual
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import os
-import posixpath
 import re
 import threading
 from collections.abc import Mapping
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_REGION = "us-east-1"
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_CONDITIONAL_PREFIX = "part-"  # content-addressed data files: never overwritten
 
 
 @dataclass(frozen=True)
@@ -166,16 +166,42 @@ class LakeS3FileSystem(pafs.S3FileSystem):  # type: ignore[misc]
     def put_object(self, path: str, body: IO[bytes]) -> None:
         """Upload ``body`` (a complete local file) as the object ``bucket/key`` in one PUT."""
         bucket, key = _split(path)
-        extra: dict[str, str] = {}
-        if posixpath.basename(key).startswith(_CONDITIONAL_PREFIX):
-            extra["IfNoneMatch"] = "*"
         try:
-            self.client.put_object(Bucket=bucket, Key=key, Body=body, **extra)
+            self.client.put_object(Bucket=bucket, Key=key, Body=body)
         except Exception as exc:
-            if _error_code(exc) == "PreconditionFailed":
-                log.debug("s3://%s/%s already exists (content-addressed); kept", bucket, key)
-                return
             raise _lake_error("write", bucket, key, exc) from None
+
+    def copy_if_absent(self, src: str, dst: str) -> bool | None:
+        """Copy ``src`` to ``dst`` unless ``dst`` exists: True copied, False ``dst`` exists,
+        None ``src`` is gone. Server-side; ``If-None-Match: *`` makes it create-only."""
+        bucket, key = _split(dst)
+        src_bucket, src_key = _split(src)
+        if self._exists(bucket, key):  # endpoints without conditional copies never overwrite
+            return False
+        try:
+            self.client.copy_object(
+                Bucket=bucket,
+                Key=key,
+                CopySource={"Bucket": src_bucket, "Key": src_key},
+                IfNoneMatch="*",
+            )
+        except Exception as exc:
+            code = _error_code(exc)
+            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                return False
+            if code in ("NoSuchKey", "404"):
+                return None
+            raise _lake_error("publish", bucket, key, exc) from None
+        return True
+
+    def _exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=bucket, Key=key)
+        except Exception as exc:
+            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise _lake_error("look up", bucket, key, exc) from None
+        return True
 
     def delete_file(self, path: str) -> None:
         """Delete one object; unlike pyarrow's, never leaves a directory marker behind."""

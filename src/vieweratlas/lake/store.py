@@ -1,11 +1,15 @@
 """The lake: Hive-partitioned Parquet on a local folder (or any ``pyarrow.fs`` filesystem).
 
-Writes are atomic and idempotent:
-
-* every file is written completely under a hidden temporary name and renamed into place
-  (on object stores: one PUT of a complete object), so readers never see half a file;
-* rows whose key already exists in the partition are dropped before writing, and a file's
-  name is derived from its rows, so re-ingesting the same data adds nothing.
+* **Atomic**: every file is written completely under a hidden name and renamed (on object
+  stores: sent as one PUT), so readers never see half a file; a write's new data files
+  become visible together through a commit record (:mod:`vieweratlas.lake.txn`).
+* **Appends cost what they add**: a write never reads the partition it adds to
+  (:mod:`vieweratlas.lake.writer`); data files are named by their time range and the
+  SHA-256 of their bytes, so names never collide and re-writing the same rows is a no-op.
+* **No duplicate reaches a reader**: files of a partition whose time ranges overlap may
+  share keys (two writers, an overlapping import); :meth:`Lake.read` and :meth:`Lake.sql`
+  keep one row per key there (:mod:`vieweratlas.lake.files`), and ``lake compact`` merges
+  them for good.
 
 Reads go through ``pyarrow.dataset`` and DuckDB scans those datasets, so local folders and
 object stores share one code path.
@@ -15,46 +19,32 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import posixpath
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
 from vieweratlas.errors import LakeError, first_line
 from vieweratlas.fileio import atomic_file
 from vieweratlas.lake.duck import session
-from vieweratlas.lake.schema import PARTITION_SCHEMA, TABLES, TableSpec, sql_type
+from vieweratlas.lake.files import DataFile, clusters, parse
+from vieweratlas.lake.schema import PARTITION_SCHEMA, TABLES, TableSpec
+from vieweratlas.lake.writer import Stage, WriteResult, distinct_sql
 
 log = logging.getLogger(__name__)
 
-ROW_GROUP_SIZE = 1_000_000
-
 
 _HIDDEN_PREFIXES = [".", "_"]
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """What one write added: rows new to the lake, rows skipped as duplicates, files."""
-
-    table: str
-    rows_in: int
-    rows_written: int
-    files: tuple[str, ...] = field(default=())
-
-    @property
-    def duplicates(self) -> int:
-        return self.rows_in - self.rows_written
 
 
 def open_filesystem(url: str) -> tuple[pafs.FileSystem, str]:
@@ -146,41 +136,110 @@ class Lake:
                     with self.fs.open_output_stream(final) as out:
                         shutil.copyfileobj(spool, out, 1 << 20)
 
+    def list_all(self, relpath: str) -> list[str]:
+        """Every file under ``relpath``, hidden ones included (lake-relative, sorted)."""
+        base = self.path(relpath)
+        if self.fs.get_file_info(base).type != pafs.FileType.Directory:
+            return []
+        infos = self.fs.get_file_info(pafs.FileSelector(base, recursive=True))
+        return sorted(
+            posixpath.relpath(i.path, self.root) for i in infos if i.type == pafs.FileType.File
+        )
+
+    def put_file(self, relpath: str, local: Path) -> None:
+        """Copy a complete local file to ``relpath`` (atomically, like :meth:`write_bytes`)."""
+        with self._atomic(relpath) as out, local.open("rb") as f:
+            shutil.copyfileobj(f, out, 1 << 20)
+
+    def link_if_absent(self, src: str, dst: str) -> bool | None:
+        """Make ``dst`` a copy of ``src`` unless ``dst`` exists: True created, False exists,
+        None when ``src`` is gone. Never replaces ``dst`` (a hard link locally, a conditional
+        ``CopyObject`` on S3)."""
+        if self.is_local:
+            Path(self.path(dst)).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(self.path(src), self.path(dst))
+            except FileExistsError:
+                return False
+            except FileNotFoundError:
+                return None
+            return True
+        copy = getattr(self.fs, "copy_if_absent", None)
+        if copy is None:  # pragma: no cover - other pyarrow filesystems
+            raise LakeError(f"lake {self.url}: this filesystem cannot publish files safely")
+        created: bool | None = copy(self.path(src), self.path(dst))
+        return created
+
     # ------------------------------------------------------------------ tables
 
     def partition_dir(self, spec: TableSpec, platform: str, date: str) -> str:
         return posixpath.join(spec.path, f"platform={platform}", f"date={date}")
 
+    def data_files(
+        self, table: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[DataFile]:
+        """The table's visible data files, only partitions that can hold ``since..until``."""
+        spec = TABLES[table]
+        out = []
+        lo = since.strftime("%Y-%m-%d") if since else None
+        hi = until.strftime("%Y-%m-%d") if until else None
+        for rel in self.list_files(spec.path, suffix=".parquet"):
+            f = parse(rel)
+            date = f.partition.rsplit("date=", 1)[-1] if "date=" in f.partition else None
+            if date is not None and ((lo and date < lo) or (hi and date > hi)):
+                continue
+            out.append(f)
+        return out
+
     def dataset(
         self,
         table: str,
         *,
-        partition: tuple[str, str] | None = None,
+        files: Sequence[DataFile] | None = None,
         dictionary: Sequence[str] = (),
     ) -> ds.Dataset:
-        """The table as an Arrow dataset (empty when nothing was written yet).
+        """The raw files of a table as an Arrow dataset (empty when there are none).
 
-        Columns named in ``dictionary`` are read dictionary-encoded straight from Parquet's
-        own dictionary pages: no string is built or hashed per row.
+        Raw means files that overlap in time may repeat a key: :meth:`read` and :meth:`sql`
+        de-duplicate, this does not. Columns named in ``dictionary`` are read
+        dictionary-encoded straight from Parquet's own dictionary pages.
         """
         spec = TABLES[table]
-        rel = self.partition_dir(spec, *partition) if partition else spec.path
-        files = self.list_files(rel, suffix=".parquet")
+        rels = [f.rel for f in (self.data_files(table) if files is None else files)]
         schema = spec.full_schema
         for name in dictionary:
             i = schema.get_field_index(name)
             schema = schema.set(i, pa.field(name, pa.dictionary(pa.int32(), pa.string())))
-        if not files:
+        if not rels:
             return ds.dataset(pa.Table.from_batches([], schema))
         options = ds.ParquetReadOptions(dictionary_columns=set(dictionary))
         return ds.dataset(
-            [self.path(f) for f in files],
+            [self.path(f) for f in rels],
             schema=schema,
             format=ds.ParquetFileFormat(read_options=options),
             filesystem=self.fs,
             partitioning=ds.partitioning(PARTITION_SCHEMA, flavor="hive"),
             partition_base_dir=self.path(spec.path),
         )
+
+    def split(
+        self,
+        table: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        platforms: Sequence[str] = (),
+    ) -> tuple[list[DataFile], list[DataFile]]:
+        """(files read as they are, files that may share keys and are de-duplicated)."""
+        spec = TABLES[table]
+        files = self.data_files(table, since=since, until=until)
+        if platforms:
+            wanted = {f"platform={p}" for p in platforms}
+            files = [f for f in files if wanted & set(f.partition.split("/"))]
+        groups = clusters(files, time_keyed="ts" in spec.key)
+        clean = [g[0] for g in groups if len(g) == 1]
+        overlapping = [f for g in groups if len(g) > 1 for f in g]
+        return clean, overlapping
 
     def read(
         self,
@@ -192,27 +251,98 @@ class Lake:
         dictionary: Sequence[str] = (),
         platforms: Sequence[str] = (),
     ) -> pa.Table:
-        """Read a table, optionally only ``since <= ts < until`` (partitions pruned by date)
-        and only the given ``platforms`` (all when empty)."""
-        dataset = self.dataset(table, dictionary=dictionary)
-        expr = ds.field("platform").isin(list(platforms)) if platforms else None
-        if since is not None:
-            e = (ds.field("ts") >= pa.scalar(since, TABLES[table].schema.field("ts").type)) & (
-                ds.field("date") >= since.strftime("%Y-%m-%d")
-            )
-            expr = e if expr is None else expr & e
-        if until is not None:
-            e = (ds.field("ts") < pa.scalar(until, TABLES[table].schema.field("ts").type)) & (
-                ds.field("date") <= until.strftime("%Y-%m-%d")
-            )
-            expr = e if expr is None else expr & e
-        return dataset.to_table(columns=columns, filter=expr)
+        """Read a table, one row per key, optionally only ``since <= ts < until`` and only
+        the given ``platforms`` (all when empty).
+
+        Files that cannot share a key are read as they are (dictionary columns straight from
+        Parquet); only files overlapping in time go through a de-duplicating DuckDB query.
+        A file retired by a concurrent ``lake compact`` while listed is retried with a
+        fresh listing.
+        """
+        for attempt in range(5):
+            try:
+                return self._read(table, columns, since, until, dictionary, platforms)
+            except FileNotFoundError:
+                if attempt == 4:
+                    raise
+                log.info("%s: a file went away while reading (compaction); reading again", table)
+            except (pa.ArrowException, OSError, duckdb.Error) as exc:
+                msg = first_line(exc)
+                raise LakeError(
+                    f"lake {self.url}: cannot read {table} ({msg}); `vieweratlas lake check` "
+                    "names damaged files"
+                ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read(
+        self,
+        table: str,
+        columns: list[str] | None,
+        since: datetime | None,
+        until: datetime | None,
+        dictionary: Sequence[str],
+        platforms: Sequence[str],
+    ) -> pa.Table:
+        spec = TABLES[table]
+        clean, overlapping = self.split(table, since=since, until=until, platforms=platforms)
+        expr = _time_filter(spec, since, until)
+        out = self.dataset(table, files=clean, dictionary=dictionary).to_table(
+            columns=columns, filter=expr
+        )
+        if not overlapping:
+            return out
+        wanted = columns or spec.full_schema.names
+        con = _duckdb()
+        try:
+            con.register("_rows", self.dataset(table, files=overlapping))
+            where = []
+            params: dict[str, Any] = {}
+            if since is not None:
+                where.append("ts >= $since")
+                params["since"] = since
+            if until is not None:
+                where.append("ts < $until")
+                params["until"] = until
+            relation = "_rows"
+            if where:
+                relation = f"(SELECT * FROM _rows WHERE {' AND '.join(where)})"
+            sql = distinct_sql(spec, relation, columns=list(wanted))
+            extra: pa.Table = con.sql(sql, params=params).to_arrow_table()
+        finally:
+            con.close()
+        log.info(
+            "%s: %d row(s) from %d overlapping file(s) de-duplicated",
+            table,
+            extra.num_rows,
+            len(overlapping),
+        )
+        fixed = []
+        for f in out.schema:
+            col = extra.column(f.name)
+            if pa.types.is_dictionary(f.type):
+                col = pc.dictionary_encode(col.cast(f.type.value_type))
+            fixed.append(col.cast(f.type))
+        return pa.concat_tables([out, pa.Table.from_arrays(fixed, schema=out.schema)])
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection with every lake table registered as a view of the same name."""
-        con = session()
-        for name in TABLES:
-            con.register(name, self.dataset(name))
+        """A DuckDB connection with every lake table as a view of the same name.
+
+        Each view is the files read as they are plus the overlapping ones de-duplicated,
+        so SQL sees one row per key like :meth:`read`.
+        """
+        con = _duckdb()
+        for name, spec in TABLES.items():
+            clean, overlapping = self.split(name)
+            con.register(f"_{name}_files", self.dataset(name, files=clean))
+            if not overlapping:
+                con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM "_{name}_files"')
+                continue
+            con.register(f"_{name}_overlapping", self.dataset(name, files=overlapping))
+            cols = spec.full_schema.names
+            dedup = distinct_sql(spec, f'"_{name}_overlapping"', columns=cols)
+            con.execute(
+                f'CREATE VIEW "{name}" AS SELECT * FROM "_{name}_files" UNION ALL BY NAME ({dedup})'
+            )
         return con
 
     def sql(self, query: str) -> pa.Table:
@@ -225,10 +355,10 @@ class Lake:
             con.close()
 
     def write(self, table: str, data: pa.Table | Iterable[pa.RecordBatch]) -> WriteResult:
-        """Add rows to a table: validated, de-duplicated on the key, atomically per file.
+        """Add rows to a table: validated, one row per key, all new files visible together.
 
         ``data`` has the table's file columns plus ``platform``. Big inputs should be given as
-        batches: they are staged in an on-disk DuckDB database, so memory stays bounded.
+        batches: they are spilled to local disk, so memory stays bounded.
         """
         spec = TABLES[table]
         with Stage(spec) as stage:
@@ -236,126 +366,16 @@ class Lake:
             return stage.commit(self)
 
 
-class Stage:
-    """An on-disk staging area for one write: rows go in batch by batch, then ``commit``.
-
-    Nothing reaches the lake until :meth:`commit`, so an importer that fails half-way through
-    its input leaves the lake exactly as it was.
-    """
-
-    def __init__(self, spec: TableSpec, *, memory_limit: str = "1GB") -> None:
-        self.spec = spec
-        self._dir = tempfile.TemporaryDirectory(prefix="vieweratlas-stage-")
-        self.con = session(
-            Path(self._dir.name) / "stage.duckdb",
-            memory_limit=memory_limit,
-            spill_dir=Path(self._dir.name) / "spill",
-        )
-        cols = ", ".join(
-            f'"{f.name}" {sql_type(f.type, "duckdb")}' for f in [*spec.schema, PARTITION_SCHEMA[0]]
-        )
-        self.con.execute(f"CREATE TABLE stage ({cols})")
-        self.rows = 0
-
-    def __enter__(self) -> Stage:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.con.close()
-        self._dir.cleanup()
-
-    def append(self, data: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch]) -> None:
-        if isinstance(data, pa.Table | pa.RecordBatch):
-            data = [data] if isinstance(data, pa.RecordBatch) else data.to_batches()
-        names = [f.name for f in self.spec.schema] + ["platform"]
-        for batch in data:
-            if batch.num_rows == 0:
-                continue
-            missing = [n for n in names if n not in batch.schema.names]
-            if missing:
-                raise LakeError(f"{self.spec.name}: rows lack column(s) {', '.join(missing)}")
-            self.con.register("_batch", batch)
-            select = ", ".join(_normalise(self.spec, n) for n in names)
-            self.con.execute(f"INSERT INTO stage SELECT {select} FROM _batch")
-            self.con.unregister("_batch")
-            self.rows += batch.num_rows
-
-    def commit(self, lake: Lake) -> WriteResult:
-        """Write staged rows that are new to the lake, one file per touched partition."""
-        spec = self.spec
-        con = self.con
-        nulls = " OR ".join(f'"{c}" IS NULL' for c in (*spec.required, "platform"))
-        (bad,) = con.execute(f"SELECT count(*) FROM stage WHERE {nulls}").fetchall()[0]
-        if bad:
-            raise LakeError(f"{spec.name}: {bad} row(s) with a missing required value")
-        parts = con.execute(
-            "SELECT DISTINCT platform, strftime(ts, '%Y-%m-%d') AS date FROM stage ORDER BY 1, 2"
-        ).fetchall()
-        source = "stage"
-        if len(parts) > 1:
-            # Sorted once, each partition's time range is a run of DuckDB row groups that
-            # zone maps find without rescanning the whole stage for every partition.
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _sorted AS SELECT * FROM stage ORDER BY platform, ts"
-            )
-            source = "_sorted"
-        key = ", ".join(f'"{k}"' for k in spec.key)
-        cols = ", ".join(f'n."{f.name}"' for f in spec.schema)
-        order = "messages DESC" if "messages" in spec.schema.names else "ts"
-        written = 0
-        files: list[str] = []
-        for platform, date in parts:
-            day = datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=UTC)
-            rel_dir = lake.partition_dir(spec, platform, date)
-            existing = lake.dataset(spec.name, partition=(platform, date))
-            con.register("_old", existing)
-            where = " AND ".join(f'o."{k}" = n."{k}"' for k in spec.key)
-            con.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE _new AS
-                SELECT {cols} FROM (
-                    SELECT * FROM {source}
-                    WHERE platform = $platform AND ts >= $start AND ts < $end
-                    QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {order}) = 1
-                ) n
-                WHERE NOT EXISTS (SELECT 1 FROM _old o WHERE {where})
-                """,
-                {"platform": platform, "start": day, "end": day + timedelta(days=1)},
-            )
-            con.unregister("_old")
-            count, digest, first = con.execute(
-                f"SELECT count(*), bit_xor(hash({key})), min(ts) FROM _new"
-            ).fetchall()[0]
-            if not count:
-                continue
-            name = f"part-{first:%H%M%S}-{int(digest) & (2**64 - 1):016x}.parquet"
-            rel = posixpath.join(rel_dir, name)
-            order_by = ", ".join(f'"{c}"' for c in spec.sort)
-            reader = con.sql(f"SELECT * FROM _new ORDER BY {order_by}").to_arrow_reader(
-                ROW_GROUP_SIZE
-            )
-            _write_parquet(lake, rel, reader, spec.schema)
-            written += int(count)
-            files.append(rel)
-        log.info("%s: %d rows in, %d new, %d file(s)", spec.name, self.rows, written, len(files))
-        return WriteResult(spec.name, self.rows, written, tuple(files))
+def _duckdb() -> duckdb.DuckDBPyConnection:
+    return session()
 
 
-def _write_parquet(lake: Lake, rel: str, reader: pa.RecordBatchReader, schema: pa.Schema) -> None:
-    with (
-        lake._atomic(rel) as out,
-        pq.ParquetWriter(out, schema, compression="zstd", write_statistics=True) as writer,
-    ):
-        for batch in reader:
-            writer.write_batch(batch.cast(schema), row_group_size=ROW_GROUP_SIZE)
-
-
-def _normalise(spec: TableSpec, name: str) -> str:
-    col = f'"{name}"'
-    if name in spec.lower or name == "platform":
-        return f"lower(trim({col}))"
-    return col
+def _time_filter(spec: TableSpec, since: datetime | None, until: datetime | None) -> Any:
+    ts_type = spec.schema.field("ts").type
+    expr = None
+    if since is not None:
+        expr = ds.field("ts") >= pa.scalar(since, ts_type)
+    if until is not None:
+        e = ds.field("ts") < pa.scalar(until, ts_type)
+        expr = e if expr is None else expr & e
+    return expr

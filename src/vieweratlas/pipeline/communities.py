@@ -125,8 +125,9 @@ def _levels(
         ok = (ids >= 0) & (ids < len(stability))
         values[ok] = stability[ids[ok]]
         stab = pa.array(values, pa.float64(), from_pandas=True)
-    table = table.add_column(1, "level", pa.array(level, pa.int8()))
-    table = table.add_column(2, "parent", parents)
+    # Appended: the leading columns (community, label, size, viewers, …) are a contract.
+    table = table.append_column("parent", parents)
+    table = table.append_column("level", pa.array(level, pa.int8()))
     return table.append_column("stability", stab)
 
 

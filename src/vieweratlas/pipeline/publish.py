@@ -30,6 +30,7 @@ from vieweratlas.csvsafe import safe_csv_bytes
 from vieweratlas.errors import LakeError
 from vieweratlas.lake import Lake
 from vieweratlas.pipeline.communities import RunTables, drawn
+from vieweratlas.pipeline.similar import run_similar
 from vieweratlas.runs import ANALYSIS_DIR, RUNS_DIR, RunInfo, new_run_id
 from vieweratlas.timings import Timings
 
@@ -46,6 +47,11 @@ TABLE_FILES = (
     "memberships.parquet",
     "unplaced.csv",
     "bots.csv",
+    "similar.parquet",
+)
+# Pictures and exports: large, and rebuilt from the tables by `analyze` at any time.
+PICTURES = frozenset(
+    {"atlas.png", "atlas.svg", "atlas.pdf", "atlas.html", "graph.gexf", "graph.json"}
 )
 
 
@@ -139,15 +145,19 @@ def publish(
     try:
         with timings.stage("outputs"):
             _write_tables(staging, tables, graph.bots)
+        with timings.stage("similar"):
+            similar = run_similar(graph, settings.analysis.similar_top)
+            pq.write_table(similar, staging / "similar.parquet", compression="zstd")
         if render:
             with timings.stage("render"):
                 _render(staging, tables, summary, settings.analysis.max_channels)
         names = sorted(p.name for p in staging.iterdir())
+        kept = lake_files(names, settings.analysis.lake_copy)
         summary["timings"] = timings.total()
-        summary["files"] = [*names, "summary.json"]
+        summary["files"] = [*kept, "summary.json"]
         (staging / "summary.json").write_bytes(_json_bytes(summary))
         with timings.stage("copy_to_lake"):
-            for name in [*names, "summary.json"]:
+            for name in [*kept, "summary.json"]:
                 rel = f"{ANALYSIS_DIR}/{run_id}/{name}"
                 lake.write_bytes(rel, (staging / name).read_bytes())
                 uploaded.append(rel)
@@ -168,6 +178,16 @@ def publish(
     summary["timings"] = timings.total()  # now including the lake copy (out_dir's copy
     # was written before it; the lake's summary.json holds the same numbers minus that)
     return RunResult(run_id, out_dir, tables.nodes, tables.edges, tables.communities, summary)
+
+
+def lake_files(names: list[str], mode: str) -> list[str]:
+    """Which of a run's files its lake copy keeps (``analysis.lake_copy``): ``all``; ``map``:
+    the tables and the interactive map (what the dashboard shows); ``tables``: tables only.
+    ``--out`` always gets every file."""
+    if mode == "all":
+        return names
+    keep_map = mode == "map"
+    return [n for n in names if n not in PICTURES or (keep_map and n == "atlas.html")]
 
 
 def _undo(lake: Lake, uploaded: list[str]) -> None:
