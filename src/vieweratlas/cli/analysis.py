@@ -311,9 +311,9 @@ def show_run(result: RunResult, nmi: float | None, window: checks.Window) -> Non
         table(["reason", "accounts"], sorted(by_reason.items()), right=["accounts"])
     unplaced = sum(r.get("channels", 0) for r in (s.get("unplaced") or {}).values())
     line(
-        f"{counts.get('subcommunities', 0)} sub-communities, {counts.get('bridges', 0):,} "
-        f"bridge channels, {counts.get('channels_attached', 0):,} placed by their viewers, "
-        f"{unplaced:,} unplaced" + (" (reasons in unplaced.csv)" if unplaced else "")
+        f"{counts.get('subcommunities', 0)} sub-communities; {counts.get('bridges', 0):,} "
+        f"bridges; placed by their viewers {counts.get('channels_attached', 0):,}; "
+        f"unplaced {unplaced:,}" + (" (reasons in unplaced.csv)" if unplaced else "")
     )
     if "drawn" in s:
         line(str(s["drawn"]["note"]))
