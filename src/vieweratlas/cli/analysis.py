@@ -347,6 +347,14 @@ def show_run(result: RunResult, nmi: float | None, window: checks.Window) -> Non
     by_reason = bots.get("by_reason") or {}
     if by_reason:
         table(["reason", "accounts"], sorted(by_reason.items()), right=["accounts"])
+    unplaced = sum(r.get("channels", 0) for r in (s.get("unplaced") or {}).values())
+    line(
+        f"{counts.get('subcommunities', 0)} sub-communities; {counts.get('bridges', 0):,} "
+        f"bridges; placed by their viewers {counts.get('channels_attached', 0):,}; "
+        f"unplaced {unplaced:,}" + (" (reasons in unplaced.csv)" if unplaced else "")
+    )
+    if "drawn" in s:
+        line(str(s["drawn"]["note"]))
     table(
         ["community", "label", "channels", "viewers", "top channels"],
         (
