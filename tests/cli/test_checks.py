@@ -421,6 +421,12 @@ def test_demo_twice_with_another_seed_holds_one_world(tmp_path: Path) -> None:
     assert "replaced the previous demo" in err
     lake = Lake.open(str(demo / "lake"))
     planted = generate(SynthSpec(seed=1)).presence  # one row per key once written
+    # Keys as the lake stores them (Twitch names lower-cased).
+    planted = (
+        planted.select(["ts", "channel", "user"])
+        .set_column(2, "user", pc.utf8_lower(planted["user"]))
+        .set_column(1, "channel", pc.utf8_lower(planted["channel"]))
+    )
     keys = planted.group_by(["ts", "channel", "user"], use_threads=False).aggregate([])
     assert lake.read("presence").num_rows == keys.num_rows
     assert len(list((demo / "lake" / "analysis").iterdir())) == 1
