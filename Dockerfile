@@ -57,6 +57,6 @@ VOLUME ["/tmp"]
 USER 10001:10001
 # Healthy = settings resolve and the lake root answers (one cheap HEAD/LIST on S3).
 HEALTHCHECK --interval=5m --timeout=30s --start-period=1m --retries=3 \
-    CMD ["vieweratlas", "lake", "check", "--quick"]
+    CMD ["vieweratlas", "lake", "check", "--reachable"]
 ENTRYPOINT ["vieweratlas"]
 CMD ["collect", "live"]

@@ -1,6 +1,7 @@
 """Import throughput and peak memory of every importer, each in its own subprocess.
 
     uv run python bench/bench_import.py [--comments 1000000] [--rows 2000000] [--quick]
+    uv run python bench/bench_import.py --long-lines [--line-mb 1024]
 
 Generates, in a temporary folder: a TwitchDownloader chat JSON with ``--comments`` comments
 (format 1.4, realistic comment objects of ~600 bytes, plain and gzipped), a chat-downloader
@@ -8,6 +9,12 @@ JSON with the same comments, a plain CSV of ``--rows`` presence rows and an inte
 file expanding to about ``--rows`` rows. Each import runs in a fresh Python process into a
 fresh lake; the table shows input size, rows, seconds, rows/s and the child's peak RSS
 (``resource.getrusage``), so "bounded memory" is a number, not a claim.
+
+``--long-lines`` measures adversarial files instead: a CSV whose one data line is
+``--line-mb`` MB, the same as JSON Lines, and JSON Lines without any newline. Each must be
+refused with one line (the line cap, ``Limits.max_line_bytes``) at a peak RSS independent of
+the line's length; the table gives each peak against a one-row import measured in the same
+run (the process's floor).
 """
 
 from __future__ import annotations
@@ -48,6 +55,72 @@ _COMMENT = (
     '"version":"12"}}],"user_color":"#1E90FF","user_notice_params":{{}},"emoticons":[]}},'
     '"more_replies":false}}'
 )
+
+
+REFUSE_RUNNER = r"""
+import json, resource, sys, time
+from vieweratlas.errors import VieweratlasError
+from vieweratlas.ingest import import_presence
+from vieweratlas.lake import Lake
+path, lake = sys.argv[1:3]
+t = time.perf_counter()
+try:
+    r = import_presence(Lake.open(lake), [path])
+    outcome = f"imported {r.rows_in} rows"
+except VieweratlasError as exc:
+    outcome = "error: " + str(exc)
+seconds = time.perf_counter() - t
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+print(json.dumps({"outcome": outcome, "seconds": seconds, "rss": rss}))
+"""
+
+
+def write_long_line(path: Path, head: bytes, fill: bytes, mb: int, tail: bytes) -> None:
+    block = fill * (1 << 20)
+    with path.open("wb") as f:
+        f.write(head)
+        for _ in range(mb):
+            f.write(block)
+        f.write(tail)
+
+
+def long_lines(mb: int) -> None:
+    """Peak RSS of refusing a ``mb``-MB line, against a one-row import (the floor)."""
+    row = b'{"ts": "2024-01-01T00:00:00Z", "channel": "a", "user": "x"}'
+    cases = [
+        ("one row (floor)", "one.csv", b"ts,channel,user\n2024-01-01T00:00:00Z,a,x\n", b"", 0, b""),
+        ("CSV, one line", "line.csv", b"ts,channel,user\n2024-01-01T00:00:00Z,a,", b"x", mb, b"\n"),
+        ("JSON Lines, one line", "line.jsonl", row[:-2] + b', "pad": "', b"x", mb, b'"}\n'),
+        ("JSON Lines, no newline", "nolf.jsonl", row, b" ", mb, b""),
+    ]
+    with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
+        root = Path(tmp)
+        header = f"{'input':<24} {'file MB':>8} {'seconds':>8} {'peak RSS MB':>11} "
+        header += f"{'x floor':>8}  outcome"
+        print(header)
+        print("-" * len(header))
+        floor = 0.0
+        for i, (label, name, head, fill, size, tail) in enumerate(cases):
+            path = root / name
+            write_long_line(path, head, fill, size, tail)
+            proc = subprocess.run(
+                [sys.executable, "-c", REFUSE_RUNNER, str(path), str(root / f"lake{i}")],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode:
+                raise SystemExit(
+                    f"{name}: the import crashed (exit {proc.returncode}):\n{proc.stderr}"
+                )
+            r = json.loads(proc.stdout.splitlines()[-1])
+            floor = floor or r["rss"]
+            print(
+                f"{label:<24} {path.stat().st_size / 1e6:>8.0f} {r['seconds']:>8.1f} "
+                f"{r['rss'] / 1e6:>11.0f} {r['rss'] / floor:>8.2f}  "
+                f"{r['outcome'].replace(str(path), name)[:90]}"
+            )
+            path.unlink()
 
 
 def _chatters(n: int, seed: int = 1) -> list[tuple[float, str, int]]:
@@ -144,12 +217,19 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--quick", action="store_true", help="100k comments, 200k rows")
     ap.add_argument(
+        "--long-lines", action="store_true", help="measure refusing one huge line instead"
+    )
+    ap.add_argument("--line-mb", type=int, default=1024, help="size of that line (MB)")
+    ap.add_argument(
         "--only",
         nargs="+",
         default=None,
         help="run only these inputs: td.json td.json.gz cd.json plain.csv interactions.csv",
     )
     args = ap.parse_args()
+    if args.long_lines:
+        long_lines(args.line_mb)
+        return
     if args.quick:
         args.comments, args.rows = 100_000, 200_000
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:

@@ -1,4 +1,4 @@
-"""Rendering a 5,000-channel / 100,000-link atlas: layout, PNG, HTML, GEXF, JSON.
+"""Rendering a 5,000-channel / 100,000-link atlas: layout, PNG, SVG, HTML, GEXF, JSON.
 
     uv run python bench/bench_render.py [--nodes 5000] [--edges 100000] [--communities 40]
                                         [--baseline] [--browser] [--out DIR] [--seed 0]
@@ -10,6 +10,16 @@ with the seconds and file sizes. ``--baseline`` also runs networkx's ``forceatla
 extrapolates it to 100, with the community separation of both layouts (mean distance
 within a community / between communities; lower is better). ``--browser`` opens the HTML in
 headless Chromium (offline) and times it until the map is drawn. ``--out`` keeps the files.
+
+Stability between adjacent windows: the next window is the same graph with 15 % of its
+links gone, the other weights jittered ±30 %, 5 % of its channels new (no earlier
+position) and the community ids renumbered. It is laid out twice with the same seed:
+seeded from the first window's positions (``compute_layout(previous=…)``) and fresh. The
+table gives the mean displacement of the channels present in both windows, as a share of
+the map's width, for both (and for the fresh one after the best rotation onto the first,
+so the comparison does not just measure an arbitrary turn), and the ratio. "filled" is
+the share of members in the outer tenth of their community's radius (a uniformly filled
+disc: 0.19; members piled on a rim: 0.4 and more).
 """
 
 from __future__ import annotations
@@ -25,11 +35,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from vieweratlas.render import compute_layout
+from vieweratlas.render import compute_layout, previous_positions
 from vieweratlas.render.exports import write_gexf, write_graph_json
 from vieweratlas.render.html import render_html
 from vieweratlas.render.model import build_atlas_data
-from vieweratlas.render.png import render_png
+from vieweratlas.render.png import render_png, render_svg
 
 GAMES = [
     "Just Chatting",
@@ -46,6 +56,7 @@ GAMES = [
     "Music",
 ]
 LANGS = ["en", "de", "es", "fr", "pt", "ja", "ko", "ru"]  # fmt: skip
+Row = tuple[str, float, str]  # stage, seconds, notes
 
 
 def make_graph(n: int, m: int, k: int, seed: int) -> dict[str, np.ndarray]:
@@ -109,6 +120,64 @@ def separation(pos: np.ndarray, memb: np.ndarray) -> float:
     return float(d[same].mean() / d[memb[a] != memb[b]].mean())
 
 
+def rim_share(pos: np.ndarray, memb: np.ndarray) -> float:
+    """Mean over communities of the share of members in the outer tenth of its radius."""
+    shares = []
+    for c in np.unique(memb):
+        p = pos[memb == c]
+        if len(p) < 20:
+            continue
+        r = np.linalg.norm(p - np.median(p, axis=0), axis=1)
+        shares.append(float((r > 0.9 * r.max()).mean()))
+    return float(np.mean(shares))
+
+
+def next_window(g: dict[str, np.ndarray], seed: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The adjacent window (see the module docstring) and the mask of new channels."""
+    rng = np.random.default_rng(seed + 1000)
+    keep = rng.random(len(g["src"])) > 0.15
+    k = int(g["membership"].max()) + 1
+    later = {"src": g["src"][keep], "dst": g["dst"][keep],
+             "weight": g["weight"][keep] * rng.uniform(0.7, 1.3, keep.sum()),
+             "membership": rng.permutation(k)[g["membership"]]}  # fmt: skip
+    return later, rng.random(len(g["membership"])) < 0.05
+
+
+def displacement(a: np.ndarray, b: np.ndarray, extent: float, *, align: bool = False) -> float:
+    if align:  # best rotation/reflection + shift of a onto b (orthogonal Procrustes)
+        ca, cb = a.mean(0), b.mean(0)
+        u, _, vt = np.linalg.svd((a - ca).T @ (b - cb))
+        a = (a - ca) @ (u @ vt) + cb
+    return float(np.linalg.norm(a - b, axis=1).mean() / extent)
+
+
+def stability_rows(g: dict[str, np.ndarray], pos: np.ndarray, seed: int) -> list[Row]:
+    n = len(g["membership"])
+    later, new = next_window(g, seed)
+    keys = [f"channel_{i:05d}" for i in range(n)]
+    old = np.flatnonzero(~new)
+    previous = previous_positions([keys[i] for i in old], pos[old, 0], pos[old, 1])
+    args = (n, later["src"], later["dst"], later["weight"], later["membership"])
+    t = time.perf_counter()
+    seeded = compute_layout(*args, seed=seed, previous=previous, keys=keys)
+    seeded_s = time.perf_counter() - t
+    t = time.perf_counter()
+    fresh = compute_layout(*args, seed=seed)
+    fresh_s = time.perf_counter() - t
+    extent = float(np.ptp(pos, axis=0).max())
+    moved = displacement(seeded[old], pos[old], extent)
+    moved_fresh = displacement(fresh[old], pos[old], extent)
+    moved_aligned = displacement(fresh[old], pos[old], extent, align=True)
+    return [
+        ("next window, seeded from the previous positions", seeded_s,
+         f"moved {moved:.3f} · filled {rim_share(seeded, later['membership']):.2f}"),
+        ("next window, fresh relayout (same seed)", fresh_s,
+         f"moved {moved_fresh:.3f} ({moved_fresh / moved:.0f}× seeded)"),
+        ("  … fresh, best-rotated onto the previous map", 0.0,
+         f"moved {moved_aligned:.3f} ({moved_aligned / moved:.0f}× seeded)"),
+    ]  # fmt: skip
+
+
 def browser_seconds(path: Path) -> float:
     from playwright.sync_api import sync_playwright
 
@@ -141,12 +210,14 @@ def main() -> None:
 
     g = make_graph(args.nodes, args.edges, args.communities, args.seed)
     n, m = len(g["membership"]), len(g["src"])
-    rows: list[tuple[str, float, str]] = []
+    rows: list[Row] = []
 
     t = time.perf_counter()
     pos = compute_layout(n, g["src"], g["dst"], g["weight"], g["membership"], seed=args.seed)
     rows.append(("layout (compute_layout)", time.perf_counter() - t,
-                 f"separation {separation(pos, g['membership']):.3f}"))  # fmt: skip
+                 f"separation {separation(pos, g['membership']):.3f} · "
+                 f"filled {rim_share(pos, g['membership']):.2f}"))  # fmt: skip
+    rows.extend(stability_rows(g, pos, args.seed))
 
     if args.baseline:
         import networkx as nx
@@ -161,7 +232,8 @@ def main() -> None:
                                        seed=args.seed)  # fmt: skip
         seconds = time.perf_counter() - t
         base = np.array([layout[i] for i in range(n)])
-        note = f"separation {separation(base, g['membership']):.3f} after 20 it"
+        note = (f"separation {separation(base, g['membership']):.3f} · filled "
+                f"{rim_share(base, g['membership']):.2f} after 20 it")  # fmt: skip
         rows.append(("baseline nx.forceatlas2_layout, 100 it (extrapolated)", seconds * 5, note))
 
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-render-"))
@@ -179,6 +251,9 @@ def main() -> None:
     render_png(data, out / "atlas.png")
     rows.append(("atlas.png", time.perf_counter() - t, _size(out / "atlas.png")))
     t = time.perf_counter()
+    render_svg(data, out / "atlas.svg")
+    rows.append(("atlas.svg", time.perf_counter() - t, _size(out / "atlas.svg")))
+    t = time.perf_counter()
     (out / "atlas.html").write_text(render_html(data), encoding="utf-8")
     rows.append(("atlas.html", time.perf_counter() - t, _size(out / "atlas.html")))
     t = time.perf_counter()
@@ -192,10 +267,10 @@ def main() -> None:
                      browser_seconds(out / "atlas.html"), "until drawn"))  # fmt: skip
 
     print(f"\n{n:,} nodes, {m:,} edges, {args.communities} planted communities\n")
-    print(f"| {'stage':<56} | {'seconds':>8} | {'notes':<32} |")
-    print(f"|{'-' * 58}|{'-' * 10}|{'-' * 34}|")
+    print(f"| {'stage':<56} | {'seconds':>8} | {'notes':<44} |")
+    print(f"|{'-' * 58}|{'-' * 10}|{'-' * 46}|")
     for name, seconds, note in rows:
-        print(f"| {name:<56} | {seconds:>8.2f} | {note:<32} |")
+        print(f"| {name:<56} | {seconds:>8.2f} | {note:<44} |")
     if args.out is None:
         shutil.rmtree(out)
     else:

@@ -187,3 +187,56 @@ def test_example_config_documents_every_setting_and_loads() -> None:
             lines.append(line)
     data = yaml.safe_load("\n".join(lines))
     assert load_settings(overrides=data, environ={}) == load_settings(environ={})
+
+
+CANARY = "s3cr3t-canary-value"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"twitch": {"client_secret": [CANARY]}},
+        {"twitch": {"oauth_token": {"token": CANARY}}},
+        {"twitch": {"client_secret": 123456789}},
+        {"twitch": f"oauth:{CANARY}"},  # a whole section holding secrets
+    ],
+)
+def test_a_secret_of_the_wrong_type_is_never_echoed(
+    overrides: dict[str, object], tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={}, overrides=overrides)
+    assert CANARY not in str(err.value) and "123456789" not in str(err.value)
+    assert "twitch" in str(err.value) and "not shown" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={}, config_file=write_yaml(tmp_path, overrides))
+    assert CANARY not in str(err.value) and "123456789" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"vod": {"bucket_len": "0s"}}, "vod.bucket_len"),
+        ({"collect": {"interval": 0}}, "collect.interval"),
+        ({"collect": {"silence_timeout": "0m"}}, "collect.silence_timeout"),
+        ({"retention": {"raw": "0d"}}, "retention.raw"),
+        ({"retention": {"runs": "0d"}}, "retention.runs"),
+        ({"retention": {"keep_runs": 0}}, "retention.keep_runs"),
+        ({"collect": {"reconnect_min": "5m", "reconnect_max": "1m"}}, "reconnect_min"),
+        ({"analysis": {"seed": -1}}, "analysis.seed"),
+        ({"analysis": {"seed": 2**40}}, "analysis.seed"),
+        ({"analysis": {"lake_copy": "pictures"}}, "analysis.lake_copy"),
+    ],
+)
+def test_settings_that_cannot_work_are_refused(overrides: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(key)):
+        load_settings(environ={}, overrides=overrides)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["1e20", "-1e20", "inf", "nan", 1e300, "9999-12-31T23:59:59-05:00", "0001-01-01T00:00+01:00"],
+)
+def test_times_out_of_range_are_value_errors(bad: object) -> None:
+    with pytest.raises(ValueError, match=r"range|expected"):
+        parse_timestamp(bad)

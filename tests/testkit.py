@@ -1,5 +1,5 @@
 """Helpers every test folder can import by name (a plain module, not a conftest):
-``from testkit import require_program, run_cli``.
+``from testkit import CHROMIUM_ARGS, require_program, run_cli``.
 
 System programs the tests need are skipped locally when missing, a failure under CI=true.
 """
@@ -35,3 +35,17 @@ def run_cli(args: list[str]) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0
+
+
+# Debian's Chromium, headless, software WebGL, no background traffic (render and web tests).
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]

@@ -11,6 +11,7 @@
 #   deploy/aws/deploy.sh --email you@example.com --vpc vpc-0abc --subnets subnet-1,subnet-2 \
 #       [--channels 100] [--budget 50] [--stack vieweratlas] [--region us-east-1] \
 #       [--image-tag TAG] [--disabled] [--no-data-hours 3] [--cfn-role ARN] [--yes] [--dry-run]
+#       [--dashboard-cidr 203.0.113.7/32]   # also run the web dashboard, reachable from there
 #   deploy/aws/deploy.sh --estimate-only [--channels N]     # just the cost table
 set -euo pipefail
 
@@ -28,6 +29,7 @@ IMAGE_TAG=""
 ENABLED="true"
 NO_DATA_HOURS=3
 CFN_ROLE=""
+DASHBOARD_CIDR=""
 YES=0
 DRY_RUN=0
 ESTIMATE_ONLY=0
@@ -35,7 +37,7 @@ ESTIMATE_ONLY=0
 die() { echo "deploy: $*" >&2; exit 2; }
 refuse() { echo "deploy: REFUSED: $*" >&2; exit 3; }
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -49,6 +51,7 @@ while [ $# -gt 0 ]; do
     --image-tag) IMAGE_TAG="${2:?}"; shift 2 ;;
     --no-data-hours) NO_DATA_HOURS="${2:?}"; shift 2 ;;
     --cfn-role) CFN_ROLE="${2:?}"; shift 2 ;;
+    --dashboard-cidr) DASHBOARD_CIDR="${2:?}"; shift 2 ;;
     --disabled) ENABLED="false"; shift ;;
     --yes|-y) YES=1; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
@@ -159,6 +162,7 @@ PARAMS=(
   "ParameterKey=AlertEmail,ParameterValue=${EMAIL}"
   "ParameterKey=MonthlyBudgetUsd,ParameterValue=${BUDGET}"
   "ParameterKey=NoDataHours,ParameterValue=${NO_DATA_HOURS}"
+  "ParameterKey=DashboardCidr,ParameterValue=${DASHBOARD_CIDR}"
 )
 
 if [ "$DRY_RUN" -eq 1 ]; then

@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -51,17 +60,28 @@ def parse_duration(value: object) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def _from_epoch(seconds: float, value: object) -> datetime:
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"epoch seconds out of range: {value!r}") from None
+
+
 def parse_timestamp(value: object) -> datetime:
     """ISO-8601 (date or datetime; naive means UTC) or epoch seconds → aware UTC datetime."""
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        dt = datetime.fromtimestamp(float(value), tz=UTC)
+        dt = _from_epoch(float(value), value)
     elif isinstance(value, str):
         text = value.strip()
         try:
-            dt = datetime.fromtimestamp(float(text), tz=UTC)
+            epoch = float(text)
         except ValueError:
+            epoch = None
+        if epoch is not None:
+            dt = _from_epoch(epoch, value)
+        else:
             try:
                 dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
             except ValueError:
@@ -70,10 +90,20 @@ def parse_timestamp(value: object) -> datetime:
                 ) from None
     else:
         raise ValueError(f"expected an ISO-8601 time or epoch seconds, got {value!r}")
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    try:
+        return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"time out of range: {value!r}") from None
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return value
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+PositiveDuration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_positive)]
 Timestamp = Annotated[datetime, BeforeValidator(parse_timestamp)]
 
 
@@ -82,6 +112,8 @@ PlatformName = Literal["twitch", "kick", "youtube"]
 Engine = Literal["local", "spark"]
 Weight = Literal["excess", "cosine", "jaccard", "shared"]
 Algorithm = Literal["leiden", "louvain"]
+EdgeSelection = Literal["neighbours", "budget"]
+ViewerWeight = Literal["presence", "loyalty"]
 
 
 class _Section(BaseModel):
@@ -114,14 +146,14 @@ class TwitchSettings(_Section):
 
 
 class CollectSettings(_Section):
-    interval: Duration = Field(
+    interval: PositiveDuration = Field(
         timedelta(minutes=5), description="Length of one presence snapshot window."
     )
     channels_file: Path | None = Field(
         None, description="File with one channel login per line (the original channels.txt)."
     )
     top: int = Field(100, ge=1, description="Channels to track when taken from the Helix top.")
-    refresh: Duration = Field(
+    refresh: PositiveDuration = Field(
         timedelta(minutes=10), description="How often the channel list is refreshed."
     )
     channels_per_connection: int = Field(
@@ -130,19 +162,25 @@ class CollectSettings(_Section):
     joins_per_window: int = Field(
         20, ge=1, description="JOINs allowed per connection in one join window (Twitch: 20)."
     )
-    join_window: Duration = Field(
+    join_window: PositiveDuration = Field(
         timedelta(seconds=10), description="The join rate-limit window (Twitch: 10 s)."
     )
-    silence_timeout: Duration = Field(
+    silence_timeout: PositiveDuration = Field(
         timedelta(minutes=5),
         description="No traffic for this long → PING; no answer → reconnect.",
     )
-    reconnect_min: Duration = Field(
+    reconnect_min: PositiveDuration = Field(
         timedelta(seconds=1), description="First reconnect delay (doubles, with jitter)."
     )
-    reconnect_max: Duration = Field(
+    reconnect_max: PositiveDuration = Field(
         timedelta(minutes=2), description="Longest delay between reconnect attempts."
     )
+
+    @model_validator(mode="after")
+    def _reconnect_order(self) -> CollectSettings:
+        if self.reconnect_min > self.reconnect_max:
+            raise ValueError("reconnect_min must not be longer than reconnect_max")
+        return self
 
 
 class BotSettings(_Section):
@@ -189,19 +227,48 @@ class AnalysisSettings(_Section):
         "for data past one machine).",
     )
     max_channels: int = Field(
-        5000, ge=2, description="Keep at most this many channels, the most-watched first."
+        5000,
+        ge=2,
+        description="The maps draw at most this many channels (the most-watched first, "
+        "every community's biggest included); the analysis and the tables cover all.",
     )
     min_channel_viewers: int = Field(
         10, ge=1, description="Channels with fewer unique viewers (after bots) are left out."
     )
     overlap_threshold: int = Field(
-        2, ge=1, description="An edge needs at least this many shared unique viewers."
+        1, ge=1, description="An edge needs at least this many shared unique viewers."
+    )
+    edge_selection: EdgeSelection = Field(
+        "neighbours",
+        description="How edges are chosen: neighbours = every channel keeps its "
+        "`neighbours` strongest ties among those beyond chance (small channels keep theirs); "
+        "budget = one global threshold raised until `max_edges_per_channel` remain on "
+        "average (small channels lose theirs first).",
+    )
+    neighbours: int = Field(
+        30, ge=1, description="neighbours selection: ties each channel keeps (at most)."
+    )
+    neighbour_significance: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="neighbours selection: a tie must be unlikely by chance (Poisson tail "
+        "probability of the shared count below this, given both audiences).",
     )
     max_edges_per_channel: int = Field(
         25,
         ge=0,
-        description="Edge budget: when more edges would pass, the threshold is raised until "
-        "at most this many per channel remain (0: no budget, the threshold is exact).",
+        description="budget selection: the threshold is raised until at most this many "
+        "edges per channel remain on average (0: no budget, the threshold is exact).",
+    )
+    viewer_weight: ViewerWeight = Field(
+        "presence",
+        description="How a viewer's tie to a channel counts in edge weights and memberships: "
+        "presence = once, however often seen; loyalty = min(snapshots seen, loyalty_cap) / "
+        "loyalty_cap, so drive-by visits count less than regulars.",
+    )
+    loyalty_cap: int = Field(
+        3, ge=1, description="loyalty weighting: snapshots after which a viewer counts fully."
     )
     significance: float = Field(
         0.0,
@@ -219,7 +286,9 @@ class AnalysisSettings(_Section):
     )
     algorithm: Algorithm = Field("leiden", description="Community detection algorithm.")
     resolution: float = Field(1.0, gt=0, description="Modularity resolution (higher → smaller).")
-    seed: int = Field(42, description="Random seed: same seed, same communities.")
+    seed: int = Field(
+        42, ge=0, le=2**31 - 1, description="Random seed (0 or more): same seed, same communities."
+    )
     min_community_size: int = Field(
         3,
         ge=1,
@@ -227,9 +296,57 @@ class AnalysisSettings(_Section):
         "(or marked unclustered, -1).",
     )
     attach_unclustered: bool = Field(
-        False,
-        description="Place channels without significant edges in the community their "
-        "viewers favour (flagged `attached` in nodes); off: they are left out of the map.",
+        True,
+        description="Place channels without edges in the community their viewers favour "
+        "beyond chance (flagged `attached` in nodes); off: they are listed as unplaced.",
+    )
+    refine_by_viewers: bool = Field(
+        True,
+        description="After clustering, move a channel to the community its viewers' "
+        "attention favours most beyond chance, when that is not its own (edges are a "
+        "channel's strongest few ties; its viewers are all of them).",
+    )
+    consensus_runs: int = Field(
+        10,
+        ge=1,
+        description="Clusterings behind `confidence`/`stability`: one as is, the others "
+        "with noisy edge weights (1: no confidence measure, everything 1.0).",
+    )
+    sub_resolution: float = Field(
+        0.7,
+        gt=0,
+        description="Modularity resolution for sub-communities, found inside each community.",
+    )
+    sub_min_modularity: float = Field(
+        0.1,
+        ge=0,
+        description="A community is split into sub-communities only if the split reaches "
+        "this modularity within it (else it is its own single sub-community).",
+    )
+    bridge_share: float = Field(
+        0.2,
+        gt=0,
+        le=1,
+        description="A channel is a member of every community that gets at least this share "
+        "of its viewers' attention beyond chance (memberships); two or more: a bridge.",
+    )
+    bridge_min_z: float = Field(
+        1.1,
+        ge=0,
+        description="...and whose excess attention is at least this many times its noise "
+        "(sqrt of the summed squared attention of the channel's viewers).",
+    )
+    similar_top: int = Field(
+        20,
+        ge=1,
+        description="Similar channels kept per channel in a run's similar.parquet (and shown "
+        "by `similar` without --top).",
+    )
+    lake_copy: Literal["tables", "map", "all"] = Field(
+        "map",
+        description="What a run copies into the lake's analysis/<run-id>/ (--out gets "
+        "everything): map = tables, summary and atlas.html (what the dashboard shows); "
+        "tables = no pictures; all = also atlas.png, graph.gexf and graph.json.",
     )
     bots: BotSettings = Field(default_factory=BotSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
@@ -238,18 +355,83 @@ class AnalysisSettings(_Section):
 class VodSettings(_Section):
     max_age_days: int = Field(30, ge=1, description="Only VODs newer than this.")
     min_views: int = Field(100, ge=0, description="Only VODs with at least this many views.")
-    bucket_len: Duration = Field(
+    bucket_len: PositiveDuration = Field(
         timedelta(seconds=300), description="Presence bucket length from the VOD start."
     )
 
 
 class RetentionSettings(_Section):
-    raw: Duration = Field(timedelta(days=30), description="How long raw snapshots are kept.")
-    vod_raw: Duration = Field(timedelta(days=7), description="How long raw VOD chat is kept.")
-    curated: Duration | None = Field(
+    raw: PositiveDuration = Field(
+        timedelta(days=30), description="How long raw snapshots are kept."
+    )
+    vod_raw: PositiveDuration = Field(
+        timedelta(days=7), description="How long raw VOD chat is kept."
+    )
+    curated: PositiveDuration | None = Field(
         None,
         description="How long curated presence/channels are kept; null keeps them forever "
         "(on AWS they move to Glacier after 90 days instead).",
+    )
+    keep_runs: int | None = Field(
+        None,
+        ge=1,
+        description="Keep only the newest this many runs under analysis/ (null: no limit).",
+    )
+    runs: PositiveDuration | None = Field(
+        None,
+        description="Delete runs older than this (null: kept); the newest run is always kept.",
+    )
+
+
+class TrackSettings(_Section):
+    every: Duration = Field(
+        timedelta(days=1), description="Length of one tracking window (`track --every`)."
+    )
+    threshold: float = Field(
+        0.3,
+        gt=0,
+        le=1,
+        description="Jaccard similarity of member sets at which a community continues a "
+        "lineage of the window before (θ of Greene, Doyle & Cunningham 2010).",
+    )
+    containment: float = Field(
+        0.5,
+        gt=0,
+        description="Also related when this share of the smaller set lies in the other "
+        "(overlap coefficient), so a small piece breaking off is a split, not a birth "
+        "(above 1: Jaccard only).",
+    )
+    min_shared: int = Field(
+        3, ge=1, description="… and only when they have at least this many channels in common."
+    )
+    change: float = Field(
+        0.25,
+        gt=0,
+        description="A continuing lineage whose channel count changed by this share or more "
+        "grows or shrinks (an event).",
+    )
+    reuse: bool = Field(
+        True,
+        description="Reuse windows already analysed with the same settings and the same data "
+        "(kept in the lake under tracking/windows/).",
+    )
+    partial: bool = Field(
+        False,
+        description="Also analyse the window still in progress (by default the last window "
+        "ends at the last full window before now).",
+    )
+    chart_lineages: int = Field(
+        20,
+        ge=1,
+        description="Lineages drawn one by one in evolution.png (the biggest); the others are "
+        "drawn together as 'other'.",
+    )
+    chart_min_flow: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="Flows between lineages smaller than this share of a window's channels "
+        "are drawn together with the 'other' band.",
     )
 
 
@@ -270,6 +452,7 @@ class Settings(BaseSettings):
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     vod: VodSettings = Field(default_factory=VodSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    track: TrackSettings = Field(default_factory=TrackSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -407,13 +590,30 @@ def load_settings(
         raise ConfigError(_describe(exc)) from None
 
 
+def _secret_keys() -> set[tuple[str, ...]]:
+    """Key paths of the secret settings (their values are never shown)."""
+    return {
+        path
+        for path, info, section in _fields()
+        if not section and "SecretStr" in str(info.annotation)
+    }
+
+
 def _describe(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    key = ".".join(str(p) for p in err["loc"])
+    loc = tuple(str(p) for p in err["loc"])
+    key = ".".join(loc)
     if err["type"] == "extra_forbidden":
         msg = f"{key}: unknown setting"
+    elif any(
+        secret[: len(loc)] == loc or loc[: len(secret)] == secret for secret in _secret_keys()
+    ):
+        msg = f"{key}: {err['msg']} (value not shown: secrets are never echoed)"
     else:
-        msg = f"{key}: {err['msg']} (got {err.get('input')!r})"
+        got = repr(err.get("input"))
+        if len(got) > 80:
+            got = got[:77] + "..."
+        msg = f"{key}: {err['msg']} (got {got})"
     more = exc.error_count() - 1
     return msg + (f" (+{more} more problems)" if more else "")
 

@@ -61,3 +61,22 @@ class AnalysisError(VieweratlasError):
 
 class TwitchError(VieweratlasError):
     """A Twitch endpoint failed, refused us, or answered something we cannot use."""
+
+
+MESSAGE_LIMIT = 200
+"""How much of an outside value (a server's answer, a library's error, a name) a message
+quotes: enough to recognise it, never a flood."""
+
+
+def shorten(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``text`` on one line (whitespace runs collapsed), cut to ``limit`` characters with
+    ``…`` marking a cut. The one way messages quote outside text."""
+    flat = " ".join(text[: limit * 4 + 64].split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def first_line(exc: BaseException, limit: int = MESSAGE_LIMIT) -> str:
+    """The first line of an exception's message (or its type's name), shortened."""
+    text = str(exc)
+    head = text.splitlines()[0] if text.strip() else type(exc).__name__
+    return shorten(head, limit)

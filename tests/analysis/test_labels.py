@@ -29,11 +29,12 @@ def test_dominant_game_and_language_by_viewers() -> None:
     assert rows[0]["games"].startswith("Chess (90%)")
 
 
-def test_two_games_when_neither_dominates_and_ellipsis_when_mixed() -> None:
+def test_two_games_when_neither_dominates_and_a_count_when_mixed() -> None:
     two = labels([0, 0, 0], [45, 40, 15], ["A", "B", "C"], ["es", "es", "es"])
     assert two[0]["label"] == "A / B · ES"
     mixed = labels([0] * 4, [30, 25, 25, 20], ["A", "B", "C", "D"], ["fr", "de", "it", "pl"])
-    assert mixed[0]["label"] == "A / … · FR+…"
+    assert mixed[0]["label"] == "A + 3 more · FR + 3 more"
+    assert "…" not in mixed[0]["label"]
 
 
 def test_fallback_to_top_channel_without_metadata_and_unique_labels() -> None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -69,19 +70,23 @@ def test_analyze_writes_every_run_output(
     assert edges.column_names[:4] == ["source", "target", "shared", "weight"]
     assert set(edges["source"].to_pylist()) | set(edges["target"].to_pylist()) <= set(channels)
     communities = pacsv.read_csv(out / "communities.csv")
-    assert communities.column_names == [
+    assert communities.column_names[:8] == [
         "community", "label", "size", "viewers", "top_channels", "games", "languages",
         "channel_viewers_sum",
     ]  # fmt: skip
-    assert sum(communities["size"].to_pylist()) == len(channels)
+    assert {"parent", "level", "stability"} <= set(communities.column_names)
+    top = communities.filter(pc.is_null(communities["parent"]))
+    assert sum(top["size"].to_pylist()) == len(channels)
+    subs = communities.filter(pc.is_valid(communities["parent"]))
+    assert sum(subs["size"].to_pylist()) == len(channels)  # nested: every channel once
     # A community's viewers are unique viewers: at most the sum over its channels, at least
     # its biggest channel's.
     biggest = {}
     for row in nodes.select(["community", "viewers"]).to_pylist():
         biggest[row["community"]] = max(biggest.get(row["community"], 0), row["viewers"])
-    for row in communities.to_pylist():
+    for row in top.to_pylist():
         assert biggest[row["community"]] <= row["viewers"] <= row["channel_viewers_sum"]
-    assert any(r["viewers"] < r["channel_viewers_sum"] for r in communities.to_pylist())
+    assert any(r["viewers"] < r["channel_viewers_sum"] for r in top.to_pylist())
     summary = json.loads((out / "summary.json").read_text())
     assert summary["counts"]["channels"] == len(channels)
     assert summary["counts"]["edges"] == edges.num_rows

@@ -129,7 +129,7 @@ def test_compose_validates(tmp_path: Path) -> None:
     channels = tmp_path / "channels.txt"
     channels.write_text("somechannel\n")
     env = {"PATH": "/usr/bin:/bin", "CHANNELS_FILE": str(channels), "HOME": str(tmp_path)}
-    for profile in ([], ["--profile", "vod"], ["--profile", "manual"]):
+    for profile in ([], ["--profile", "vod"], ["--profile", "manual"], ["--profile", "dashboard"]):
         proc = subprocess.run(
             [exe, "-f", str(COMPOSE), *profile, "config", "-q"],
             capture_output=True,
@@ -238,7 +238,7 @@ def test_image_build_steps_without_docker(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr[-2000:]
     exe = venv / "bin" / "vieweratlas"
     check = subprocess.run(
-        [str(exe), "lake", "check", "--lake", str(tmp_path / "lake")],
+        [str(exe), "lake", "check", "--reachable", "--lake", str(tmp_path / "lake")],
         capture_output=True,
         text=True,
         timeout=120,

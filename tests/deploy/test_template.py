@@ -108,6 +108,7 @@ def _container(task: str) -> dict[str, Any]:
     [
         ("CollectorTaskDefinition", "256", "512"),
         ("AnalysisTaskDefinition", "1024", "2048"),
+        ("TrackTaskDefinition", "1024", "2048"),
         ("VodTaskDefinition", "512", "1024"),
     ],
 )
@@ -135,7 +136,7 @@ def test_job_commands_exist_and_runtime_caps() -> None:
     assert collector["HealthCheck"]["Command"][:2] == ["CMD", "vieweratlas"]
     assert _cli_ok(collector["HealthCheck"]["Command"][2:]) == 0
     for task, cap in (("CollectorTaskDefinition", None), ("AnalysisTaskDefinition", "2h"),
-                      ("VodTaskDefinition", "5h")):  # fmt: skip
+                      ("TrackTaskDefinition", "2h"), ("VodTaskDefinition", "5h")):  # fmt: skip
         c = _container(task)
         command = [a if isinstance(a, str) else "100" for a in c["Command"]]
         assert _cli_ok(command) == 0, task
@@ -148,6 +149,10 @@ def test_schedules_and_spot() -> None:
     sched = resources("AWS::Scheduler::Schedule")
     assert sched["AnalysisSchedule"]["ScheduleExpression"].startswith("cron(")
     assert sched["AnalysisSchedule"]["ScheduleExpression"].endswith(" * * ? *)")  # daily
+    assert sched["TrackSchedule"]["ScheduleExpression"].endswith(" * * ? *)")  # daily
+    assert sched["TrackSchedule"]["Target"]["EcsParameters"]["TaskDefinitionArn"] == {
+        "Ref": "TrackTaskDefinition"
+    }
     assert sched["VodSchedule"]["ScheduleExpression"] == "rate(6 hours)"
     for s in sched.values():
         strategy = s["Target"]["EcsParameters"]["CapacityProviderStrategy"]
@@ -178,7 +183,8 @@ def test_bucket_private_encrypted_and_lifecycle_matches_prune() -> None:
 
 def test_log_groups_keep_7_days() -> None:
     groups = resources("AWS::Logs::LogGroup")
-    assert len(groups) == 3
+    jobs = {"CollectorLogGroup", "AnalysisLogGroup", "VodLogGroup"}
+    assert set(groups) == jobs | {"DashboardLogGroup"}  # the last only with a dashboard
     assert {g["RetentionInDays"] for g in groups.values()} == {7}
 
 
@@ -197,7 +203,10 @@ def test_iam_least_privilege() -> None:
         st for st in analysis["Policies"][0]["PolicyDocument"]["Statement"]
         if st["Action"] == "s3:PutObject"
     ]  # fmt: skip
-    assert [w["Resource"]["Fn::Sub"] for w in writes] == ["${LakeBucket.Arn}/lake/analysis/*"]
+    assert [w["Resource"]["Fn::Sub"] for w in writes] == [
+        "${LakeBucket.Arn}/lake/analysis/*",
+        "${LakeBucket.Arn}/lake/tracking/*",
+    ]
 
 
 def test_guardrails_budget_alerts_and_alarms() -> None:
@@ -276,3 +285,30 @@ def test_github_deploy_role_is_scoped() -> None:
     # The deploy role pushes to the repository the main stack names after itself.
     repo = resources("AWS::ECR::Repository")["Repository"]
     assert repo["RepositoryName"] == {"Ref": "AWS::StackName"}
+
+
+def test_dashboard_is_optional_read_only_and_token_guarded() -> None:
+    template = load_template()
+    res = template["Resources"]
+    for name in (
+        "DashboardToken",
+        "DashboardLogGroup",
+        "DashboardTaskRole",
+        "DashboardSecurityGroup",
+        "DashboardTaskDefinition",
+        "DashboardService",
+    ):
+        assert res[name]["Condition"] == "HasDashboard", name
+    assert template["Parameters"]["DashboardCidr"]["Default"] == ""
+    actions = {
+        a
+        for policy in res["DashboardTaskRole"]["Properties"]["Policies"]
+        for st in policy["PolicyDocument"]["Statement"]
+        for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+    }
+    assert actions == {"s3:ListBucket", "s3:GetObject"}
+    (container,) = res["DashboardTaskDefinition"]["Properties"]["ContainerDefinitions"]
+    assert container["Command"][:3] == ["serve", "--host", "0.0.0.0"]
+    assert [s["Name"] for s in container["Secrets"]] == ["VIEWERATLAS_AUTH_TOKEN"]
+    ingress = res["DashboardSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert [(r["FromPort"], r["CidrIp"]) for r in ingress] == [(8000, {"Ref": "DashboardCidr"})]

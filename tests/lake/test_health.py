@@ -12,10 +12,24 @@ from vieweratlas.lake import Lake
 from vieweratlas.lake.health import check_lake
 
 
-def test_check_ok_on_fresh_lake(lake_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_reachable_ok_on_fresh_lake(lake_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert check_lake(Lake.open(lake_url)).startswith("ok")
-    assert _run(["lake", "check", "--lake", lake_url]) == 0
+    assert _run(["lake", "check", "--reachable", "--lake", lake_url]) == 0
     assert "ok" in capsys.readouterr().out
+
+
+def test_report_says_a_fresh_lake_is_missing_or_empty(
+    lake_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = _run(["lake", "check", "--lake", lake_url])
+    out, err = capsys.readouterr()
+    if lake_url.startswith("s3://"):  # a prefix without objects: empty, not missing
+        assert code == 0
+        assert "is empty" in out
+    else:
+        assert code == 2
+        assert err == f"error: lake {lake_url} does not exist\n"
+        assert "ok" not in out
 
 
 def test_check_fails_on_file_as_lake(tmp_path: Path) -> None:

@@ -145,3 +145,56 @@ def test_cli_rejects_bad_values(lake_url: str, capsys: pytest.CaptureFixture[str
     assert "retention.raw" in capsys.readouterr().err
     assert _run(["lake", "prune", "--lake", lake_url, "--now", "yesterday"]) == 2
     assert "--now" in capsys.readouterr().err
+
+
+def make_run(lake: Lake, created: datetime) -> str:
+    """A run as publish leaves it: files under analysis/<id>/ and the index entry last."""
+    from vieweratlas.runs import RunInfo, new_run_id
+
+    run_id = new_run_id(created - timedelta(days=1), created, created)
+    for name in ("nodes.parquet", "summary.json"):
+        lake.write_bytes(f"analysis/{run_id}/{name}", b"{}")
+    info = RunInfo(run_id, created.isoformat(), created.isoformat(), created.isoformat())
+    lake.write_bytes(f"runs/{run_id}.json", info.to_json())
+    return run_id
+
+
+def test_plan_runs_keeps_the_newest_and_applies_both_rules() -> None:
+    from vieweratlas.lake.retention import RunAge, plan_runs
+
+    runs = [RunAge(f"r{i}", NOW - timedelta(days=10 * i), (f"runs/r{i}.json",)) for i in range(5)]
+    expired, kept = plan_runs(runs, keep_last=3, older_than=None, now=NOW)
+    assert [r.run_id for r in expired] == ["r3", "r4"] and kept == 3
+    expired, kept = plan_runs(runs, keep_last=None, older_than=timedelta(days=15), now=NOW)
+    assert [r.run_id for r in expired] == ["r2", "r3", "r4"]
+    expired, _ = plan_runs(runs, keep_last=4, older_than=timedelta(days=25), now=NOW)
+    assert [r.run_id for r in expired] == ["r3", "r4"]
+    # The newest run is kept whatever the rules say.
+    expired, kept = plan_runs(
+        runs, keep_last=1, older_than=timedelta(seconds=1), now=NOW + timedelta(days=99)
+    )
+    assert [r.run_id for r in expired] == ["r1", "r2", "r3", "r4"] and kept == 1
+    assert plan_runs([], keep_last=1, older_than=None, now=NOW) == ((), 0)
+
+
+def test_cli_prunes_runs_dry_run_first(lake_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from vieweratlas.runs import list_runs
+
+    lake = Lake.open(lake_url)
+    ids = [make_run(lake, NOW - timedelta(days=d)) for d in (40, 20, 10, 2)]
+    base = ["lake", "prune", "--lake", lake_url, "--now", NOW.isoformat()]
+    assert _run([*base, "--keep-runs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert f"expired run {ids[0]}" in out and f"expired run {ids[1]}" in out
+    assert "dry run: 6 file(s) would be deleted (0 data file(s), 2 run(s))" in " ".join(out.split())
+    assert len(list_runs(lake)) == 4  # nothing deleted
+
+    assert _run([*base, "--keep-runs", "2", "--apply"]) == 0
+    assert [r.run_id for r in list_runs(lake)] == [ids[3], ids[2]]
+    assert lake.list_files(f"analysis/{ids[0]}") == [] and not lake.exists(f"runs/{ids[0]}.json")
+
+    # Older than 1 day: everything but the newest run.
+    assert _run([*base, "--runs-older-than", "1d", "--apply"]) == 0
+    assert [r.run_id for r in list_runs(lake)] == [ids[3]]
+    assert lake.list_files("analysis") == [f"analysis/{ids[3]}/nodes.parquet",
+                                           f"analysis/{ids[3]}/summary.json"]  # fmt: skip

@@ -9,20 +9,8 @@ from typing import Any
 import pytest
 from render_graphs import Planted, atlas_tables, planted_graph
 
-from testkit import require_program
+from testkit import CHROMIUM_ARGS, require_program
 from vieweratlas.render import write_atlas
-
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="session")

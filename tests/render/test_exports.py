@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import networkx as nx
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from render_graphs import Planted, atlas_tables, planted_graph
 
 from vieweratlas.render import ATLAS_FILES, write_atlas
+from vieweratlas.render.exports import gexf_key
 
 HOSTILE = [
     "<img src=x onerror=alert(1)>",
@@ -158,3 +160,35 @@ def test_empty_graph(tmp_path: Path) -> None:
     )
     assert set(timings) == set(ATLAS_FILES)
     assert nx.read_gexf(tmp_path / "graph.gexf", version="1.3").number_of_nodes() == 0
+
+
+def test_gexf_ids_stay_unique_and_round_trip(tmp_path: Path) -> None:
+    # Names that differ only in control characters, tabs, spaces, newlines or backslashes:
+    # XML cannot hold most controls, and a parser reads a literal tab in an attribute as a
+    # space, so naive ids collapse.
+    stems = ["a b", "a\tb", "a\nb", "a\rb", "a\x01b", "a\x02b", "a\x1fb", "a\\b", "a\\u0001b",
+             "a\\\\b", "a  b", "a\u2028b"]  # fmt: skip
+    names = [f"{stem}{i // len(stems)}" for i, stem in enumerate(stems * 5)]
+    g = planted_graph(n=len(names), k=3, edges=400, seed=11)
+    write_atlas(tmp_path, *atlas_tables(g, names=names))
+    graph = nx.read_gexf(tmp_path / "graph.gexf", version="1.3")
+    assert graph.number_of_nodes() == len(names) == 60
+    assert sorted(gexf_key(node) for node in graph) == sorted(names)
+    assert graph.number_of_edges() == len(g.src)
+    # Labels carry the display text: whitespace as written, what XML cannot hold as U+FFFD.
+    for node in graph:
+        name = gexf_key(node)
+        expected = "".join("\ufffd" if c in "\x01\x02\x1f" else c for c in name)
+        assert graph.nodes[node]["label"] == expected
+    # Edges join the right channels.
+    index = {name: i for i, name in enumerate(names)}
+    pairs = {frozenset((index[gexf_key(a)], index[gexf_key(b)])) for a, b in graph.edges()}
+    assert pairs == {frozenset(p) for p in zip(g.src.tolist(), g.dst.tolist(), strict=True)}
+
+
+def test_gexf_parses_with_the_standard_library_too(atlas_dir: Path, planted: Planted) -> None:
+    root = ElementTree.parse(atlas_dir / "graph.gexf").getroot()
+    ns = {"g": "http://gexf.net/1.3"}
+    nodes = root.findall(".//g:nodes/g:node", ns)
+    assert len(nodes) == planted.n
+    assert len({n.get("id") for n in nodes}) == planted.n

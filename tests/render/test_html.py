@@ -87,10 +87,19 @@ def test_payload_has_every_node_and_thins_edges() -> None:
     assert len(payload["edges"]["s"]) == min(len(g.src), MAX_HTML_EDGES)
     xs = np.array(payload["nodes"]["x"])
     assert xs.min() >= 0 and xs.max() <= 1000
-    # Tooltip neighbours: pairs (index, shared), strongest first.
-    top = payload["nodes"]["top"][0]
-    shared = top[1::2]
-    assert shared == sorted(shared, reverse=True)
+    # Tooltip neighbours: pairs (index, shared), most similar audience first (cosine of the
+    # two audiences, so the biggest channel is not everyone's first entry).
+    viewers = np.array(payload["nodes"]["viewers"], dtype=float)
+    for node, top in enumerate(payload["nodes"]["top"]):
+        others, shared = np.array(top[0::2]), np.array(top[1::2], dtype=float)
+        cosine = shared / np.sqrt(viewers[node] * viewers[others])
+        assert np.all(np.diff(cosine) <= 1e-12)
+    firsts = [top[0] for top in payload["nodes"]["top"] if top]
+    assert len(set(firsts)) > 5
+    # Community names are placed at their members' median position.
+    for c in payload["communities"]:
+        members = np.array(payload["nodes"]["community"]) == c["id"]
+        assert c["x"] == pytest.approx(np.median(xs[members]), abs=0.1)
 
 
 def test_missing_bundles_give_a_one_line_error(tmp_path: Path, monkeypatch: Any) -> None:

@@ -9,6 +9,8 @@ where their viewers spend their time.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -55,25 +57,55 @@ def detect(
     graph: WeightedGraph, *, algorithm: Algorithm, resolution: float, seed: int, min_size: int
 ) -> Partition:
     g = build_graph(graph)
-    if algorithm not in ("leiden", "louvain"):
-        raise ValueError(f"unknown algorithm {algorithm!r}")
-    # igraph draws from Python's `random`; give it its own seeded generator.
+    with igraph_seeded(seed):
+        membership = cluster(g, algorithm=algorithm, resolution=resolution)
+    return finish(g, graph.adjacency(), membership, resolution=resolution, min_size=min_size)
+
+
+@contextmanager
+def igraph_seeded(seed: int) -> Iterator[None]:
+    """igraph draws from one process-wide generator (Python's ``random`` by default) and
+    its Python API has no per-call seed; so the generator is swapped once, for a whole batch
+    of runs, to a local seeded ``random.Random``, and put back afterwards."""
     ig.set_random_number_generator(random.Random(seed))
     try:
-        if algorithm == "leiden":
-            # igraph's own Leiden: same modularity as leidenalg here, ~15x faster.
-            clusters = g.community_leiden(
-                objective_function="modularity",
-                weights="weight",
-                resolution=resolution,
-                n_iterations=-1,
-            )
-        else:
-            clusters = g.community_multilevel(weights="weight", resolution=resolution)
+        yield
     finally:
         ig.set_random_number_generator(random)
-    membership = np.asarray(clusters.membership, dtype=np.int64)
-    membership, merged = merge_small(graph.adjacency(), membership, min_size)
+
+
+def cluster(
+    g: ig.Graph,
+    *,
+    algorithm: str,
+    resolution: float,
+    weights: str | list[float] = "weight",
+    start: np.ndarray | None = None,
+) -> np.ndarray:
+    """One raw clustering of ``g`` (no merging or renumbering); call inside
+    :func:`igraph_seeded` for reproducible results. ``start``: Leiden begins from this
+    membership and makes one pass (a local re-optimisation, not a fresh search)."""
+    if algorithm == "leiden":
+        # igraph's own Leiden: same modularity as leidenalg here, ~15x faster.
+        clusters = g.community_leiden(
+            objective_function="modularity",
+            weights=weights,
+            resolution=resolution,
+            n_iterations=-1 if start is None else 1,
+            initial_membership=None if start is None else start.tolist(),
+        )
+    elif algorithm == "louvain":
+        clusters = g.community_multilevel(weights=weights, resolution=resolution)
+    else:
+        raise ValueError(f"unknown algorithm {algorithm!r}")
+    return np.asarray(clusters.membership, dtype=np.int64)
+
+
+def finish(
+    g: ig.Graph, adjacency: sp.csr_matrix, raw: np.ndarray, *, resolution: float, min_size: int
+) -> Partition:
+    """A raw clustering → :class:`Partition` (small ones merged, numbered by size)."""
+    membership, merged = merge_small(adjacency, raw, min_size)
     membership = relabel_by_size(membership)
     unclustered = int((membership == UNCLUSTERED).sum())
     modularity = modularity_of(g, membership, resolution)

@@ -1,7 +1,8 @@
 """Community names from their dominant games and languages, weighted by viewers.
 
-``"League of Legends · ES"``, ``"Just Chatting / Slots · EN"``, ``"Minecraft · EN+DE"``;
-when metadata is missing, the community is named after its most-watched channel.
+``"League of Legends · ES"``, ``"Just Chatting / Slots · EN"``, ``"Minecraft · EN+DE"``,
+``"Dota 2 + 3 more · ES"`` (no two games reach the pair share: the top one and how many
+others); when metadata is missing, the community is named after its most-watched channel.
 Labels are made unique (a second "VALORANT · EN" gets its top channel appended).
 """
 
@@ -56,7 +57,8 @@ def _name(ranked: list[tuple[str, float]], rules: LabelRules, sep: str) -> str |
     second, s2 = rest[0]
     if s1 + s2 >= rules.pair_share:
         return f"{first}{sep}{second}"
-    return f"{first}{sep}…"
+    # Say how many others there are rather than an ellipsis that reads as part of a name.
+    return f"{first} + {len(rest)} more"
 
 
 def label_communities(

@@ -7,12 +7,15 @@ weight (cosine by default: ``shared / sqrt(n_a · n_b)``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from vieweratlas.config import Weight
+from vieweratlas.analysis.backbone import expected_shared, significant, top_k_per_node
+from vieweratlas.config import AnalysisSettings, Weight
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,20 @@ def select_channels(matrix: sp.csr_matrix, *, min_viewers: int, max_channels: in
     return eligible
 
 
+def edge_options(cfg: AnalysisSettings, channels: int) -> dict[str, Any]:
+    """The settings' edge selection as :func:`select_edges` arguments (one place, so every
+    engine chooses edges alike)."""
+    per_channel = cfg.edge_selection == "neighbours"
+    return {
+        "threshold": cfg.overlap_threshold,
+        "weight": cfg.weight,
+        "alpha": cfg.significance,
+        "max_edges": None if per_channel else (cfg.max_edges_per_channel * channels or None),
+        "neighbours": cfg.neighbours if per_channel else None,
+        "neighbour_alpha": cfg.neighbour_significance,
+    }
+
+
 def overlap(
     matrix: sp.csr_matrix,
     *,
@@ -54,11 +71,16 @@ def overlap(
     weight: Weight,
     alpha: float = 0.0,
     max_edges: int | None = None,
+    neighbours: int | None = None,
+    neighbour_alpha: float = 0.1,
+    loyalty_cap: int | None = None,
 ) -> Overlap:
-    """Edges between the columns of ``matrix`` (users × channels; any value > 0 = present).
+    """Edges between the columns of ``matrix`` (users × channels; snapshot counts > 0).
 
     Counting (``Bᵀ·B``) is here; which pairs become edges is :func:`select_edges`, shared
     with the Spark engine so both engines choose edges with the same code.
+    ``loyalty_cap``: weigh a viewer's tie to a channel by ``min(snapshots, cap)/cap`` in
+    the edge weight (drive-by visits count less); ``shared`` stays unique viewers.
     """
     b = matrix.astype(bool).astype(np.int32)
     b.eliminate_zeros()
@@ -66,6 +88,12 @@ def overlap(
     bt = b.T.tocsr()
     co = sp.triu(bt @ b, k=1).tocoo()  # upper triangle: each pair once, no diagonal
     users = int((np.diff(b.indptr) > 0).sum())
+    weigh = None
+    if loyalty_cap:
+
+        def weigh(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+            return _loyal_weight(matrix, src, dst, weight, loyalty_cap)
+
     return select_edges(
         co.row,
         co.col,
@@ -77,6 +105,9 @@ def overlap(
         weight=weight,
         alpha=alpha,
         max_edges=max_edges,
+        neighbours=neighbours,
+        neighbour_alpha=neighbour_alpha,
+        pair_weight=weigh,
     )
 
 
@@ -92,15 +123,23 @@ def select_edges(
     weight: Weight,
     alpha: float = 0.0,
     max_edges: int | None = None,
+    neighbours: int | None = None,
+    neighbour_alpha: float = 0.1,
+    pair_weight: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> Overlap:
     """Edges from pair counts (``a < b`` channel indices, ``shared`` viewers; pairs below
     ``threshold`` may already be left out). ``users`` is the number of viewers of any of the
     channels (for what chance predicts); ``pairs`` the pairs sharing at least one viewer.
 
-    Edges need ``threshold`` shared viewers; with ``max_edges``, the threshold is raised to
-    the smallest value that keeps at most that many edges. On big data the pairs sharing a
-    viewer or two run into the millions and are mostly chance; on small, sparse data they
-    are the signal. A budget adapts to both.
+    Edges need ``threshold`` shared viewers. Then either:
+
+    - ``neighbours=k`` (the default selection): every channel keeps its ``k`` strongest
+      ties among those beyond chance (:mod:`vieweratlas.analysis.backbone`), or
+    - ``max_edges``: the threshold is raised to the smallest value that keeps at most that
+      many edges (a global budget: small channels lose every edge first).
+
+    ``pair_weight(src, dst)``, if given, replaces the weight computed from ``shared``
+    (loyalty weighting needs the matrix, which only the local engine holds).
     """
     keep = shared >= threshold
     src = a[keep].astype(np.int32)
@@ -108,13 +147,25 @@ def select_edges(
     shared = shared[keep].astype(np.int64)
     order = np.lexsort((dst, src))  # one canonical edge order, whoever counted
     src, dst, shared = src[order], dst[order], shared[order]
-    w = normalise(shared, viewers[src], viewers[dst], weight, users)
+    if pair_weight is not None:
+        w = pair_weight(src, dst)
+    else:
+        w = normalise(shared, viewers[src], viewers[dst], weight, users)
     if alpha > 0:
         from scipy.stats import poisson  # slow to import; only this option needs it
 
         expected = viewers[src].astype(np.float64) * viewers[dst] / max(users, 1)
         sig = poisson.sf(shared - 1, expected) < alpha
         src, dst, shared, w = src[sig], dst[sig], shared[sig], w[sig]
+    if neighbours is not None:
+        expected = expected_shared(viewers[src], viewers[dst], users)
+        sig = significant(shared, expected, neighbour_alpha) & (w > 0)
+        src, dst, shared, w = src[sig], dst[sig], shared[sig], w[sig]
+        # Rank by excess over chance whatever the detection weight is.
+        excess = (shared - expected[sig]) / np.sqrt(viewers[src].astype(np.float64) * viewers[dst])
+        chosen = top_k_per_node(src, dst, excess, len(viewers), neighbours)
+        src, dst, shared, w = src[chosen], dst[chosen], shared[chosen], w[chosen]
+        max_edges = None
     if weight == "excess":
         pos = w > 0
         src, dst, shared, w = src[pos], dst[pos], shared[pos], w[pos]
@@ -134,6 +185,27 @@ def select_edges(
         pairs_with_any_overlap=pairs,
         threshold=threshold,
     )
+
+
+def loyalty_weights(matrix: sp.spmatrix, cap: int) -> sp.csc_matrix:
+    """users × channels ``min(snapshots, cap) / cap``: a viewer seen once weighs ``1/cap``."""
+    w = sp.csc_matrix(matrix, dtype=np.float64, copy=True)
+    np.minimum(w.data, cap, out=w.data)
+    w.data /= cap
+    return w
+
+
+def _loyal_weight(
+    matrix: sp.csr_matrix, src: np.ndarray, dst: np.ndarray, kind: Weight, cap: int
+) -> np.ndarray:
+    """``normalise`` on loyalty-weighted co-presence ``Σ_u w_ua·w_ub`` for the pairs given."""
+    w = loyalty_weights(matrix, cap)
+    mass = np.asarray(w.sum(axis=0)).ravel()
+    co = (w.T.tocsr() @ w).tocsr()
+    pair = np.asarray(co[src, dst]).ravel()
+    # Chance: E[Σ_u w_ua·w_ub] ≈ mass_a·mass_b / U, as n_a·n_b / U for plain presence.
+    users = int((np.diff(w.tocsr().indptr) > 0).sum())
+    return normalise(pair, mass[src], mass[dst], kind, users)
 
 
 def normalise(

@@ -10,9 +10,19 @@ from __future__ import annotations
 import sys
 
 # Command modules register themselves on ``app`` when imported.
-from vieweratlas.cli import analysis, data, helix, imports, lakecmd, live  # noqa: F401
+from vieweratlas.cli import (  # noqa: F401
+    analysis,
+    data,
+    explore,
+    helix,
+    imports,
+    lakecmd,
+    live,
+    serve,
+)
 from vieweratlas.cli.app import app
 from vieweratlas.errors import VieweratlasError
+from vieweratlas.textsafe import terminal_safe
 
 __all__ = ["app", "main"]
 
@@ -22,8 +32,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="vieweratlas")
     except VieweratlasError as exc:
-        # Plain write: the message may hold untrusted text (file names, channel names).
-        sys.stderr.write(f"error: {exc}\n")
+        # Plain write, controls shown: the message may hold untrusted text (names, paths).
+        sys.stderr.write(f"error: {terminal_safe(str(exc))}\n")
         sys.exit(2)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

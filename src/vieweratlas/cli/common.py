@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from vieweratlas.cli.output import console, err_console
 from vieweratlas.config import Settings, load_settings
+from vieweratlas.textsafe import terminal_safe
 
-console = Console(stderr=False, highlight=False)
-err_console = Console(stderr=True, highlight=False)
+__all__ = ["ConfigOpt", "LakeOpt", "PresetOpt", "console", "err_console", "nest", "resolve"]
 
 LakeOpt = Annotated[
     str | None,
@@ -57,19 +57,33 @@ def resolve(
     return settings
 
 
+class SafeFormatter(logging.Formatter):
+    """Log lines carry names and titles from data: controls are shown, never sent."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_safe(super().format(record))
+
+
 def setup_logging(level: str) -> None:
+    """Logs on stderr. On a terminal, INFO lines would repeat what the command prints and
+    the progress bar shows, so the terminal gets warnings and errors unless ``DEBUG``."""
     root = logging.getLogger()
     if root.handlers:
         root.setLevel(level)
         return
     if sys.stderr.isatty():
+        from rich.highlighter import NullHighlighter
         from rich.logging import RichHandler
 
-        handler: logging.Handler = RichHandler(console=err_console, show_path=False)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler: logging.Handler = RichHandler(
+            console=err_console, show_path=False, markup=False, highlighter=NullHighlighter()
+        )
+        handler.setFormatter(SafeFormatter("%(message)s"))
+        if level != "DEBUG":
+            handler.setLevel(logging.WARNING)
     else:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)
     for noisy in ("httpx", "httpcore", "matplotlib", "asyncio"):

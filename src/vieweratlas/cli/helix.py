@@ -14,14 +14,15 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
-from rich.text import Text
 
+from vieweratlas.cli import checks
 from vieweratlas.cli.app import app, collect_app
-from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, console, err_console, resolve
+from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, err_console, resolve
+from vieweratlas.cli.output import line, table
 from vieweratlas.config import Settings
 from vieweratlas.lake import Lake
 from vieweratlas.metrics import ROWS_COLLECTED, JobRun
+from vieweratlas.textsafe import terminal_safe
 
 ChannelsFileOpt = Annotated[
     Path | None,
@@ -55,20 +56,19 @@ def discover(
     from vieweratlas.sources.twitch.helix import discover as run
 
     settings = resolve(lake, config, preset)
+    checks.writable_lake(Lake.open(settings.lake))
     with err_console.status(f"Asking Helix for the top {top} live channels…"):
         result = run(settings, Lake.open(settings.lake), top=top)
-    table = Table("#", "channel", "viewers", "game", "language", "title", show_edge=False)
-    for i, s in enumerate(result.streams[:15], start=1):
-        table.add_row(
-            str(i),
-            Text(s.user_login),
-            f"{s.viewer_count:,}",
-            Text(s.game_name),
-            Text(s.language),
-            Text(s.title[:60]),
-        )
-    console.print(table)
-    console.print(
+    # Names, games and titles come from any streamer: output.table prints them inert.
+    table(
+        ["#", "channel", "viewers", "game", "language", "title"],
+        (
+            (i, s.user_login, s.viewer_count, s.game_name, s.language, s.title)
+            for i, s in enumerate(result.streams[:15], start=1)
+        ),
+        right=["#", "viewers"],
+    )
+    line(
         f"{len(result.streams)} channels, {result.write.rows_written} new rows in "
         f"channels ({settings.lake})"
     )
@@ -86,6 +86,7 @@ def chatters(
     from vieweratlas.sources.twitch.helix import collect_chatters
 
     settings = resolve(lake, config, preset, **{"collect.top": top})
+    checks.writable_lake(Lake.open(settings.lake))
     channels = _channels(settings, channels_file, top)
     with err_console.status("Reading chatters…"):
         result = collect_chatters(
@@ -94,12 +95,12 @@ def chatters(
             channels=channels,
             top=None if channels else settings.collect.top,
         )
-    console.print(
+    line(
         f"{len(result.channels)} channel(s) read, {len(result.skipped)} skipped "
         f"(not a moderator), {result.users} chatters, {result.write.rows_written} new rows"
     )
     if result.skipped:
-        console.print(Text("skipped: " + ", ".join(result.skipped[:20])))
+        line("skipped: " + ", ".join(result.skipped[:20]))
 
 
 @collect_app.command("vod")
@@ -133,6 +134,7 @@ def vod(
             "vod.bucket_len": bucket_len,
         },
     )
+    checks.writable_lake(Lake.open(settings.lake))
     channels = _channels(settings, channels_file, top)
     tasks: dict[str, TaskID] = {}
     columns = (
@@ -147,8 +149,8 @@ def vod(
         def show(p: VodProgress) -> None:
             task = tasks.get(p.video_id)
             if task is None:
-                label = Text(f"[{p.index}/{p.total}] {p.channel} v{p.video_id}")
-                task = bar.add_task(label.plain, total=max(1, int(p.length_s)), comments=0)
+                label = terminal_safe(f"[{p.index}/{p.total}] {p.channel} v{p.video_id}")
+                task = bar.add_task(label, total=max(1, int(p.length_s)), comments=0)
                 tasks[p.video_id] = task
             bar.update(task, completed=min(p.offset_s, p.length_s), comments=p.comments)
 
@@ -161,10 +163,10 @@ def vod(
                 progress=show,
             )
             run.count(ROWS_COLLECTED, result.rows_written)
-    console.print(
+    line(
         f"{result.channels} channel(s), {result.listed} recent archive(s), "
         f"{result.already_done} already in the lake, {len(result.processed)} replayed "
         f"({result.comments:,} comments → {result.rows_written:,} new presence rows)"
     )
     if result.unavailable:
-        console.print(f"{len(result.unavailable)} VOD(s) unavailable: skipped")
+        line(f"{len(result.unavailable)} VOD(s) unavailable: skipped")

@@ -5,33 +5,36 @@ from __future__ import annotations
 import contextlib
 import posixpath
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    SpinnerColumn,
     TextColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
 
+from vieweratlas.cli import checks
 from vieweratlas.cli.app import import_app
-from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, console, resolve
+from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, resolve
+from vieweratlas.cli.output import err_console, line
 from vieweratlas.config import parse_timestamp
-from vieweratlas.errors import InputError
+from vieweratlas.errors import ConfigError
 from vieweratlas.ingest import (
     DEFAULT_BASE_TIME,
     FORMATS,
+    ImportResult,
     detect_format,
     import_channels,
     import_presence,
 )
-from vieweratlas.lake import Lake, WriteResult
+from vieweratlas.lake import Lake
 
 FilesArg = Annotated[
     list[Path], typer.Argument(help="Files to import (.csv, .parquet, .jsonl, .json, .gz).")
@@ -47,44 +50,69 @@ SnapshotOpt = Annotated[
 ]
 
 
+# Times a snapshot can plausibly have: live streaming platforms did not exist before 2005.
+EARLIEST = datetime(2005, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
 def _time(option: str, value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return parse_timestamp(value)
+        t = parse_timestamp(value)
     except ValueError as exc:
-        raise InputError(option, str(exc)) from None
+        raise ConfigError(f"{option}: {exc}") from None
+    if not EARLIEST <= t < LATEST:
+        raise ConfigError(
+            f"{option}: {t:%Y-%m-%d} is outside the plausible range "
+            f"{EARLIEST:%Y-%m-%d} … {LATEST:%Y-%m-%d}"
+        )
+    return t
 
 
 @contextlib.contextmanager
 def _progress(files: list[Path]) -> Iterator[Callable[[int], None]]:
-    """A Rich byte progress bar over ``files``; yields the callback the library calls."""
+    """A byte progress bar over ``files`` (stderr, terminal only); yields the callback the
+    library calls. Once every byte is read the bar says so and pulses while the rows are
+    committed to the lake, instead of sitting at 100 %."""
     total = 0
     for f in files:
         with contextlib.suppress(OSError):
             total += f.stat().st_size
     with Progress(
-        TextColumn("importing"),
+        SpinnerColumn(),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
-        console=console,
+        console=err_console,
         transient=True,
-        disable=not console.is_terminal,
+        disable=not err_console.is_terminal,
     ) as bar:
-        task = bar.add_task("import", total=total or None)
-        yield lambda n: bar.advance(task, n)
+        task = bar.add_task("reading", total=total or None)
+        seen = 0
+
+        def advance(n: int) -> None:
+            nonlocal seen
+            seen += n
+            if total and seen >= total:
+                bar.update(task, description="committing to the lake", total=None)
+            else:
+                bar.advance(task, n)
+
+        yield advance
 
 
-def _summary(result: WriteResult, seconds: float) -> None:
+def _summary(result: ImportResult, seconds: float) -> None:
     partitions = {posixpath.dirname(f) for f in result.files}
-    console.print(
+    line(
         f"{result.table}: {result.rows_in:,} rows read, {result.rows_written:,} new, "
         f"{result.duplicates:,} duplicates skipped, {len(result.files)} file(s) written "
-        f"in {len(partitions)} partition(s) ({seconds:.1f}s)",
-        soft_wrap=True,
+        f"in {len(partitions)} partition(s) ({seconds:.1f}s)"
     )
+    for notice in result.notices:  # what the import assumed or changed, never silently
+        line(f"note: {notice}")
 
 
 @import_app.command("presence")
@@ -120,15 +148,17 @@ def presence(
     import time
 
     settings = resolve(lake, config, preset)
+    the_lake = Lake.open(settings.lake)
+    checks.writable_lake(the_lake)
     snap = _time("--snapshot-time", snapshot_time)
     base = _time("--base-time", base_time) or DEFAULT_BASE_TIME
     if fmt == "auto":
         for f in files:
-            console.print(f"{escape(str(f))}: format {detect_format(f)}", soft_wrap=True)
+            line(f"{f}: format {detect_format(f)}")
     started = time.perf_counter()
     with _progress(files) as advance:
         result = import_presence(
-            Lake.open(settings.lake),
+            the_lake,
             files,
             fmt=fmt,
             platform=platform,
@@ -154,11 +184,13 @@ def channels(
     import time
 
     settings = resolve(lake, config, preset)
+    the_lake = Lake.open(settings.lake)
+    checks.writable_lake(the_lake)
     snap = _time("--snapshot-time", snapshot_time)
     started = time.perf_counter()
     with _progress(files) as advance:
         result = import_channels(
-            Lake.open(settings.lake),
+            the_lake,
             files,
             platform=platform,
             snapshot_time=snap,

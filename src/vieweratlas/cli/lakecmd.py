@@ -1,5 +1,5 @@
-"""``vieweratlas lake …``: health (``check``), retention (``prune``), Athena DDL (``athena``)
-and compaction (``compact``)."""
+"""``vieweratlas lake check`` (what the lake holds), ``lake prune`` (retention, dry run
+unless ``--apply``), ``lake athena`` (DDL) and ``lake compact`` (merging small files)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import Progress
-from rich.table import Table
 
+from vieweratlas.cli import checks
 from vieweratlas.cli.app import lake_app
-from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, console, resolve
+from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, err_console, resolve
+from vieweratlas.cli.output import line, note, table
 from vieweratlas.config import parse_timestamp
 from vieweratlas.errors import ConfigError, LakeError
 from vieweratlas.lake import TABLES, Lake
 from vieweratlas.lake.athena import create_tables
 from vieweratlas.lake.compact import compact as compact_lake
 from vieweratlas.lake.health import check_lake, scan_lake
+from vieweratlas.lake.inventory import describe
 from vieweratlas.lake.retention import PrunePlan, apply_prune, plan_prune
 
 
@@ -41,39 +42,58 @@ def prune(
         str | None,
         typer.Option("--curated", help="Also expire curated data older than this (default: kept)."),
     ] = None,
+    keep_runs: Annotated[
+        int | None,
+        typer.Option("--keep-runs", min=1, help="Keep only the newest N runs (analysis/)."),
+    ] = None,
+    runs_older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--runs-older-than",
+            help="Delete runs made longer ago than this, e.g. 30d (the newest run is kept).",
+        ),
+    ] = None,
     now: Annotated[
         str | None, typer.Option("--now", help="Pretend it is this time (ISO-8601; tests).")
     ] = None,
     show: Annotated[int, typer.Option("--show", min=0, help="Files listed per rule.")] = 20,
 ) -> None:
-    """Delete raw data past its retention (raw 30d, VOD raw 7d); dry run unless --apply."""
+    """Delete data past its retention (raw 30d, VOD raw 7d; runs when asked); dry run unless
+    --apply."""
     settings = resolve(
         lake,
         config,
         preset,
-        **{"retention.raw": raw, "retention.vod_raw": vod_raw, "retention.curated": curated},
+        **{
+            "retention.raw": raw,
+            "retention.vod_raw": vod_raw,
+            "retention.curated": curated,
+            "retention.keep_runs": keep_runs,
+            "retention.runs": runs_older_than,
+        },
     )
     try:
         at = parse_timestamp(now) if now else datetime.now(UTC)
     except ValueError as exc:
         raise ConfigError(f"--now: {exc}") from None
-    the_lake = Lake.open(settings.lake)
-    with console.status("listing the lake"):
+    the_lake = checks.existing_lake(settings)
+    with err_console.status("listing the lake"):
         result = plan_prune(the_lake, settings.retention, now=at)
     _render(result, show=show)
-    if not result.expired:
-        console.print("nothing to prune")
+    if not result.expired and not result.runs:
+        line("nothing to prune")
         return
+    files = len(result.expired) + sum(len(r.files) for r in result.runs)
     if not apply:
-        console.print(
-            f"dry run: {len(result.expired)} file(s) would be deleted; "
-            "run again with --apply to delete them"
+        line(
+            f"dry run: {files} file(s) would be deleted ({len(result.expired)} data file(s), "
+            f"{len(result.runs)} run(s)); run again with --apply to delete them"
         )
         return
-    with Progress(console=console, transient=True) as progress:
+    with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("deleting", total=len(result.expired))
         deleted = apply_prune(the_lake, result, progress=lambda _: progress.advance(task))
-    console.print(f"deleted {deleted} file(s)")
+    line(f"deleted {deleted} file(s), {len(result.runs)} run(s)")
 
 
 @lake_app.command()
@@ -81,58 +101,78 @@ def check(
     lake: LakeOpt = None,
     config: ConfigOpt = None,
     preset: PresetOpt = None,
-    quick: Annotated[
+    reachable: Annotated[
         bool,
-        typer.Option("--quick", help="Only check that the lake answers (the healthcheck)."),
+        typer.Option(
+            "--reachable",
+            help="Only check that the settings resolve and the lake answers (or can be "
+            "created): one cheap call, the container healthcheck.",
+        ),
+    ] = False,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="The same as --reachable.", hidden=True)
     ] = False,
     deep: Annotated[
         bool,
-        typer.Option("--deep", help="Read every row and check each file's SHA-256 too."),
+        typer.Option("--deep", help="Also read every row and check each file's SHA-256."),
     ] = False,
 ) -> None:
-    """Check the lake answers and its Parquet files are whole; exit 2 naming a damaged one."""
+    """What the lake holds: tables, rows, time range, platforms, runs; exit 2 when the lake
+    does not exist or has unreadable files."""
     settings = resolve(lake, config, preset)
     the_lake = Lake.open(settings.lake)
-    status = check_lake(the_lake)
-    if quick:
-        console.print(escape(status))
+    if reachable or quick:
+        line(check_lake(the_lake))
         return
-    with console.status("checking data files"):
-        report = scan_lake(the_lake, deep=deep)
+    check_lake(the_lake)
+    the_lake = checks.existing_lake(settings)
+    inv = describe(the_lake)
+    if inv.empty:
+        line(f"lake {the_lake.url} is empty: no table has any file yet")
+    else:
+        line(f"lake {the_lake.url}")
+        table(
+            ["table", "files", "rows", "first", "last", "platforms", "unreadable"],
+            (
+                (
+                    t.name,
+                    t.files,
+                    t.rows,
+                    checks.fmt_time(t.first) if t.first else "",
+                    checks.fmt_time(t.last) if t.last else "",
+                    ",".join(t.platforms),
+                    len(t.unreadable),
+                )
+                for t in inv.tables
+                if t.files
+            ),
+            right=["files", "rows", "unreadable"],
+        )
+    _show_runs(the_lake)
+    bad = [path for t in inv.tables for path in t.unreadable]
+    if bad:
+        raise LakeError(
+            f"lake {the_lake.url}: {len(bad)} unreadable Parquet file(s), e.g. {bad[0]} "
+            "(truncated or damaged)"
+        )
+    report = scan_lake(the_lake, deep=deep)
     if report.damaged:
         raise LakeError(f"lake {the_lake.url}: {report.line()}")
-    console.print(escape(f"{status}; {report.line()}"))
+    line(report.line())
 
 
-@lake_app.command()
-def compact(
-    lake: LakeOpt = None,
-    config: ConfigOpt = None,
-    preset: PresetOpt = None,
-    table: Annotated[
-        list[str] | None,
-        typer.Option("--table", help="Only this table (repeatable; default: all)."),
-    ] = None,
-) -> None:
-    """Merge each partition's small or overlapping files into few sorted ones, atomically."""
-    settings = resolve(lake, config, preset)
-    names = tuple(table or ())
-    unknown = [n for n in names if n not in TABLES]
-    if unknown:
-        raise ConfigError(f"--table {unknown[0]!r}: unknown table (known: {', '.join(TABLES)})")
-    the_lake = Lake.open(settings.lake)
-    with console.status("compacting") as status:
-        done = compact_lake(
-            the_lake,
-            names,
-            progress=lambda c: status.update(f"compacted {escape(c.partition)}"),
-        )
-    if not done:
-        console.print("nothing to compact")
+def _show_runs(lake: Lake) -> None:
+    from vieweratlas.runs import list_runs
+
+    runs = list_runs(lake)
+    if not runs:
+        line("runs: none")
         return
-    before = sum(c.files_before for c in done)
-    after = sum(c.files_after for c in done)
-    console.print(f"compacted {len(done)} partition(s): {before} file(s) → {after}")
+    newest = runs[0]
+    line(
+        f"runs: {len(runs)}; newest {newest.run_id} (made {newest.created_at}, data "
+        f"{newest.window_start} … {newest.window_end}); list them with vieweratlas runs"
+    )
 
 
 @lake_app.command()
@@ -156,20 +196,60 @@ def _fmt(d: timedelta) -> str:
 
 
 def _render(result: PrunePlan, *, show: int) -> None:
-    table = Table("rule", "prefix", "keep", "expired", "kept", show_edge=False)
     groups = result.by_rule()
-    for rule in result.rules:
-        keep = "forever" if rule.keep is None else _fmt(rule.keep)
-        table.add_row(
-            rule.name, rule.prefix, keep, str(len(groups[rule.name])), str(result.kept[rule.name])
-        )
-    console.print(table)
+    table(
+        ["rule", "prefix", "keep", "expired", "kept"],
+        (
+            (
+                rule.name,
+                rule.prefix,
+                "forever" if rule.keep is None else _fmt(rule.keep),
+                len(groups[rule.name]),
+                result.kept[rule.name],
+            )
+            for rule in result.rules
+        ),
+        right=["expired", "kept"],
+    )
     for rule in result.rules:
         items = groups[rule.name]
         for item in items[:show]:
-            # Paths come from the bucket: print them as text, never as Rich markup.
-            console.print(f"  expired ({item.age_days}d old): {escape(item.path)}")
+            line(f"  expired ({item.age_days}d old): {item.path}")
         if len(items) > show:
-            console.print(f"  … and {len(items) - show} more under {rule.prefix}")
+            line(f"  … and {len(items) - show} more under {rule.prefix}")
     if result.undated:
-        console.print(f"{result.undated} file(s) without a date= partition are kept")
+        line(f"{result.undated} file(s) without a date= partition are kept")
+    if result.runs or result.runs_kept:
+        line(f"runs: {len(result.runs)} expired, {result.runs_kept} kept")
+        for run in result.runs[:show]:
+            line(f"  expired run {run.run_id} ({run.reason}; {len(run.files)} file(s))")
+        if len(result.runs) > show:
+            line(f"  … and {len(result.runs) - show} more runs")
+    if not result.runs and not result.runs_kept:
+        note("runs are kept: prune them with --keep-runs N or --runs-older-than 30d")
+
+
+@lake_app.command()
+def compact(
+    lake: LakeOpt = None,
+    config: ConfigOpt = None,
+    preset: PresetOpt = None,
+    table: Annotated[
+        list[str] | None,
+        typer.Option("--table", help="Only this table (repeatable; default: all)."),
+    ] = None,
+) -> None:
+    """Merge each partition's small or overlapping files into few sorted ones, atomically."""
+    settings = resolve(lake, config, preset)
+    names = tuple(table or ())
+    unknown = [n for n in names if n not in TABLES]
+    if unknown:
+        raise ConfigError(f"--table {unknown[0]!r}: unknown table (known: {', '.join(TABLES)})")
+    the_lake = checks.existing_lake(settings)
+    done = compact_lake(the_lake, names, progress=lambda c: note(f"compacted {c.partition}"))
+    if not done:
+        line("nothing to compact")
+        return
+    before = sum(c.files_before for c in done)
+    after = sum(c.files_after for c in done)
+    line(f"compacted {len(done)} partition(s): {before} file(s) → {after}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -13,10 +12,13 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from vieweratlas.cli import checks
 from vieweratlas.cli.app import collect_app
-from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, console, resolve
+from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, err_console, resolve
+from vieweratlas.cli.output import line
 from vieweratlas.config import parse_duration
 from vieweratlas.errors import ConfigError
+from vieweratlas.lake import Lake
 from vieweratlas.sources.common.channels import channel_source
 from vieweratlas.sources.twitch.collector import LiveStatus, run_live
 
@@ -109,17 +111,18 @@ def live(
         until = parse_duration(duration) if duration is not None else None
     except ValueError as exc:
         raise ConfigError(f"--duration: {exc}") from None
+    checks.writable_lake(Lake.open(settings.lake))
     source = channel_source(settings, channels_file=channels_file, top=top)
-    if sys.stdout.isatty():
-        with Live(console=console, refresh_per_second=2, transient=False) as display:
+    if err_console.is_terminal:
+        # The status table lives on stderr and goes when the run ends: the summary below is
+        # what stays, printed once.
+        with Live(console=err_console, refresh_per_second=2, transient=True) as display:
             view = StatusView(display)
             stats = asyncio.run(run_live(settings, source, duration=until, on_status=view))
     else:
         view = StatusView(None)
         stats = asyncio.run(run_live(settings, source, duration=until, on_status=view))
-    console.print(
+    line(
         f"collected {stats.messages:,} messages; {stats.windows_flushed:,} windows flushed, "
-        f"{stats.rows_written:,} new presence rows in {settings.lake}",
-        markup=False,
-        soft_wrap=True,
+        f"{stats.rows_written:,} new presence rows in {settings.lake}"
     )

@@ -15,14 +15,36 @@ import pyarrow.compute as pc
 from vieweratlas.analysis.aggregate import aggregate
 from vieweratlas.analysis.bots import detect_bots
 from vieweratlas.analysis.graph import ChannelGraph, GraphStats
-from vieweratlas.analysis.overlap import overlap, select_channels
-from vieweratlas.config import Settings
+from vieweratlas.analysis.overlap import edge_options, overlap, select_channels
+from vieweratlas.config import AnalysisSettings, Settings
 from vieweratlas.errors import AnalysisError
 from vieweratlas.lake import Lake
 from vieweratlas.lake.schema import TABLES
 from vieweratlas.timings import Timings
 
 log = logging.getLogger(__name__)
+
+
+def read_presence(lake: Lake, cfg: AnalysisSettings) -> tuple[pa.Table, str]:
+    """The window's presence as the local engine reads it (dictionary-encoded; the platform
+    column only when the lake holds several), and the platform of rows without one. Shared
+    with ``vieweratlas similar`` so both see the same viewers."""
+    present = _platforms_in(lake, cfg.platforms)
+    # One platform (the usual case): no per-row platform column to read and encode.
+    columns = (
+        ["ts", "channel", "user"] if len(present) <= 1 else ["ts", "platform", "channel", "user"]
+    )
+    presence = lake.read(
+        "presence",
+        columns=columns,
+        since=cfg.since,
+        until=cfg.until,
+        dictionary=("channel", "user"),
+        platforms=cfg.platforms,
+    )
+    if presence.num_rows == 0:
+        raise AnalysisError(f"lake {lake.url}: no presence rows in the selected window")
+    return presence, present[0] if present else "twitch"
 
 
 class LocalEngine:
@@ -34,43 +56,23 @@ class LocalEngine:
         cfg = settings.analysis
         stage = timings.stage
         with stage("read"):
-            present = _platforms_in(lake, cfg.platforms)
-            # One platform (the usual case): no per-row platform column to read and encode.
-            columns = (
-                ["ts", "channel", "user"]
-                if len(present) <= 1
-                else ["ts", "platform", "channel", "user"]
-            )
-            presence = lake.read(
-                "presence",
-                columns=columns,
-                since=cfg.since,
-                until=cfg.until,
-                dictionary=("channel", "user"),
-                platforms=cfg.platforms,
-            )
-            if presence.num_rows == 0:
-                raise AnalysisError(f"lake {lake.url}: no presence rows in the selected window")
+            presence, default_platform = read_presence(lake, cfg)
             ts_min, ts_max = pc.min_max(presence["ts"]).values()
         with stage("aggregate"):
-            inc = aggregate(presence, default_platform=present[0] if present else "twitch")
+            inc = aggregate(presence, default_platform=default_platform)
             del presence
         with stage("bots"):
             bots = detect_bots(inc, cfg.bots)
             keep_users = ~bots.removed
             matrix = inc.matrix[keep_users]
         with stage("overlap"):
+            # Every eligible channel is analysed; max_channels only limits the drawing.
             kept = select_channels(
-                matrix, min_viewers=cfg.min_channel_viewers, max_channels=cfg.max_channels
+                matrix, min_viewers=cfg.min_channel_viewers, max_channels=matrix.shape[1]
             )
             selected = matrix[:, kept]
-            found = overlap(
-                selected,
-                threshold=cfg.overlap_threshold,
-                weight=cfg.weight,
-                alpha=cfg.significance,
-                max_edges=cfg.max_edges_per_channel * len(kept) or None,
-            )
+            loyalty = cfg.loyalty_cap if cfg.viewer_weight == "loyalty" else None
+            found = overlap(selected, **edge_options(cfg, len(kept)), loyalty_cap=loyalty)
         take = pa.array(kept, pa.int64())
         stats = GraphStats(
             presence_rows=inc.presence_rows,

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from vieweratlas.analysis.bots import shipped_blocklist
 from vieweratlas.analysis.graph import ChannelGraph, GraphStats
-from vieweratlas.analysis.overlap import select_edges
+from vieweratlas.analysis.overlap import edge_options, select_edges
 from vieweratlas.config import Settings
 from vieweratlas.errors import AnalysisError, ConfigError
 from vieweratlas.lake import Lake
@@ -120,10 +120,12 @@ class SparkEngine:
             viewers = _arrow(pairs_uc.groupBy("platform", "channel").agg(F.count("*").alias("n")))
             viewers = viewers.sort_by([("platform", "ascending"), ("channel", "ascending")])
             n = viewers["n"].to_numpy().astype(np.int64)
+            if cfg.viewer_weight == "loyalty":
+                log.warning(
+                    "analysis.viewer_weight=loyalty: local engine only; spark uses presence"
+                )
+            # Every eligible channel is analysed; max_channels only limits the drawing.
             eligible = np.flatnonzero(n >= cfg.min_channel_viewers)
-            if len(eligible) > cfg.max_channels:
-                order = np.lexsort((eligible, -n[eligible]))
-                eligible = np.sort(eligible[order[: cfg.max_channels]])
             take = pa.array(eligible, pa.int64())
             nodes = pa.table(
                 {
@@ -159,10 +161,7 @@ class SparkEngine:
                 n[eligible],
                 users=users_any,
                 pairs=pairs,
-                threshold=cfg.overlap_threshold,
-                weight=cfg.weight,
-                alpha=cfg.significance,
-                max_edges=cfg.max_edges_per_channel * len(eligible) or None,
+                **edge_options(cfg, len(eligible)),
             )
             for frame in (rows, pairs_uc, kept, counted):
                 frame.unpersist()

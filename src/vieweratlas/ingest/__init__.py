@@ -15,12 +15,15 @@ from vieweratlas.ingest.importer import (
     import_presence,
     register_format,
 )
-from vieweratlas.ingest.plain import DEFAULT_BASE_TIME, ImportOptions
+from vieweratlas.ingest.plain import DEFAULT_BASE_TIME, TIME_COLUMNS, ImportOptions
+from vieweratlas.ingest.report import ImportResult
 
 __all__ = [
     "DEFAULT_BASE_TIME",
     "FORMATS",
+    "TIME_COLUMNS",
     "ImportOptions",
+    "ImportResult",
     "Limits",
     "PresenceFormat",
     "detect_format",

@@ -20,19 +20,20 @@ from __future__ import annotations
 import logging
 import math
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import ijson
 import pyarrow as pa
 
 from vieweratlas.config import parse_timestamp
-from vieweratlas.errors import InputError
+from vieweratlas.errors import InputError, first_line
+from vieweratlas.ingest.columns import RANGE_TEXT, ColumnError, out_of_range, show_time, to_names
 from vieweratlas.ingest.guard import Progress, head, open_input
 from vieweratlas.ingest.plain import ImportOptions
+from vieweratlas.lake.duck import session
 from vieweratlas.sources.common.buckets import bucket_comments
 
 log = logging.getLogger(__name__)
@@ -62,12 +63,10 @@ class _Buckets:
 
     def __init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="vieweratlas-chat-")
-        self.con = duckdb.connect(f"{self._dir.name}/agg.duckdb")
-        self.con.execute("SET memory_limit='256MB'")
-        self.con.execute("SET enable_progress_bar=false")  # it would write to stdout
-        self.con.execute("SET TimeZone='UTC'")
-        self.con.execute(f"SET temp_directory='{self._dir.name}/spill'")
-        self.con.execute("SET preserve_insertion_order=false")
+        folder = self._dir.name
+        self.con = session(
+            f"{folder}/agg.duckdb", memory_limit="256MB", spill_dir=f"{folder}/spill"
+        )
         self.con.execute(
             "CREATE TABLE parts (ts TIMESTAMPTZ, user VARCHAR, user_id VARCHAR, messages BIGINT)"
         )
@@ -101,18 +100,33 @@ class _Buckets:
 
 
 class _Comments:
-    """Collects (offset, user, user id) and flushes every CHUNK comments into buckets."""
+    """Collects (offset, user, user id) and flushes every CHUNK comments into buckets.
 
-    def __init__(self, opts: ImportOptions, channel: str, start: datetime) -> None:
+    User names follow the platform's rule (checked a chunk at a time); ``user_field`` names
+    the field of the ``i``-th comment in errors.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        opts: ImportOptions,
+        channel: str,
+        start: datetime,
+        user_field: Callable[[int], str],
+    ) -> None:
+        self.path = path
         self.opts = opts
         self.channel = channel
         self.start = start
+        self.user_field = user_field
         self.offsets: list[float] = []
         self.users: list[str] = []
         self.ids: list[str | None] = []
+        self.index: list[int] = []  # position of each comment in the file
         self.agg = _Buckets()
 
-    def add(self, offset: float, user: str, user_id: str | None) -> None:
+    def add(self, i: int, offset: float, user: str, user_id: str | None) -> None:
+        self.index.append(i)
         self.offsets.append(offset)
         self.users.append(user)
         self.ids.append(user_id)
@@ -122,18 +136,29 @@ class _Comments:
     def flush(self) -> None:
         if not self.offsets:
             return
+        try:
+            users, changed = to_names(pa.array(self.users, pa.string()), self.opts.rules, "user")
+        except ColumnError as exc:
+            field = self.user_field(self.index[exc.row])
+            raise InputError(str(self.path), exc.problem, field=field) from None
+        self.opts.notes.add_normalised("user", changed)
         rows = bucket_comments(
             channel=self.channel,
             start=self.start,
             offsets_s=pa.array(self.offsets, pa.float64()),
-            users=pa.array(self.users, pa.string()),
+            users=users,
             user_ids=pa.array(self.ids, pa.string()),
             bucket_len=self.opts.bucket_len,
             source="vod",
             platform=self.opts.platform,
         )
+        bad = out_of_range(rows["ts"])
+        if bad is not None:
+            raise InputError(
+                str(self.path), f"comment time {show_time(rows['ts'][bad])} {RANGE_TEXT}"
+            )
         self.agg.add(rows, len(self.offsets))
-        self.offsets, self.users, self.ids = [], [], []
+        self.offsets, self.users, self.ids, self.index = [], [], [], []
 
     def result(self) -> Iterator[pa.RecordBatch]:
         self.flush()
@@ -152,7 +177,7 @@ def _json_items(
         items: Iterator[Any] = ijson.items(f, prefix, use_float=True, buf_size=1 << 20)
         yield from items
     except ijson.JSONError as exc:
-        detail = " ".join(str(exc).split())[:120]
+        detail = first_line(exc, 120)
         raise InputError(str(path), f"invalid JSON: {detail}") from None
     finally:
         f.close()
@@ -191,6 +216,7 @@ def twitchdownloader_presence(
         raise InputError(
             str(path), "the file names no channel; pass --channel", field="streamer.name"
         )
+    channel = _channel_name(path, opts, channel, "streamer.name")
     start: datetime | None = None
     if isinstance(video, dict) and video.get("created_at") is not None:
         try:
@@ -199,7 +225,7 @@ def twitchdownloader_presence(
             raise InputError(str(path), str(exc), field="video.created_at") from None
     if start is None:
         start = _start_from_first_comment(path, opts)
-    comments = _Comments(opts, channel, start)
+    comments = _Comments(path, opts, channel, start, lambda i: f"comments[{i}].commenter.name")
     skipped = 0
     try:
         for i, c in enumerate(_json_items(path, "comments.item", opts, progress)):
@@ -223,12 +249,22 @@ def twitchdownloader_presence(
                 raise InputError(
                     str(path), "comment without a user login", field=f"comments[{i}].commenter.name"
                 )
-            comments.add(offset, name, _text(commenter.get("_id")))
+            comments.add(i, offset, name, _text(commenter.get("_id")))
         if skipped:
             log.info("%s: skipped %d comment(s) of deleted accounts", path, skipped)
         yield from comments.result()
     finally:
         comments.agg.close()
+
+
+def _channel_name(path: Path, opts: ImportOptions, name: str, field: str) -> str:
+    """``name`` as the platform stores it; refused when the platform cannot have it."""
+    try:
+        arr, changed = to_names(pa.array([name]), opts.rules, "channel")
+    except ColumnError as exc:
+        raise InputError(str(path), exc.problem, field=field) from None
+    opts.notes.add_normalised("channel", changed)
+    return str(arr[0].as_py())
 
 
 def _start_from_first_comment(path: Path, opts: ImportOptions) -> datetime:
@@ -290,7 +326,8 @@ def chat_downloader_presence(
                         field=f"[{i}].timestamp",
                     )
                 start = datetime.fromtimestamp(start_us / 1e6, UTC) if replay else EPOCH
-                comments = _Comments(opts, opts.channel, start)
+                channel = _channel_name(path, opts, opts.channel, "--channel")
+                comments = _Comments(path, opts, channel, start, lambda i: f"[{i}].author.name")
             if replay and seconds is None and stamp is not None:
                 seconds = (stamp - start_us) / 1e6
             elif not replay:
@@ -300,7 +337,10 @@ def chat_downloader_presence(
                     str(path), "message without a time", field=f"[{i}].time_in_seconds"
                 )
             author_id = _text(author.get("id")) if isinstance(author, dict) else None
-            comments.add(seconds, name, author_id)
+            if author_id is not None and opts.rules.normalize(name) is None:
+                # YouTube authors: ``name`` is a display name, the channel id is the login.
+                name = author_id
+            comments.add(i, seconds, name, author_id)
         if comments is not None:
             yield from comments.result()
     finally:

@@ -2,6 +2,15 @@
 
 Each function converts a whole Arrow column at once; only when that fails does it look for
 the first offending row (a Python loop on the error path only) so the error names it.
+
+* Times must fall in ``[MIN_TIME, MAX_TIME)`` (streaming data before 2005 or after 2100 is a
+  typo, milliseconds taken for seconds, or an attack on the partition layout).
+* Channel and user names follow their platform's one rule (:mod:`vieweratlas.platforms`):
+  values already in normal form are checked with one vectorised regex; the others are
+  normalised with ``Platform.normalize`` once per distinct value, and refused when the
+  platform cannot have them.
+* Free text (game, title, display name, ids) may not hold control characters (NUL, ESC,
+  line breaks...) and is capped in length.
 """
 
 from __future__ import annotations
@@ -15,6 +24,15 @@ import pyarrow.compute as pc
 from vieweratlas.config import parse_timestamp
 from vieweratlas.errors import InputError
 from vieweratlas.lake.schema import TS
+from vieweratlas.platforms import Platform
+
+# The sane range of imported times (the upper bound excluded).
+MIN_TIME = datetime(2005, 1, 1, tzinfo=UTC)
+MAX_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+MAX_TEXT = 1000  # characters of a game, title or display name
+MAX_ID = 64  # characters of a user or channel id
+# C0 controls but tab, DEL and C1 controls: never part of a name, game or title.
+_CONTROL_RE = "[\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f]"
 
 # Epoch seconds past this (year 5138) are almost certainly milliseconds or microseconds.
 MAX_EPOCH_S = 1e11
@@ -33,22 +51,63 @@ class ColumnError(ValueError):
 
 
 def as_array(col: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One contiguous array; dictionary-encoded columns (pandas categoricals) decoded."""
+    if pa.types.is_dictionary(col.type):
+        col = pc.cast(col, col.type.value_type)
     if isinstance(col, pa.ChunkedArray):
         return col.combine_chunks()
     return col
 
 
 def to_timestamps(col: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """ISO-8601 strings (zone optional: naive = UTC), epoch seconds or timestamps → UTC µs."""
-    arr = as_array(col)
+    """ISO-8601 strings (zone optional: naive = UTC), epoch seconds or timestamps → UTC µs,
+    each within ``[MIN_TIME, MAX_TIME)``."""
+    out = _to_timestamps(as_array(col))
+    row = out_of_range(out)
+    if row is not None:
+        raise ColumnError(row, f"time {show_time(out[row])} {RANGE_TEXT}")
+    return out
+
+
+RANGE_TEXT = f"outside the accepted range {MIN_TIME:%Y-%m-%d} to {MAX_TIME:%Y-%m-%d}"
+
+
+def show_time(value: pa.Scalar) -> str:
+    """A timestamp scalar as ISO text (or µs since the epoch past Python's year 9999)."""
+    try:
+        return f"{value.as_py():%Y-%m-%dT%H:%M:%SZ}"
+    except (ValueError, OverflowError):
+        return f"{pc.cast(value, pa.int64()).as_py()} µs since 1970"
+
+
+def out_of_range(ts: pa.Array | pa.ChunkedArray) -> int | None:
+    """Index of the first time outside ``[MIN_TIME, MAX_TIME)``, or None."""
+    if len(ts) == 0:
+        return None
+    low = pa.scalar(MIN_TIME, TS)
+    high = pa.scalar(MAX_TIME, TS)
+    lo, hi = pc.min_max(ts).values()
+    if lo.is_valid and lo.as_py() >= MIN_TIME and hi.as_py() < MAX_TIME:
+        return None
+    bad = pc.or_(pc.less(ts, low), pc.greater_equal(ts, high))
+    return _first_true(bad) if pc.any(bad).as_py() else None
+
+
+def _to_timestamps(arr: pa.Array) -> pa.Array:
     _no_nulls(arr, "a time")
     t = arr.type
     if pa.types.is_timestamp(t):
-        if t.tz is None:
-            return pc.cast(pc.cast(arr, pa.timestamp("us")), TS)
-        return pc.cast(arr, TS)
+        try:
+            if t.tz is None:
+                return pc.cast(pc.cast(arr, pa.timestamp("us")), TS)
+            return pc.cast(arr, TS)
+        except pa.ArrowInvalid:  # a time that µs cannot hold (year 1 or 300000)
+            raise ColumnError(0, f"times {RANGE_TEXT}") from None
     if pa.types.is_date(t):
-        return pc.cast(pc.cast(arr, pa.timestamp("us")), TS)
+        try:
+            return pc.cast(pc.cast(arr, pa.timestamp("us")), TS)
+        except pa.ArrowInvalid:
+            raise ColumnError(0, f"dates {RANGE_TEXT}") from None
     if pa.types.is_integer(t) or pa.types.is_floating(t):
         return _from_epoch(pc.cast(arr, pa.float64()))
     if pa.types.is_string(t) or pa.types.is_large_string(t):
@@ -114,24 +173,57 @@ def _normalise_iso(value: str) -> str:
         return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).isoformat()
 
 
-def to_names(col: pa.Array | pa.ChunkedArray, what: str = "a name") -> pa.Array:
-    """Non-empty strings (numbers are taken as their text), trimmed; lower-cased by the lake."""
+def to_names(
+    col: pa.Array | pa.ChunkedArray, platform: Platform, what: str
+) -> tuple[pa.Array, int]:
+    """Names as ``platform`` stores them, and how many rows had to be normalised.
+
+    ``what`` is ``channel`` or ``user``. Numbers are taken as their text; a value the
+    platform cannot have (after its normalisation) is refused, naming the rule.
+    """
     arr = as_array(col)
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         if pa.types.is_integer(arr.type):
             arr = pc.cast(arr, pa.string())
         else:
             raise ColumnError(0, f"expected text, got a column of {arr.type}")
-    arr = pc.utf8_trim_whitespace(pc.cast(arr, pa.string()))
-    _no_nulls(arr, what)
-    empty = pc.equal(pc.utf8_length(arr), 0)
-    if pc.any(empty).as_py():
-        raise ColumnError(_first_true(empty), f"empty value, expected {what}")
-    return arr
+    arr = pc.cast(arr, pa.string())
+    _no_nulls(arr, f"a {what} name")
+    normal = pc.match_substring_regex(arr, f"^(?:{platform.login_rule.pattern})$")
+    for prefix in platform.strip_prefixes:
+        normal = pc.and_(normal, pc.invert(pc.starts_with(arr, prefix)))
+    if platform.case_insensitive:
+        normal = pc.and_(normal, pc.equal(pc.utf8_lower(arr), arr))
+    if len(arr) == 0 or pc.all(normal).as_py():
+        return arr, 0
+    # Values not already in normal form: the platform's own rule, once per distinct value.
+    others = pc.unique(pc.filter(arr, pc.invert(normal)))
+    fixed: list[str | None] = [platform.normalize(v) for v in others.to_pylist()]
+    refused = pa.array([v is None for v in fixed], pa.bool_())
+    if pc.any(refused).as_py():
+        bad = pc.filter(others, refused)
+        row = _first_true(pc.is_valid(pc.index_in(arr, value_set=bad)))
+        raise ColumnError(row, f"{_show(arr[row].as_py())} is {describe_rule(platform, what)}")
+    mapped = pa.array(fixed, pa.string()).take(pc.index_in(arr, value_set=others))
+    out = pc.if_else(normal, arr, mapped)
+    return out, int(pc.sum(pc.invert(normal)).as_py())
 
 
-def to_optional_text(col: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Text or null; empty strings become null."""
+def describe_rule(platform: Platform, what: str) -> str:
+    """``not a twitch channel name (the rule: ...)`` for error messages."""
+    steps = ["surrounding spaces removed"]
+    steps += [f"a leading {p!r} removed" for p in platform.strip_prefixes]
+    if platform.case_insensitive:
+        steps.append("lower-cased")
+    return (
+        f"not a {platform.name} {what} name (the rule: {platform.login_rule.pattern}, "
+        f"after {', '.join(steps)})"
+    )
+
+
+def to_optional_text(col: pa.Array | pa.ChunkedArray, max_chars: int = MAX_TEXT) -> pa.Array:
+    """Text or null; empty strings become null; control characters and overlong values are
+    refused."""
     arr = as_array(col)
     if not pa.types.is_string(arr.type):
         if (
@@ -143,6 +235,14 @@ def to_optional_text(col: pa.Array | pa.ChunkedArray) -> pa.Array:
         else:
             raise ColumnError(0, f"expected text, got a column of {arr.type}")
     arr = pc.utf8_trim_whitespace(arr)
+    control = pc.fill_null(pc.match_substring_regex(arr, _CONTROL_RE), False)
+    if pc.any(control).as_py():
+        row = _first_true(control)
+        raise ColumnError(row, f"control character in {_show(arr[row].as_py())}")
+    long = pc.fill_null(pc.greater(pc.utf8_length(arr), max_chars), False)
+    if pc.any(long).as_py():
+        row = _first_true(long)
+        raise ColumnError(row, f"{len(arr[row].as_py())} characters, over the {max_chars} limit")
     return pc.if_else(pc.equal(pc.utf8_length(arr), 0), pa.scalar(None, pa.string()), arr)
 
 

@@ -9,6 +9,9 @@ Every importer reads its files through :func:`open_input`, which
 * for JSON, checks the nesting depth of every chunk *before* the parser sees it, with a
   vectorised bracket scan that tracks strings and escapes across chunk boundaries, so a
   100k-deep document is refused without the parser building (or recursing into) anything;
+* for line-oriented formats (CSV, JSON Lines), refuses a line longer than
+  ``Limits.max_line_bytes`` as soon as its bytes arrive, so one endless line costs at most
+  that much memory, never the whole line (``\n``, ``\r`` and ``\r\n`` all end a line);
 * reports the compressed bytes consumed to an optional ``progress`` callable.
 """
 
@@ -40,6 +43,8 @@ class Limits:
     max_ratio: float = 100.0  # decompressed / compressed, once past ``ratio_floor``
     ratio_floor: int = 64 * 2**20  # small files may inflate more than max_ratio
     max_json_depth: int = 64  # chat JSON nests about 6 levels deep
+    max_line_bytes: int = 16 * 2**20  # one CSV / JSON Lines line (a record with its fields)
+    max_blank_lines: int = 100_000  # blank lines allowed before the header / first record
 
 
 class _Counting(io.RawIOBase):
@@ -76,6 +81,7 @@ class InputStream(io.RawIOBase):
         *,
         progress: Progress | None = None,
         json_depth: bool = False,
+        lines: bool = False,
     ) -> None:
         self.path = path
         self.limits = limits
@@ -101,6 +107,7 @@ class InputStream(io.RawIOBase):
         self._depth: _DepthScanner | None = (
             _DepthScanner(limits.max_json_depth) if json_depth else None
         )
+        self._lines: _LineScanner | None = _LineScanner(limits.max_line_bytes) if lines else None
 
     def readable(self) -> bool:
         return True
@@ -120,6 +127,13 @@ class InputStream(io.RawIOBase):
                 str(self.path),
                 f"JSON nested deeper than {self.limits.max_json_depth} levels "
                 f"(within bytes {self.position - n}-{self.position})",
+            )
+        if self._lines is not None and not self._lines.feed(buffer[:n]):
+            raise InputError(
+                str(self.path),
+                f"a line longer than {self.limits.max_line_bytes} bytes "
+                "(the limit for one CSV or JSON Lines record)",
+                line=self._lines.line,
             )
         return n
 
@@ -149,13 +163,16 @@ def open_input(
     *,
     progress: Progress | None = None,
     json_depth: bool = False,
+    lines: bool = False,
 ) -> io.BufferedReader[InputStream]:
     """Open ``path`` for reading through the caps; gzip is decompressed transparently.
 
-    JSON streams skip a leading UTF-8 byte-order mark (the parser would reject it).
+    ``lines`` caps the length of every line (CSV, JSON Lines). JSON streams skip a leading
+    UTF-8 byte-order mark (the parser would reject it).
     """
     f = io.BufferedReader(
-        InputStream(path, limits, progress=progress, json_depth=json_depth), 1 << 20
+        InputStream(path, limits, progress=progress, json_depth=json_depth, lines=lines),
+        1 << 20,
     )
     if json_depth and f.peek(3)[:3] == BOM:
         f.read(3)
@@ -166,6 +183,59 @@ def head(path: Path, limits: Limits, n: int = 65536) -> bytes:
     """The first ``n`` (decompressed) bytes of a file, for format detection."""
     with open_input(path, limits) as f:
         return f.read(n).removeprefix(BOM)
+
+
+class _LineScanner:
+    """Tracks the length of the current line over a byte stream fed in chunks.
+
+    Only C-speed ``find``/``rfind``/``count`` run per chunk; a loop over the chunk's line
+    ends happens only for chunks longer than the limit itself.
+    """
+
+    def __init__(self, max_line: int) -> None:
+        self.max_line = max_line
+        self.run = 0  # bytes of the current (unfinished) line so far
+        self.line = 1  # number of the current line (CR, LF or CRLF end a line)
+        self._cr = False  # the previous chunk ended in CR (a following LF is the same end)
+
+    def feed(self, chunk: memoryview | bytes) -> bool:
+        """Advance over ``chunk``; False when a line grew past the limit."""
+        data = bytes(chunk)
+        if self._cr and data[:1] == b"\n":
+            data = data[1:]
+        self._cr = data[-1:] == b"\r"
+        first = _first_end(data)
+        if first < 0:
+            self.run += len(data)
+            return self.run <= self.max_line
+        if self.run + first > self.max_line:
+            return False
+        if len(data) > self.max_line:  # several lines inside one huge chunk: check each
+            start = first + 1
+            while True:
+                end = _first_end(data, start)
+                if end < 0:
+                    break
+                if end - start > self.max_line:
+                    self.line += _line_ends(data, start)
+                    return False
+                start = end + 1
+        last = max(data.rfind(b"\n"), data.rfind(b"\r"))
+        self.line += _line_ends(data, len(data))
+        self.run = len(data) - last - 1
+        return self.run <= self.max_line
+
+
+def _line_ends(data: bytes, end: int) -> int:
+    """Line ends in ``data[:end]`` (CRLF counts once)."""
+    return data.count(b"\n", 0, end) + data.count(b"\r", 0, end) - data.count(b"\r\n", 0, end)
+
+
+def _first_end(data: bytes, start: int = 0) -> int:
+    """Index of the first CR or LF at or after ``start``, -1 if none."""
+    lf = data.find(b"\n", start)
+    cr = data.find(b"\r", start, lf if lf >= 0 else len(data))
+    return cr if cr >= 0 else lf
 
 
 # Bytes the depth scan keeps after escapes are removed: quotes and brackets.

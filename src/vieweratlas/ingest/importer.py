@@ -16,8 +16,9 @@ from os import PathLike
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from vieweratlas.errors import InputError
+from vieweratlas.errors import InputError, first_line
 from vieweratlas.ingest.chat import (
     chat_downloader_presence,
     looks_like_chat_downloader,
@@ -32,6 +33,7 @@ from vieweratlas.ingest.plain import (
     channel_rows,
     plain_presence,
 )
+from vieweratlas.ingest.report import ImportResult, differing_channel_rows, import_result
 from vieweratlas.ingest.tabular import check_text
 from vieweratlas.lake import CHANNELS, PRESENCE, Lake, Stage, TableSpec, WriteResult
 
@@ -119,7 +121,7 @@ def import_presence(
     base_time: datetime = DEFAULT_BASE_TIME,
     limits: Limits | None = None,
     progress: Progress | None = None,
-) -> WriteResult:
+) -> ImportResult:
     """Import presence files (all or nothing) and return what the lake gained.
 
     ``fmt`` is a name in :data:`FORMATS` or ``auto``; ``snapshot_time`` dates files without
@@ -131,7 +133,7 @@ def import_presence(
         platform=platform,
         snapshot_time=snapshot_time,
         bucket_len=bucket_len,
-        channel=channel.strip().lower() if channel else None,
+        channel=channel,
         base_time=base_time,
         limits=limits or Limits(),
     )
@@ -143,9 +145,10 @@ def import_presence(
         name = detect_format(p, opts.limits) if fmt == "auto" else fmt
         log.info("%s: format %s", p, name)
         plan.append((Path(p), FORMATS[name]))
-    return _import(
+    result = _import(
         lake, PRESENCE, [(path, _reader(f.read, path, opts, progress)) for path, f in plan]
     )
+    return import_result(result, opts.notes)
 
 
 def import_channels(
@@ -156,14 +159,26 @@ def import_channels(
     snapshot_time: datetime | None = None,
     limits: Limits | None = None,
     progress: Progress | None = None,
-) -> WriteResult:
-    """Import channel metadata files (``channel,game,language[,viewers,title]``...)."""
+) -> ImportResult:
+    """Import channel metadata files (``channel,game,language[,viewers,title]``...).
+
+    Rows whose (ts, channel) already holds other values are counted in the result
+    (``differing_rows``): readers keep one of them by a fixed rule, not by import order.
+    """
     opts = ImportOptions(platform=platform, snapshot_time=snapshot_time, limits=limits or Limits())
-    return _import(
+    differing = 0
+
+    def before_commit(staged: pa.Table) -> None:
+        nonlocal differing
+        differing = differing_channel_rows(staged, lake)
+
+    result = _import(
         lake,
         CHANNELS,
         [(Path(p), _reader(channel_rows, Path(p), opts, progress)) for p in paths],
+        before_commit,
     )
+    return import_result(result, opts.notes, differing_rows=differing)
 
 
 def _reader(
@@ -173,17 +188,47 @@ def _reader(
 
 
 def _import(
-    lake: Lake, spec: TableSpec, files: list[tuple[Path, Callable[[], Rows]]]
+    lake: Lake,
+    spec: TableSpec,
+    files: list[tuple[Path, Callable[[], Rows]]],
+    before_commit: Callable[[pa.Table], None] | None = None,
 ) -> WriteResult:
+    """Stage every file, then commit; ``before_commit`` sees the staged rows (kept in memory
+    only when it is given: channel metadata, which is small)."""
     if not files:
         raise InputError("(no files)", "nothing to import")
+    kept: list[pa.Table] = []
     with Stage(spec, memory_limit=STAGE_MEMORY) as stage:
         for path, rows in files:
             before = stage.rows
             for batch in _guarded(path, rows):
                 stage.append(batch, source=str(path))
+                if before_commit is not None:
+                    kept.append(
+                        pa.Table.from_batches([batch])
+                        if isinstance(batch, pa.RecordBatch)
+                        else batch
+                    )
             log.info("%s: %d %s rows staged", path, stage.rows - before, spec.name)
+        if before_commit is not None:
+            before_commit(_normalised(kept, spec))
         return stage.commit(lake)
+
+
+def _normalised(tables: list[pa.Table], spec: TableSpec) -> pa.Table:
+    """Staged rows as the lake would store them (key columns trimmed and lower-cased)."""
+    schema = pa.schema([*spec.schema, pa.field("platform", pa.string())])
+    if not tables:
+        return schema.empty_table()
+    table = pa.concat_tables(
+        [t.select(schema.names).cast(schema) for t in tables], promote_options="permissive"
+    )
+    for name in (*spec.lower, "platform"):
+        i = table.schema.get_field_index(name)
+        table = table.set_column(
+            i, name, pc.utf8_lower(pc.utf8_trim_whitespace(table.column(name)))
+        )
+    return table
 
 
 def _guarded(path: Path, rows: Callable[[], Rows]) -> Iterator[pa.Table | pa.RecordBatch]:
@@ -193,5 +238,5 @@ def _guarded(path: Path, rows: Callable[[], Rows]) -> Iterator[pa.Table | pa.Rec
     except (pa.ArrowException, OSError, UnicodeDecodeError, EOFError) as exc:
         if isinstance(exc, InputError):  # pragma: no cover - InputError is not OSError
             raise
-        message = " ".join(str(exc).split())[:200] or type(exc).__name__
+        message = first_line(exc)
         raise InputError(str(path), f"cannot read: {message}") from None

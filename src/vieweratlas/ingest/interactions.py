@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +19,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vieweratlas.errors import InputError
-from vieweratlas.ingest.columns import ColumnError, column_error, to_counts, to_names
+from vieweratlas.ingest.columns import (
+    MAX_TIME,
+    MIN_TIME,
+    RANGE_TEXT,
+    ColumnError,
+    column_error,
+    to_counts,
+    to_names,
+)
 from vieweratlas.ingest.guard import Progress, head
 from vieweratlas.ingest.plain import ImportOptions
 from vieweratlas.ingest.tabular import check_text, csv_named_chunks
 from vieweratlas.lake.schema import TS
-from vieweratlas.lake.writer import EARLIEST, LATEST
 
 COLUMNS = ["user_id", "stream_id", "streamer", "start", "stop"]
 STEP_US = 10 * 60 * 1_000_000
@@ -41,6 +49,10 @@ def looks_like_interactions(first: bytes) -> bool:
     return bool(lines) and all(_LINE_RE.match(ln) for ln in lines)
 
 
+def _us(t: datetime) -> int:
+    return round(t.timestamp() * 1_000_000)
+
+
 def _has_header(line: bytes) -> bool:
     """The data set ships without a header; copies sometimes add ``user_id,stream_id,...``."""
     return line.strip().lower().replace(b" ", b"").startswith(b"user_id,stream_id,")
@@ -52,15 +64,20 @@ def interactions_presence(
     """Presence rows of one interactions file, chunk by chunk (source ``import``)."""
     first = head(path, opts.limits)
     check_text(path, first)
-    header = _has_header(first.split(b"\n", 1)[0])
+    header = _has_header(first.lstrip().split(b"\n", 1)[0])
     base_us = round(opts.base_time.timestamp() * 1_000_000)
+    # Steps whose time would leave the sane range (or overflow int64 µs) are refused.
+    first_step = -((base_us - _us(MIN_TIME)) // STEP_US)
+    last_step = -((base_us - _us(MAX_TIME)) // STEP_US) - 1
     for chunk in csv_named_chunks(path, COLUMNS, opts.limits, progress, header=header):
         table = chunk.table
         try:
             field = "user_id"
-            users = to_names(table["user_id"], "a user id")
+            users, changed = to_names(table["user_id"], opts.rules, "user")
+            opts.notes.add_normalised("user", changed)
             field = "streamer"
-            streamers = to_names(table["streamer"], "a streamer login")
+            streamers, changed = to_names(table["streamer"], opts.rules, "channel")
+            opts.notes.add_normalised("channel", changed)
             field = "start"
             start = to_counts(table["start"], pa.int64(), default=None)
             field = "stop"
@@ -85,18 +102,17 @@ def interactions_presence(
                 line=chunk.line_of(row),
                 field="stop",
             )
-        # Steps are multiplied into microseconds below: refuse any that would leave the
-        # lake's time window (a 17-digit step would even wrap int64 into a plausible date).
-        lo, hi = _step_range(base_us)
-        out = np.flatnonzero((starts < lo) | (stops > hi))
-        if len(out):
-            row = int(out[0])
+        outside = np.flatnonzero(
+            (starts < first_step) | (starts > last_step) | (stops > last_step + 1)
+        )
+        if len(outside):
+            row = int(outside[0])
             raise InputError(
                 str(path),
-                f"step {starts[row]}..{stops[row]} lands outside "
-                f"{EARLIEST:%Y-%m-%d}..{LATEST:%Y-%m-%d} (base time {opts.base_time:%Y-%m-%d})",
+                f"steps {starts[row]}-{stops[row]} from --base-time "
+                f"{opts.base_time:%Y-%m-%dT%H:%M:%SZ} are {RANGE_TEXT}",
                 line=chunk.line_of(row),
-                field="start" if starts[row] < lo or starts[row] > hi else "stop",
+                field="start" if starts[row] < first_step or starts[row] > last_step else "stop",
             )
         counts = np.maximum(counts, 1)
         idx = np.repeat(np.arange(len(counts)), counts)
@@ -117,10 +133,3 @@ def interactions_presence(
                 "platform": pa.repeat(opts.platform, n),
             }
         )
-
-
-def _step_range(base_us: int) -> tuple[int, int]:
-    """The steps whose time ``base + step × 10 min`` lies in the lake's time window."""
-    earliest = round(EARLIEST.timestamp() * 1_000_000)
-    latest = round(LATEST.timestamp() * 1_000_000)
-    return -((base_us - earliest) // STEP_US), (latest - base_us) // STEP_US - 1

@@ -13,17 +13,23 @@ Rules, most specific prefix first (see :class:`~vieweratlas.config.RetentionSett
   metadata are kept (the analysis needs history; on AWS the bucket lifecycle moves them to
   Glacier after 90 days instead of deleting them).
 
-Everything else (``analysis/`` run outputs, files without a date partition) is never
-pruned. Planning is pure over a listing; :func:`apply_prune` does the deletes.
+Runs (``analysis/<run-id>/`` and their index entry ``runs/<run-id>.json``) are aged by
+their creation time, as whole runs: ``retention.keep_runs`` keeps the newest N,
+``retention.runs`` deletes those older than a duration; both unset by default, and the
+newest run is always kept (it is what the dashboard and ``sql`` show). Files without a date
+partition outside ``analysis/`` are never pruned. Planning is pure over a listing;
+:func:`apply_prune` does the deletes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from vieweratlas.config import RetentionSettings
 from vieweratlas.errors import LakeError
@@ -54,6 +60,25 @@ class Expired:
 
 
 @dataclass(frozen=True)
+class RunAge:
+    """A run as retention sees it: its id, when it was made, its files (lake-relative)."""
+
+    run_id: str
+    created_at: datetime
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExpiredRun:
+    """One run that retention would delete, and why."""
+
+    run_id: str
+    created_at: datetime
+    reason: str
+    files: tuple[str, ...]  # the index entry first: once it is gone the run is not listed
+
+
+@dataclass(frozen=True)
 class PrunePlan:
     """What a prune would do at ``now``: the expired files and what is kept, per rule."""
 
@@ -62,6 +87,8 @@ class PrunePlan:
     expired: tuple[Expired, ...]
     kept: dict[str, int]  # rule name → files kept
     undated: int  # files under a rule's prefix without a date= partition (kept)
+    runs: tuple[ExpiredRun, ...] = ()
+    runs_kept: int = 0
 
     def by_rule(self) -> dict[str, list[Expired]]:
         out: dict[str, list[Expired]] = {r.name: [] for r in self.rules}
@@ -125,6 +152,49 @@ def plan(files: Iterable[str], rules: tuple[Rule, ...], *, now: datetime) -> Pru
     return PrunePlan(now, rules, tuple(expired), kept, undated)
 
 
+def plan_runs(
+    runs: Iterable[RunAge],
+    *,
+    keep_last: int | None,
+    older_than: timedelta | None,
+    now: datetime,
+) -> tuple[tuple[ExpiredRun, ...], int]:
+    """Pure: which runs expire (beyond the newest ``keep_last``, or made before ``now -
+    older_than``); the newest run never does. Returns (expired, kept count)."""
+    ordered = sorted(runs, key=lambda r: (r.created_at, r.run_id), reverse=True)
+    expired: list[ExpiredRun] = []
+    for i, run in enumerate(ordered):
+        reason = None
+        if i == 0:
+            pass
+        elif keep_last is not None and i >= keep_last:
+            reason = f"beyond the newest {keep_last}"
+        elif older_than is not None and run.created_at <= now - older_than:
+            reason = f"older than {older_than.days}d" if older_than.days else "too old"
+        if reason is not None:
+            expired.append(ExpiredRun(run.run_id, run.created_at, reason, run.files))
+    return tuple(expired), len(ordered) - len(expired)
+
+
+def run_ages(lake: Lake) -> list[RunAge]:
+    """The lake's runs with their creation times and files (index entry first)."""
+    from vieweratlas.runs import ANALYSIS_DIR, RUNS_DIR, list_runs  # runs sits above the lake
+
+    out: list[RunAge] = []
+    for info in list_runs(lake):
+        try:
+            created = datetime.fromisoformat(info.created_at)
+        except ValueError:
+            log.warning("retention: run %s has no valid creation time; kept", info.run_id)
+            continue
+        created = created.replace(tzinfo=UTC) if created.tzinfo is None else created
+        index = f"{RUNS_DIR}/{info.run_id}.json"
+        files = [index] if lake.exists(index) else []
+        files += lake.list_files(f"{ANALYSIS_DIR}/{info.run_id}")
+        out.append(RunAge(info.run_id, created, tuple(files)))
+    return out
+
+
 def plan_prune(lake: Lake, settings: RetentionSettings, *, now: datetime) -> PrunePlan:
     """List the lake's retained prefixes and plan what would be deleted at ``now``."""
     rules = rules_from(settings)
@@ -133,11 +203,17 @@ def plan_prune(lake: Lake, settings: RetentionSettings, *, now: datetime) -> Pru
     for root in roots:
         files.extend(lake.list_files(root))
     result = plan(files, rules, now=now)
+    if settings.keep_runs is not None or settings.runs is not None:
+        runs, runs_kept = plan_runs(
+            run_ages(lake), keep_last=settings.keep_runs, older_than=settings.runs, now=now
+        )
+        result = replace(result, runs=runs, runs_kept=runs_kept)
     log.info(
-        "retention at %s: %d file(s) expired, %d kept",
+        "retention at %s: %d file(s) expired, %d kept; %d run(s) expired",
         now.isoformat(),
         len(result.expired),
         sum(result.kept.values()),
+        len(result.runs),
     )
     return result
 
@@ -148,19 +224,32 @@ def apply_prune(
     *,
     progress: Callable[[Expired], None] | None = None,
 ) -> int:
-    """Delete the expired files of ``prune``; returns how many were deleted.
+    """Delete the expired files and runs of ``prune``; returns how many files were deleted.
 
-    A file already gone (another pruner, a bucket lifecycle rule) counts as deleted.
+    A file already gone (another pruner, a bucket lifecycle rule) counts as deleted. A run's
+    index entry goes first, so a prune stopped half-way leaves an unlisted run, never a
+    listed run with missing files.
     """
     deleted = 0
     for item in prune.expired:
-        try:
-            if lake.exists(item.path):
-                lake.delete(item.path)
-        except OSError as exc:
-            raise LakeError(f"{item.path}: cannot delete ({exc})") from None
+        _delete(lake, item.path)
         deleted += 1
         if progress is not None:
             progress(item)
-    log.info("retention: deleted %d file(s)", deleted)
+    for run in prune.runs:
+        for path in run.files:
+            _delete(lake, path)
+            deleted += 1
+        if lake.is_local:  # a folder left empty; object stores have no folders
+            with contextlib.suppress(OSError):
+                Path(lake.path("analysis", run.run_id)).rmdir()
+    log.info("retention: deleted %d file(s), %d run(s)", deleted, len(prune.runs))
     return deleted
+
+
+def _delete(lake: Lake, path: str) -> None:
+    try:
+        if lake.exists(path):
+            lake.delete(path)
+    except OSError as exc:
+        raise LakeError(f"{path}: cannot delete ({exc})") from None

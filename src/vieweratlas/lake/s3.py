@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
-from vieweratlas.errors import LakeError
+from vieweratlas.errors import LakeError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ class LakeS3FileSystem(pafs.S3FileSystem):  # type: ignore[misc]
         try:
             return super().get_file_info(paths_or_selector)
         except OSError as exc:
-            raise LakeError(f"s3: cannot list ({_first_line(exc)})") from None
+            raise LakeError(f"s3: cannot list ({first_line(exc)})") from None
 
     def open_input_stream(self, path: str, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -161,7 +161,7 @@ class LakeS3FileSystem(pafs.S3FileSystem):  # type: ignore[misc]
         except FileNotFoundError:
             raise
         except OSError as exc:
-            raise LakeError(f"s3://{path}: cannot read ({_first_line(exc)})") from None
+            raise LakeError(f"s3://{path}: cannot read ({first_line(exc)})") from None
 
     def put_object(self, path: str, body: IO[bytes]) -> None:
         """Upload ``body`` (a complete local file) as the object ``bucket/key`` in one PUT."""
@@ -229,12 +229,6 @@ def _split(path: str) -> tuple[str, str]:
     if not bucket or not key:
         raise LakeError(f"s3 path {path!r}: expected bucket/key")
     return bucket, key
-
-
-def _first_line(exc: BaseException) -> str:
-    """pyarrow's AWS errors are long; keep the part that says what went wrong."""
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:300]
 
 
 def _error_code(exc: Exception) -> str:

@@ -18,7 +18,6 @@ object stores share one code path.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import posixpath
@@ -35,27 +34,14 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
-from vieweratlas.errors import LakeError
+from vieweratlas.errors import LakeError, first_line
+from vieweratlas.fileio import atomic_file
+from vieweratlas.lake.duck import session
 from vieweratlas.lake.files import DataFile, clusters, parse
 from vieweratlas.lake.schema import PARTITION_SCHEMA, TABLES, TableSpec
 from vieweratlas.lake.writer import Stage, WriteResult, distinct_sql
 
 log = logging.getLogger(__name__)
-
-
-@functools.cache
-def file_mode() -> int:
-    """Mode for new files: 0o666 less the process umask. Read from /proc where it can be
-    (reading it with ``os.umask`` means setting it, briefly, for every thread)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return 0o666 & ~int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)  # pragma: no cover - systems without /proc
-    os.umask(mask)
-    return 0o666 & ~mask
 
 
 _HIDDEN_PREFIXES = [".", "_"]
@@ -132,21 +118,9 @@ class Lake:
     def _atomic(self, relpath: str) -> Iterator[Any]:
         """A writable binary stream; the file appears complete at ``relpath`` or not at all."""
         final = self.path(relpath)
-        parent = posixpath.dirname(final)
         if self.is_local:
-            Path(parent).mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".partial", dir=parent)
-            os.fchmod(fd, file_mode())  # mkstemp makes 0600; files should follow umask
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    yield f
-                    f.flush()
-                    os.fsync(f.fileno())
-                Path(tmp).replace(final)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    Path(tmp).unlink()
-                raise
+            with atomic_file(Path(final)) as out:
+                yield out
         else:
             # Object stores: spool to a local temporary file, then send the complete file as
             # one object. A writer that fails half-way uploads nothing, so no partial object
@@ -293,7 +267,7 @@ class Lake:
                     raise
                 log.info("%s: a file went away while reading (compaction); reading again", table)
             except (pa.ArrowException, OSError, duckdb.Error) as exc:
-                msg = " ".join(str(exc).split())[:200]
+                msg = first_line(exc)
                 raise LakeError(
                     f"lake {self.url}: cannot read {table} ({msg}); `vieweratlas lake check` "
                     "names damaged files"
@@ -376,7 +350,7 @@ class Lake:
         try:
             return con.sql(query).to_arrow_table()
         except duckdb.Error as exc:
-            raise LakeError(f"sql: {str(exc).splitlines()[0]}") from None
+            raise LakeError(f"sql: {first_line(exc)}") from None
         finally:
             con.close()
 
@@ -393,10 +367,7 @@ class Lake:
 
 
 def _duckdb() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET TimeZone='UTC'")
-    con.execute("SET enable_progress_bar=false")  # it draws on stdout, corrupting output
-    return con
+    return session()
 
 
 def _time_filter(spec: TableSpec, since: datetime | None, until: datetime | None) -> Any:

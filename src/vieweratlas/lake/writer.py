@@ -40,7 +40,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from vieweratlas.errors import LakeError
+from vieweratlas.errors import LakeError, first_line
+from vieweratlas.lake.duck import session
 from vieweratlas.lake.files import file_name, sha256_stream
 from vieweratlas.lake.order import sort_unique
 from vieweratlas.lake.schema import PARTITION_SCHEMA, TableSpec
@@ -247,12 +248,8 @@ class Stage:
         # Read (not memory-mapped): the pages of one group are freed after it, so resident
         # memory does not grow with the size of the whole input.
         source = pa.ipc.open_file(pa.OSFile(str(self._spill)))
-        con = duckdb.connect()
+        con = session(memory_limit=self.memory_limit, spill_dir=self._dir / "spill")
         try:
-            con.execute(f"SET memory_limit='{self.memory_limit}'")
-            con.execute(f"SET temp_directory='{self._dir / 'spill'}'")
-            con.execute("SET TimeZone='UTC'")
-            con.execute("SET enable_progress_bar=false")
             txid = new_txid()
             committed = False
             try:
@@ -277,7 +274,7 @@ class Stage:
                 "nothing was written"
             ) from None
         except (duckdb.Error, MemoryError, pa.ArrowMemoryError) as exc:
-            msg = " ".join(str(exc).split())[:200]
+            msg = first_line(exc)
             raise LakeError(
                 f"{self.spec.name}: cannot write ({msg}); nothing was written"
             ) from None

@@ -26,6 +26,7 @@ from vieweratlas.engines import get_engine
 from vieweratlas.lake import Lake
 from vieweratlas.pipeline.communities import (
     RunTables,
+    drawn,
     empty_metadata,
     find_communities,
     with_positions,
@@ -43,6 +44,7 @@ __all__ = [
     "analyze",
     "build_graph",
     "channel_metadata",
+    "drawn",
     "find_communities",
     "lay_out",
     "planted_nmi",
@@ -79,17 +81,23 @@ def analyze(
         tables = find_communities(graph, settings.analysis, meta)
     if render:
         with timings.stage("layout"):
-            tables = lay_out(tables, settings.analysis.seed)
+            tables = lay_out(tables, settings.analysis.seed, settings.analysis.max_channels)
     return publish(lake, settings, graph, tables, out_dir, render=render, now=now, timings=timings)
 
 
-def lay_out(tables: RunTables, seed: int) -> RunTables:
-    """The tables with map positions for every channel (pure)."""
+def lay_out(tables: RunTables, seed: int, limit: int | None = None) -> RunTables:
+    """The tables with map positions for the channels drawn (all, or the ``limit`` that
+    :func:`~vieweratlas.pipeline.communities.drawn` picks; the others keep NaN). Pure."""
     from vieweratlas.render.layout import compute_layout
 
     g = tables.graph
     membership = tables.nodes["community"].to_numpy()
-    xy = compute_layout(g.n, g.src, g.dst, g.weight, membership, seed=seed)
+    keep = drawn(tables, limit) if limit is not None else np.arange(g.n)
+    if len(keep) < g.n:
+        g = g.subgraph(keep)
+        membership = membership[keep]
+    xy = np.full((tables.graph.n, 2), np.nan)
+    xy[keep] = compute_layout(g.n, g.src, g.dst, g.weight, membership, seed=seed)
     return with_positions(tables, xy)
 
 

@@ -13,11 +13,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from vieweratlas.analysis.communities import UNCLUSTERED, attach, detect
+from vieweratlas.analysis.communities import UNCLUSTERED
 from vieweratlas.analysis.graph import ChannelGraph
 from vieweratlas.analysis.labels import label_communities
 from vieweratlas.config import AnalysisSettings
-from vieweratlas.errors import AnalysisError
+from vieweratlas.pipeline.structure import Structure, drawn_channels, find_structure
 
 META_COLUMNS = ("game", "language", "title")
 
@@ -32,54 +32,132 @@ class RunTables:
     communities: pa.Table
     modularity: float
     counts: dict[str, int] = field(default_factory=dict)
+    memberships: pa.Table | None = None  # platform, channel, community, label, share
+    unplaced: pa.Table | None = None  # platform, channel, viewers, reason
 
 
 def find_communities(
     graph: ChannelGraph, cfg: AnalysisSettings, meta: pa.Table | None = None
 ) -> RunTables:
     """Communities of ``graph`` under ``cfg``; ``meta`` (game, language, title per node,
-    aligned with ``graph``) names them. Channels with no edge are left out unless
-    ``cfg.attach_unclustered`` places them by where their viewers go."""
+    aligned with ``graph``) names them. Channels with no edge are placed where their
+    viewers go beyond chance (``cfg.attach_unclustered``) or listed in ``unplaced``."""
     meta = meta if meta is not None else empty_metadata(graph.n)
-    has_edges = graph.degree() > 0
-    connected = np.flatnonzero(has_edges)
-    if len(connected) < 2:
-        raise AnalysisError(
-            f"no two channels share at least {cfg.overlap_threshold} viewers beyond chance "
-            "(lower analysis.overlap_threshold / analysis.significance, or widen "
-            "--since/--until)"
-        )
-    part = detect(
-        graph.subgraph(connected),
-        algorithm=cfg.algorithm,
-        resolution=cfg.resolution,
-        seed=cfg.seed,
-        min_size=cfg.min_community_size,
-    )
-    membership = np.full(graph.n, UNCLUSTERED, dtype=np.int32)
-    membership[connected] = part.membership
-    attached = np.zeros(graph.n, dtype=bool)
-    if cfg.attach_unclustered and graph.incidence is not None:
-        membership, attached = attach(graph.incidence, membership)
-    shown = np.flatnonzero(has_edges | attached)
+    found = find_structure(graph, cfg)
+    unplaced = _unplaced(graph, found.unplaced_reason)
+    shown = np.flatnonzero((graph.degree() > 0) | (found.membership >= 0))
+    take = pa.array(shown, pa.int64())
     placed = graph.subgraph(shown)
-    membership, attached = membership[shown], attached[shown]
-    meta = meta.take(pa.array(shown, pa.int64()))
-    communities = label_communities(
+    membership = found.membership[shown]
+    sub = found.subcommunity[shown]
+    meta = meta.take(take)
+    top = label_communities(
         membership, placed.channel, placed.viewers, meta["game"], meta["language"]
     )
-    communities = _unique_viewers(communities, membership, placed.incidence)
-    nodes = _nodes(placed, membership, attached, meta, communities)
+    top = _unique_viewers(top, membership, placed.incidence)
+    top = _levels(top, parent=None, stability=found.stability)
+    inside = sub >= 0
+    subs = label_communities(
+        sub[inside],
+        placed.channel.filter(pa.array(inside)),
+        placed.viewers[inside],
+        meta["game"].filter(pa.array(inside)),
+        meta["language"].filter(pa.array(inside)),
+    )
+    subs = _unique_viewers(
+        subs, sub[inside], None if placed.incidence is None else placed.incidence[:, inside]
+    )
+    subs = _levels(subs, parent=found.parent, stability=None)
+    communities = pa.concat_tables([top, subs])
+    nodes = _nodes(placed, found, shown, meta, communities)
+    ties = _memberships(graph, found, communities)
     counts = {
         "channels": placed.n,
+        "channels_analysed": graph.n,
         "edges": len(placed.src),
-        "communities": int((communities["community"].to_numpy() >= 0).sum()),
-        "channels_without_edges": graph.n - len(connected),
-        "channels_attached": int(attached.sum()),
+        "communities": int((top["community"].to_numpy() >= 0).sum()),
+        "subcommunities": subs.num_rows,
+        "channels_without_edges": int((graph.degree() == 0).sum()),
+        "channels_attached": int(found.attached.sum()),
+        "channels_moved_by_viewers": found.moved,
+        "channels_unplaced": unplaced.num_rows,
+        "bridges": int(found.memberships.bridge.sum()),
         "unclustered_channels": int((membership == UNCLUSTERED).sum()),
-        "small_communities_merged": part.merged,
+        "small_communities_merged": found.merged,
     }
-    return RunTables(placed, nodes, edges_table(placed), communities, part.modularity, counts)
+    return RunTables(
+        placed,
+        nodes,
+        edges_table(placed),
+        communities,
+        found.modularity,
+        counts,
+        memberships=ties,
+        unplaced=unplaced,
+    )
+
+
+def drawn(tables: RunTables, limit: int) -> np.ndarray:
+    """Indices (into ``tables.nodes``) of the channels the maps draw, at most ``limit``."""
+    return drawn_channels(
+        tables.nodes["viewers"].to_numpy(), tables.nodes["community"].to_numpy(), limit
+    )
+
+
+def _levels(
+    table: pa.Table, *, parent: np.ndarray | None, stability: np.ndarray | None
+) -> pa.Table:
+    """Add ``level`` (1 community, 2 sub-community), ``parent`` and ``stability``."""
+    ids = table["community"].to_numpy()
+    if parent is None:
+        level = np.ones(len(ids), np.int8)
+        parents = pa.nulls(len(ids), pa.int32())
+    else:
+        first = int(ids.min()) if len(ids) else 0  # sub-community ids run k, k+1, …
+        level = np.full(len(ids), 2, np.int8)
+        parents = pa.array(parent[ids - first], pa.int32())
+    if stability is None:
+        stab = pa.nulls(len(ids), pa.float64())
+    else:
+        values = np.full(len(ids), np.nan)
+        ok = (ids >= 0) & (ids < len(stability))
+        values[ok] = stability[ids[ok]]
+        stab = pa.array(values, pa.float64(), from_pandas=True)
+    # Appended: the leading columns (community, label, size, viewers, …) are a contract.
+    table = table.append_column("parent", parents)
+    table = table.append_column("level", pa.array(level, pa.int8()))
+    return table.append_column("stability", stab)
+
+
+def _unplaced(graph: ChannelGraph, reasons: list[str | None]) -> pa.Table:
+    idx = np.array([i for i, r in enumerate(reasons) if r is not None], dtype=np.int64)
+    take = pa.array(idx, pa.int64())
+    return pa.table(
+        {
+            "platform": graph.platform.take(take),
+            "channel": graph.channel.take(take),
+            "viewers": pa.array(graph.viewers[idx], pa.int64()),
+            "reason": pa.array([reasons[i] for i in idx.tolist()], pa.string()),
+        }
+    )
+
+
+def _memberships(graph: ChannelGraph, found: Structure, communities: pa.Table) -> pa.Table:
+    """``platform, channel, community, label, share``, strongest first per channel."""
+    ties = found.memberships
+    order = np.lexsort((-ties.share, ties.channel))
+    rows = pa.array(ties.channel[order], pa.int64())
+    community = pa.array(ties.community[order], pa.int32())
+    label = communities["label"].take(pc.index_in(community, value_set=communities["community"]))
+    return pa.table(
+        {
+            "platform": graph.platform.take(rows),
+            "channel": graph.channel.take(rows),
+            "community": community,
+            "label": label,
+            "share": pa.array(ties.share[order], pa.float64()),
+        }
+    )
 
 
 def empty_metadata(n: int) -> pa.Table:
@@ -122,12 +200,9 @@ def _unique_viewers(
 
 
 def _nodes(
-    graph: ChannelGraph,
-    membership: np.ndarray,
-    attached: np.ndarray,
-    meta: pa.Table,
-    communities: pa.Table,
+    graph: ChannelGraph, found: Structure, shown: np.ndarray, meta: pa.Table, communities: pa.Table
 ) -> pa.Table:
+    membership = found.membership[shown]
     label_of = pc.index_in(pa.array(membership), value_set=communities["community"])
     nan = pa.array(np.full(graph.n, np.nan), pa.float64())
     return pa.table(
@@ -136,6 +211,9 @@ def _nodes(
             "channel": graph.channel,
             "community": pa.array(membership, pa.int32()),
             "label": communities["label"].take(label_of),
+            "subcommunity": pa.array(found.subcommunity[shown], pa.int32()),
+            "confidence": pa.array(found.confidence[shown], pa.float64(), from_pandas=True),
+            "bridge": pa.array(found.memberships.bridge[shown], pa.bool_()),
             "viewers": pa.array(graph.viewers, pa.int64()),
             "game": meta["game"],
             "language": meta["language"],
@@ -144,7 +222,7 @@ def _nodes(
             "y": nan,
             "degree": pa.array(graph.degree(), pa.int32()),
             "strength": pa.array(graph.strength(), pa.float64()),
-            "attached": pa.array(attached, pa.bool_()),
+            "attached": pa.array(found.attached[shown], pa.bool_()),
         }
     )
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from vieweratlas import __version__
@@ -28,7 +29,8 @@ from vieweratlas.config import Settings
 from vieweratlas.csvsafe import safe_csv_bytes
 from vieweratlas.errors import LakeError
 from vieweratlas.lake import Lake
-from vieweratlas.pipeline.communities import RunTables
+from vieweratlas.pipeline.communities import RunTables, drawn
+from vieweratlas.pipeline.similar import run_similar
 from vieweratlas.runs import ANALYSIS_DIR, RUNS_DIR, RunInfo, new_run_id
 from vieweratlas.timings import Timings
 
@@ -41,7 +43,15 @@ TABLE_FILES = (
     "edges.parquet",
     "communities.csv",
     "communities.parquet",
+    "memberships.csv",
+    "memberships.parquet",
+    "unplaced.csv",
     "bots.csv",
+    "similar.parquet",
+)
+# Pictures and exports: large, and rebuilt from the tables by `analyze` at any time.
+PICTURES = frozenset(
+    {"atlas.png", "atlas.svg", "atlas.pdf", "atlas.html", "graph.gexf", "graph.json"}
 )
 
 
@@ -72,6 +82,8 @@ def summarize(
         "channel_pairs_with_any_overlap": stats.pairs_with_any_overlap,
         "overlap_threshold_used": stats.threshold_used,
     }
+    drawn_n = len(drawn(tables, cfg.max_channels))
+    counts["channels_drawn"] = drawn_n
     return {
         "run_id": run_id,
         "created_at": now.isoformat(),
@@ -88,6 +100,17 @@ def summarize(
             "since": stats.window_start.isoformat(),
             "until": stats.window_end.isoformat(),
         },
+        "drawn": {
+            "channels": drawn_n,
+            "of": n,
+            "note": (
+                f"the maps draw the {drawn_n:,} most-watched of {n:,} channels "
+                "(analysis.max_channels); the tables hold all of them"
+                if drawn_n < n
+                else f"the maps draw all {n:,} channels"
+            ),
+        },
+        "unplaced": _unplaced_summary(tables),
         "bots": {
             "removed": graph.bots.num_rows,
             "by_reason": graph.bot_reasons,
@@ -121,15 +144,19 @@ def publish(
     try:
         with timings.stage("outputs"):
             _write_tables(staging, tables, graph.bots)
+        with timings.stage("similar"):
+            similar = run_similar(graph, settings.analysis.similar_top)
+            pq.write_table(similar, staging / "similar.parquet", compression="zstd")
         if render:
             with timings.stage("render"):
-                _render(staging, tables, summary)
+                _render(staging, tables, summary, settings.analysis.max_channels)
         names = sorted(p.name for p in staging.iterdir())
+        kept = lake_files(names, settings.analysis.lake_copy)
         summary["timings"] = timings.total()
-        summary["files"] = [*names, "summary.json"]
+        summary["files"] = [*kept, "summary.json"]
         (staging / "summary.json").write_bytes(_json_bytes(summary))
         with timings.stage("copy_to_lake"):
-            for name in [*names, "summary.json"]:
+            for name in [*kept, "summary.json"]:
                 rel = f"{ANALYSIS_DIR}/{run_id}/{name}"
                 lake.write_bytes(rel, (staging / name).read_bytes())
                 uploaded.append(rel)
@@ -152,6 +179,16 @@ def publish(
     return RunResult(run_id, out_dir, tables.nodes, tables.edges, tables.communities, summary)
 
 
+def lake_files(names: list[str], mode: str) -> list[str]:
+    """Which of a run's files its lake copy keeps (``analysis.lake_copy``): ``all``; ``map``:
+    the tables and the interactive map (what the dashboard shows); ``tables``: tables only.
+    ``--out`` always gets every file."""
+    if mode == "all":
+        return names
+    keep_map = mode == "map"
+    return [n for n in names if n not in PICTURES or (keep_map and n == "atlas.html")]
+
+
 def _undo(lake: Lake, uploaded: list[str]) -> None:
     for rel in reversed(uploaded):
         try:
@@ -160,21 +197,54 @@ def _undo(lake: Lake, uploaded: list[str]) -> None:
             log.warning("could not remove %s after a failed publish: %s", rel, exc)
 
 
+def _unplaced_summary(tables: RunTables, examples: int = 20) -> dict[str, Any]:
+    """Unplaced channels by reason, with the most-watched few of each."""
+    out: dict[str, Any] = {}
+    table = tables.unplaced
+    if table is None or table.num_rows == 0:
+        return out
+    table = table.sort_by([("viewers", "descending"), ("channel", "ascending")])
+    for reason in sorted(set(table["reason"].to_pylist())):
+        rows = table.filter(pc.equal(table["reason"], reason))
+        out[reason] = {
+            "channels": rows.num_rows,
+            "examples": rows["channel"].slice(0, examples).to_pylist(),
+        }
+    return out
+
+
 def _write_tables(folder: Path, tables: RunTables, bots: pa.Table) -> None:
     for name, table in (
         ("nodes", tables.nodes),
         ("edges", tables.edges),
         ("communities", tables.communities),
+        ("memberships", tables.memberships),
     ):
+        if table is None:
+            continue
         (folder / f"{name}.csv").write_bytes(safe_csv_bytes(table))
         pq.write_table(table, folder / f"{name}.parquet", compression="zstd")
+    if tables.unplaced is not None:
+        (folder / "unplaced.csv").write_bytes(safe_csv_bytes(tables.unplaced))
     (folder / "bots.csv").write_bytes(safe_csv_bytes(bots))
 
 
-def _render(folder: Path, tables: RunTables, summary: dict[str, Any]) -> None:
+def _render(folder: Path, tables: RunTables, summary: dict[str, Any], limit: int) -> None:
     from vieweratlas.render import write_atlas  # matplotlib & co. only when drawing
 
-    seconds = write_atlas(folder, tables.nodes, tables.edges, tables.communities, summary)
+    nodes, edges = tables.nodes, tables.edges
+    keep = drawn(tables, limit)
+    if len(keep) < nodes.num_rows:  # draw the biggest; the tables keep everything
+        nodes = nodes.take(pa.array(keep, pa.int64()))
+        edges = edges.filter(
+            pc.and_(
+                pc.is_in(edges["source"], value_set=nodes["channel"]),
+                pc.is_in(edges["target"], value_set=nodes["channel"]),
+            )
+        )
+    top_level = pc.equal(tables.communities["level"], 1)
+    communities = tables.communities.filter(top_level)
+    seconds = write_atlas(folder, nodes, edges, communities, summary)
     summary.setdefault("render", {}).update(seconds)
 
 

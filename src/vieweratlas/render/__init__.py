@@ -1,7 +1,8 @@
-"""Rendering a run: the layout, and the atlas files (PNG, HTML, GEXF, graphology JSON).
+"""Rendering a run: the layout, and the atlas files (PNG, SVG, HTML, GEXF, graphology JSON).
 
 :func:`compute_layout` is pure (arrays in, positions out); :func:`write_atlas` is the adapter
-that writes the atlas files into a run's output directory, each atomically.
+that writes the atlas files (:data:`ATLAS_FILES`) into a run's output directory, each
+atomically.
 """
 
 from __future__ import annotations
@@ -14,21 +15,26 @@ from typing import Any
 
 import pyarrow as pa
 
-from vieweratlas.render.exports import write_atomic, write_gexf, write_graph_json
+from vieweratlas.fileio import write_atomic
+from vieweratlas.render.exports import write_gexf, write_graph_json
 from vieweratlas.render.html import render_html
-from vieweratlas.render.layout import compute_layout
+from vieweratlas.render.layout import compute_layout, previous_positions
 from vieweratlas.render.model import AtlasData, build_atlas_data
-from vieweratlas.render.png import render_png
+from vieweratlas.render.png import render_png, render_svg
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ATLAS_FILES", "compute_layout", "write_atlas"]
+__all__ = ["ATLAS_FILES", "compute_layout", "previous_positions", "write_atlas"]
 
-ATLAS_FILES = ("atlas.png", "atlas.html", "graph.gexf", "graph.json")
+ATLAS_FILES = ("atlas.png", "atlas.svg", "atlas.html", "graph.gexf", "graph.json")
 
 
 def _png(data: AtlasData, path: Path) -> None:
     write_atomic(path, lambda handle: render_png(data, handle))
+
+
+def _svg(data: AtlasData, path: Path) -> None:
+    write_atomic(path, lambda handle: render_svg(data, handle))
 
 
 def _html(data: AtlasData, path: Path) -> None:
@@ -38,6 +44,7 @@ def _html(data: AtlasData, path: Path) -> None:
 
 _WRITERS: dict[str, Callable[[AtlasData, Path], None]] = {
     "atlas.png": _png,
+    "atlas.svg": _svg,
     "atlas.html": _html,
     "graph.gexf": write_gexf,
     "graph.json": write_graph_json,
@@ -51,7 +58,7 @@ def write_atlas(
     communities: pa.Table,
     summary: Mapping[str, Any],
 ) -> dict[str, float]:
-    """Writes atlas.png, atlas.html, graph.gexf and graph.json into ``out_dir``.
+    """Writes atlas.png, atlas.svg, atlas.html, graph.gexf and graph.json into ``out_dir``.
 
     Each file is written to a temporary file beside its target and renamed into place, so a
     reader never sees half a file. Returns the seconds spent per file written.

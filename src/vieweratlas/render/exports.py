@@ -1,9 +1,17 @@
-"""Graph exports: ``graph.gexf`` for Gephi, ``graph.json`` in graphology's format.
+r"""Graph exports: ``graph.gexf`` for Gephi, ``graph.json`` in graphology's format.
 
 Both carry every node and edge of the run (the maps thin edges, the exports do not), with
-the node attributes community, community label, viewers, game, language, title, degree,
-strength and position. Strings from the data are untrusted: the GEXF is XML-escaped and
-stripped of characters XML 1.0 cannot hold; the JSON is plain ``json.dumps``.
+the node attributes platform, community, community label, viewers, game, language, title,
+degree, strength and position. Strings from the data are untrusted: the GEXF is XML-escaped
+and the JSON is plain ``json.dumps``.
+
+GEXF node ids are the node keys (``channel``, or ``platform/channel`` when platforms mix)
+written so that they survive XML: a backslash becomes ``\\``, and a character XML 1.0
+cannot hold becomes ``\uXXXX`` (:func:`gexf_id`, undone by :func:`gexf_key`). Tab, newline and
+carriage return are written as character references, which XML parsers keep (a literal one
+in an attribute is read back as a space). So two channels whose names differ only in control
+characters or whitespace keep two ids. Labels carry the display text, with characters XML
+cannot hold shown as U+FFFD.
 """
 
 from __future__ import annotations
@@ -11,45 +19,55 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import re
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from vieweratlas.fileio import write_atomic
 from vieweratlas.render.model import AtlasData
 
 log = logging.getLogger(__name__)
 
-__all__ = ["graphology_json", "write_atomic", "write_gexf", "write_graph_json"]
+__all__ = [
+    "gexf_id",
+    "gexf_key",
+    "graphology_json",
+    "write_atomic",
+    "write_gexf",
+    "write_graph_json",
+]
 
 # Characters XML 1.0 forbids (C0 controls except tab/newline/CR, lone surrogates, U+FFFE/F).
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"}
-_ESCAPE_RE = re.compile("[&<>\"']")
+_ESCAPES = {
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;",
+    "\t": "&#9;", "\n": "&#10;", "\r": "&#13;",
+}  # fmt: skip
+_ESCAPE_RE = re.compile("[&<>\"'\t\n\r]")
+_ID_ESCAPE = re.compile(r"[\\\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ID_UNESCAPE = re.compile(r"\\(\\|u[0-9a-f]{4})")
 
 
 def xml_attr(value: object) -> str:
-    """A string safe inside a double-quoted XML attribute."""
+    """A string safe inside a double-quoted XML attribute, whitespace kept as written."""
     text = _XML_INVALID.sub("\ufffd", str(value))
     return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], text)
 
 
-def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    """Calls ``write`` on a temp file beside ``path``, then renames it over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp).chmod(0o644)  # mkstemp makes 0600; outputs are meant to be shared
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def gexf_id(key: str) -> str:
+    r"""A node key as a GEXF id: ``\\`` for a backslash, ``\uXXXX`` for what XML can't hold."""
+    return _ID_ESCAPE.sub(
+        lambda m: "\\\\" if m.group() == "\\" else f"\\u{ord(m.group()):04x}", key
+    )
+
+
+def gexf_key(node_id: str) -> str:
+    """The node key back from a GEXF id (the inverse of :func:`gexf_id`)."""
+    return _ID_UNESCAPE.sub(
+        lambda m: "\\" if m.group(1) == "\\" else chr(int(m.group(1)[1:], 16)), node_id
+    )
 
 
 def _num(value: float) -> str:
@@ -57,6 +75,7 @@ def _num(value: float) -> str:
 
 
 _NODE_ATTRS = [
+    ("platform", "string"),
     ("community", "integer"),
     ("community_label", "string"),
     ("viewers", "long"),
@@ -93,6 +112,7 @@ def _gexf_lines(data: AtlasData) -> Iterator[str]:
     for i in range(data.n):
         cid = int(data.community[i])
         values: list[object] = [
+            data.platform[i] or None,
             cid,
             labels.get(cid, ""),
             int(data.viewers[i]),
@@ -107,7 +127,8 @@ def _gexf_lines(data: AtlasData) -> Iterator[str]:
         colour = data.color[i]
         r, g, b = (int(colour[k : k + 2], 16) for k in (1, 3, 5))
         size = 2.0 + 18.0 * math.sqrt(max(int(data.viewers[i]), 0) / vmax)
-        yield f'      <node id="{xml_attr(data.channel[i])}" label="{xml_attr(data.label[i])}">\n'
+        node_id = xml_attr(gexf_id(data.key[i]))
+        yield f'      <node id="{node_id}" label="{xml_attr(data.label[i])}">\n'
         yield "        <attvalues>\n"
         for k, value in enumerate(values):
             if value is not None:
@@ -119,6 +140,7 @@ def _gexf_lines(data: AtlasData) -> Iterator[str]:
             f'        <viz:size value="{_num(size)}"/>\n      </node>\n'
         )
     yield "    </nodes>\n    <edges>\n"
+    ids = [xml_attr(gexf_id(k)) for k in data.key]
     for e, (s, t, shared, weight) in enumerate(
         zip(
             data.src.tolist(),
@@ -129,8 +151,8 @@ def _gexf_lines(data: AtlasData) -> Iterator[str]:
         )
     ):
         yield (
-            f'      <edge id="{e}" source="{xml_attr(data.channel[s])}" '
-            f'target="{xml_attr(data.channel[t])}" weight="{_num(weight)}">'
+            f'      <edge id="{e}" source="{ids[s]}" '
+            f'target="{ids[t]}" weight="{_num(weight)}">'
             f'<attvalues><attvalue for="0" value="{shared}"/></attvalues></edge>\n'
         )
     yield "    </edges>\n  </graph>\n</gexf>\n"
@@ -156,9 +178,11 @@ def graphology_json(data: AtlasData) -> dict[str, Any]:
     labels = {c.id: c.label for c in data.communities}
     nodes = [
         {
-            "key": data.channel[i],
+            "key": data.key[i],
             "attributes": {
                 "label": data.label[i],
+                "channel": data.channel[i],
+                "platform": data.platform[i] or None,
                 "community": int(data.community[i]),
                 "community_label": labels.get(int(data.community[i]), ""),
                 "viewers": int(data.viewers[i]),
@@ -177,8 +201,8 @@ def graphology_json(data: AtlasData) -> dict[str, Any]:
     edges = [
         {
             "key": str(e),
-            "source": data.channel[s],
-            "target": data.channel[t],
+            "source": data.key[s],
+            "target": data.key[t],
             "undirected": True,
             "attributes": {"shared": shared, "weight": round(weight, 6)},
         }

@@ -26,13 +26,14 @@ import numpy as np
 
 from vieweratlas.errors import VieweratlasError
 from vieweratlas.render.assets import AssetsMissingError, vendor_scripts
-from vieweratlas.render.model import UNCLUSTERED_COLOR, AtlasData
+from vieweratlas.render.model import COLOURED_COMMUNITIES, UNCLUSTERED_COLOR, AtlasData
 
 log = logging.getLogger(__name__)
 
 __all__ = ["MAX_HTML_EDGES", "embed_json", "render_html"]
 
 MAX_HTML_EDGES = 100_000
+SIMILAR_IN_TOOLTIP = 6
 _JS_DIR = Path(__file__).resolve().parent / "js"
 _JSON_ESCAPES = {
     ord("<"): "\\u003c",
@@ -82,8 +83,32 @@ def _payload(data: AtlasData) -> dict[str, Any]:
     loy = float(y.min()) if y.size else 0.0
     chosen = np.sort(data.strongest_edges(MAX_HTML_EDGES))
     weight = np.nan_to_num(data.weight[chosen])
-    top = data.top_neighbours(5)
+    top = data.top_neighbours(SIMILAR_IN_TOOLTIP)
     counts = dict(data.summary.get("counts") or {})
+    xs, ys = _coords(x, lox, span), _coords(y, loy, span)
+    nodes: dict[str, Any] = {
+        "key": data.key,
+        "label": data.label,
+        "community": data.community.tolist(),
+        "viewers": data.viewers.tolist(),
+        "game": data.game,
+        "language": data.language,
+        "title": [None if t is None else t[:200] for t in data.title],
+        "x": xs,
+        "y": ys,
+        "top": [[v for pair in row for v in pair] for row in top],
+    }
+    # Optional columns, present only when the run has them (the page works without).
+    if len(data.platforms) > 1:
+        nodes["platform"] = data.platform
+    if data.confidence is not None:
+        nodes["confidence"] = [
+            None if not math.isfinite(v) else round(v, 3) for v in data.confidence.tolist()
+        ]
+    if data.bridge is not None:
+        nodes["bridge"] = data.bridge.tolist()
+    if data.subcommunity is not None:
+        nodes["sub"] = data.subcommunity
     return {
         "meta": {
             "window": data.summary.get("window"),
@@ -93,22 +118,9 @@ def _payload(data: AtlasData) -> dict[str, Any]:
             "edges_total": int(data.src.size),
         },
         "unclustered_color": UNCLUSTERED_COLOR,
-        "communities": [
-            {"id": c.id, "label": c.label, "color": c.color, "size": c.size, "viewers": c.viewers}
-            for c in data.communities
-        ],
-        "nodes": {
-            "key": data.channel,
-            "label": data.label,
-            "community": data.community.tolist(),
-            "viewers": data.viewers.tolist(),
-            "game": data.game,
-            "language": data.language,
-            "title": [None if t is None else t[:200] for t in data.title],
-            "x": _coords(x, lox, span),
-            "y": _coords(y, loy, span),
-            "top": [[v for pair in row for v in pair] for row in top],
-        },
+        "coloured": COLOURED_COMMUNITIES,
+        "communities": _communities(data, np.array(xs), np.array(ys)),
+        "nodes": nodes,
         "edges": {
             "s": data.src[chosen].tolist(),
             "t": data.dst[chosen].tolist(),
@@ -116,6 +128,20 @@ def _payload(data: AtlasData) -> dict[str, Any]:
             "shared": data.shared[chosen].tolist(),
         },
     }
+
+
+def _communities(data: AtlasData, xs: np.ndarray, ys: np.ndarray) -> list[dict[str, Any]]:
+    """Legend rows, biggest first, each with the median position of its members (the spot
+    where the map writes its name)."""
+    rows = []
+    for c in data.communities:
+        members = data.community == c.id
+        at: tuple[float | None, float | None] = (None, None)
+        if members.any():
+            at = (round(float(np.median(xs[members])), 1), round(float(np.median(ys[members])), 1))
+        rows.append({"id": c.id, "label": c.label, "color": c.color, "size": c.size,
+                     "viewers": c.viewers, "x": at[0], "y": at[1]})  # fmt: skip
+    return rows
 
 
 def _finite(value: Any) -> Any:
@@ -178,16 +204,26 @@ def render_html(data: AtlasData) -> str:
 </head>
 <body>
 <aside id="panel">
-<header><h1>ViewerAtlas</h1><div class="meta">{html.escape(meta)}</div></header>
+<header><h1>ViewerAtlas</h1>
+<button id="panel-toggle" class="small" type="button" aria-expanded="false"
+ aria-controls="panel-more">menu</button>
+<div class="meta">{html.escape(meta)}</div></header>
 <div class="block">
-<label for="search">Find a channel</label>
-<input id="search" type="search" autocomplete="off" spellcheck="false" placeholder="channel name…">
+<label for="search">Find a channel, game or language</label>
+<input id="search" type="search" autocomplete="off" spellcheck="false"
+ placeholder="channel, game or language…">
 <ul id="results" hidden></ul>
 </div>
+<div id="panel-more">
 <div class="block">
 <label for="weight">Link strength</label>
 <input id="weight" type="range" min="0" max="99" step="1" value="0">
 <div id="weight-value"></div>
+</div>
+<div class="block" id="colour-block" hidden>
+<label for="colour-by">Colour by</label>
+<select id="colour-by"><option value="community">community</option>
+<option value="sub">sub-community</option></select>
 </div>
 <div id="legend">
 <div class="legend-head"><span>Communities</span>
@@ -195,9 +231,11 @@ def render_html(data: AtlasData) -> str:
 <button id="legend-none" class="small" type="button">none</button></div>
 <ul id="legend-list"></ul>
 </div>
+</div>
 </aside>
 <main id="main">
 <div id="graph"></div>
+<div id="community-labels" aria-hidden="true"></div>
 <button id="reset" class="small" type="button">reset view</button>
 <div id="tooltip" hidden></div>
 </main>

@@ -1,7 +1,12 @@
 """The atlas's view of a run: nodes, edges and communities as arrays, with colours.
 
-Every writer (PNG, HTML, GEXF, JSON) starts from one :class:`AtlasData`, built once from the
-run's Arrow tables, so all four agree on colours, labels and which edges exist.
+Every writer (PNG, SVG, HTML, GEXF, JSON) starts from one :class:`AtlasData`, built once from
+the run's Arrow tables, so all of them agree on colours, labels and which edges exist.
+
+Colour: at hundreds of communities no palette stays distinct, so only the biggest
+``COLOURED_COMMUNITIES`` get palette colours; the rest get muted, greyish tints (told apart on
+the map by place, in the legend by name). Optional node columns (``platform``,
+``confidence``, ``bridge``, ``subcommunity``) are carried when the run has them.
 """
 
 from __future__ import annotations
@@ -13,9 +18,16 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["UNCLUSTERED_COLOR", "AtlasData", "build_atlas_data", "community_palette"]
+__all__ = [
+    "COLOURED_COMMUNITIES",
+    "UNCLUSTERED_COLOR",
+    "AtlasData",
+    "build_atlas_data",
+    "community_palette",
+]
 
 UNCLUSTERED_COLOR = "#9a9a9a"
+COLOURED_COMMUNITIES = 20  # the biggest communities in palette colours, the rest muted
 
 # Tableau 20, reordered so neighbouring ranks differ strongly; beyond it, golden-angle hues.
 _PALETTE = [
@@ -25,13 +37,19 @@ _PALETTE = [
 ]  # fmt: skip
 
 
-def community_palette(count: int) -> list[str]:
-    """``count`` distinct colours as ``#rrggbb``, most distinct first."""
-    colours = _PALETTE[:count]
-    for rank in range(len(colours), count):
+def community_palette(count: int, coloured: int = COLOURED_COMMUNITIES) -> list[str]:
+    """``count`` colours as ``#rrggbb``: the first ``coloured`` distinct, the rest muted tints.
+
+    Muted tints are greys with a faint golden-angle hue, so neighbouring small communities
+    still differ a little without competing with the big ones.
+    """
+    colours = _PALETTE[: min(count, coloured)]
+    for rank in range(len(colours), min(count, coloured)):
         hue = (rank * 0.381966) % 1.0
         light = 0.45 + 0.15 * ((rank // 7) % 2)
         colours.append(_hsl_hex(hue, 0.65, light))
+    for rank in range(len(colours), count):
+        colours.append(_hsl_hex((rank * 0.381966) % 1.0, 0.16, 0.74 + 0.06 * (rank % 2)))
     return colours
 
 
@@ -63,6 +81,8 @@ class AtlasData:
     """Nodes (arrays indexed 0..n-1), edges as index pairs, communities by size."""
 
     channel: list[str]
+    platform: list[str]  # "" where the run has no platform column
+    key: list[str]  # unique identity: channel, or platform/channel when platforms mix
     label: list[str]  # what a node is shown as: display name, else channel
     game: list[str | None]
     language: list[str | None]
@@ -80,6 +100,14 @@ class AtlasData:
     weight: np.ndarray  # float64
     communities: list[Community]
     summary: Mapping[str, Any]
+    confidence: np.ndarray | None = None  # float64 0–1 per node, NaN unknown
+    bridge: np.ndarray | None = None  # bool per node
+    subcommunity: list[str | None] | None = None
+
+    @property
+    def platforms(self) -> list[str]:
+        """The distinct platforms present (empty when the run has no platform column)."""
+        return sorted({p for p in self.platform if p})
 
     @property
     def n(self) -> int:
@@ -91,11 +119,17 @@ class AtlasData:
         return order[:limit]
 
     def top_neighbours(self, k: int = 5) -> list[list[tuple[int, int]]]:
-        """Per node, up to ``k`` (neighbour index, shared viewers) with the most shared viewers."""
+        """Per node, up to ``k`` (neighbour index, shared viewers), most similar first.
+
+        Similarity is the cosine of the two audiences, ``shared / sqrt(viewers_a ·
+        viewers_b)``: raw shared counts would rank the biggest channel first for everyone.
+        """
         a = np.concatenate([self.src, self.dst])
         b = np.concatenate([self.dst, self.src])
         s = np.concatenate([self.shared, self.shared])
-        order = np.lexsort((-s, a))
+        v = np.maximum(self.viewers.astype(np.float64), 1.0)
+        cosine = s / np.sqrt(v[a] * v[b])
+        order = np.lexsort((-s, -cosine, a))
         a, b, s = a[order], b[order], s[order]
         starts = np.searchsorted(a, np.arange(self.n))
         rank = np.arange(a.size) - starts[a]
@@ -121,14 +155,26 @@ def _numeric(table: pa.Table, name: str, dtype: type, default: float = 0) -> np.
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=dtype)
 
 
+def _optional_float(table: pa.Table, name: str) -> np.ndarray | None:
+    if name not in table.column_names:
+        return None
+    return _numeric(table, name, np.float64, np.nan)
+
+
 def build_atlas_data(
     nodes: pa.Table, edges: pa.Table, communities: pa.Table, summary: Mapping[str, Any]
 ) -> AtlasData:
     """Validates the run's tables and turns them into arrays; edges to unknown channels drop."""
     channel = [str(c) for c in _column(nodes, "channel")]
-    if len(set(channel)) != len(channel):
-        raise ValueError("nodes.channel must be unique")
-    index = {c: i for i, c in enumerate(channel)}
+    platform = [str(p or "") for p in _column(nodes, "platform", "")]
+    mixed = len({p for p in platform if p}) > 1
+    key = [f"{p}/{c}" if mixed else c for p, c in zip(platform, channel, strict=True)]
+    if len(set(zip(platform, channel, strict=True))) != len(channel):
+        raise ValueError("nodes (platform, channel) must be unique")
+    index = {(p, c): i for i, (p, c) in enumerate(zip(platform, channel, strict=True))}
+    by_name: dict[str, int] = {}
+    for i, c in enumerate(channel):
+        by_name.setdefault(c, i)
     # A node is shown by its display name when the run has one, else by its channel login.
     # (``nodes.label`` is the node's *community* label; communities come from their table.)
     shown = _column(nodes, "display_name")
@@ -136,8 +182,8 @@ def build_atlas_data(
     community = _numeric(nodes, "community", np.int64, -1)
     viewers = _numeric(nodes, "viewers", np.int64, 0)
 
-    source = [index.get(str(s), -1) for s in _column(edges, "source")]
-    target = [index.get(str(t), -1) for t in _column(edges, "target")]
+    source = _endpoints(edges, "source", index, by_name)
+    target = _endpoints(edges, "target", index, by_name)
     src = np.asarray(source, dtype=np.int64)
     dst = np.asarray(target, dtype=np.int64)
     shared = _numeric(edges, "shared", np.int64, 0)
@@ -161,8 +207,16 @@ def build_atlas_data(
     comms = _communities(communities, community, viewers, _column(nodes, "label"))
     colour_of = {c.id: c.color for c in comms}
     color = [colour_of.get(int(c), UNCLUSTERED_COLOR) for c in community]
+    bridge = None
+    if "bridge" in nodes.column_names:
+        bridge = np.asarray(nodes.column("bridge").fill_null(False).to_pylist(), dtype=bool)
+    subcommunity = None
+    if "subcommunity" in nodes.column_names:
+        subcommunity = [None if v is None else str(v) for v in _column(nodes, "subcommunity")]
     return AtlasData(
         channel=channel,
+        platform=platform,
+        key=key,
         label=label,
         game=[None if g is None else str(g) for g in _column(nodes, "game")],
         language=[None if v is None else str(v) for v in _column(nodes, "language")],
@@ -180,7 +234,25 @@ def build_atlas_data(
         weight=weight,
         communities=comms,
         summary=summary,
+        confidence=_optional_float(nodes, "confidence"),
+        bridge=bridge,
+        subcommunity=subcommunity,
     )
+
+
+def _endpoints(
+    edges: pa.Table, side: str, index: dict[tuple[str, str], int], by_name: dict[str, int]
+) -> list[int]:
+    """Node indices of one edge end: by (platform, channel) when the edges say the platform,
+    else by channel name; -1 where unknown."""
+    names = [str(v) for v in _column(edges, side)]
+    if f"{side}_platform" in edges.column_names:
+        platforms = [str(p or "") for p in _column(edges, f"{side}_platform")]
+        return [
+            index.get((p, c), by_name.get(c, -1) if not p else -1)
+            for p, c in zip(platforms, names, strict=True)
+        ]
+    return [by_name.get(c, -1) for c in names]
 
 
 def _communities(

@@ -1,9 +1,12 @@
-"""``atlas.png``: the static map, drawn with matplotlib's Agg backend.
+"""``atlas.png`` and ``atlas.svg``: the static map, drawn with matplotlib (Agg / SVG backends).
 
-Readable at 5,000 nodes and 100,000 edges: edges are one rasterised ``LineCollection`` of
-the strongest edges, faint and thin, under the nodes; nodes are one ``scatter`` with area by
-viewers and colour by community; the largest communities get their name at their centroid
-with a white halo; a legend lists them with sizes.
+Readable at 5,000 nodes and 100,000 edges: edges are the strongest edges rasterised into one
+image, faint and thin, links between communities under the links inside them; nodes are one
+``scatter`` with area by viewers and colour by community; the largest communities get their
+name at their centre and their biggest channels their names beside them, with a white halo,
+none overlapping another; a legend lists the communities with sizes, in type that stays
+readable when the page is printed (the figure is 12 × 10 inches; text 7–13 pt). The SVG is
+the same figure for print: nodes and text as vectors, the edge layer as an embedded image.
 """
 
 from __future__ import annotations
@@ -25,11 +28,15 @@ from vieweratlas.render.model import AtlasData
 
 log = logging.getLogger(__name__)
 
-__all__ = ["render_png"]
+__all__ = ["render_png", "render_svg"]
 
 MAX_EDGES = 100_000
 NAMED_COMMUNITIES = 25  # names on the map; the legend lists as many
-LEGEND_ENTRIES = 20
+LEGEND_ENTRIES = 24
+CHANNELS_PER_COMMUNITY = 3  # the biggest channels of each named community get their name
+_FIG_IN = (12.0, 10.0)  # inches: width; the height follows the layout's aspect
+_MAP_WIDTH = 0.77  # of the figure's width; the legend column takes the rest
+_TITLE_IN = 0.6  # inches above the map for the title
 
 
 def _title(data: AtlasData) -> str:
@@ -55,7 +62,7 @@ def _clip(text: str, limit: int = 40) -> str:
 
 
 def _edge_image(data: AtlasData, box: tuple[float, float, float, float], side: int) -> np.ndarray:
-    """The strongest edges rasterised straight into an RGBA image (``side`` pixels square).
+    """The strongest edges rasterised straight into an RGBA image, ``side`` pixels wide.
 
     Each edge is sampled once per pixel along its length; samples add up their opacity and
     colour per pixel (``np.bincount``), and overlapping edges compound as ``1 - exp(-sum)``,
@@ -67,10 +74,14 @@ def _edge_image(data: AtlasData, box: tuple[float, float, float, float], side: i
     chosen = data.strongest_edges(MAX_EDGES)
     s, t = data.src[chosen], data.dst[chosen]
     scale = (side - 1) / (box[1] - box[0])
+    high = max(round((box[3] - box[2]) * scale) + 1, 2)
     px = ((np.nan_to_num(data.x) - box[0]) * scale).astype(np.float32)
     py = ((np.nan_to_num(data.y) - box[2]) * scale).astype(np.float32)
     rgb = to_rgba_array(data.color)[:, :3].astype(np.float32)
     same = data.community[s] == data.community[t]
+    # Links between communities first, so the links inside are drawn over them.
+    first = np.argsort(same, kind="stable")
+    chosen, s, t, same = chosen[first], s[first], t[first], same[first]
     colour = np.where(same[:, None], rgb[s], np.float32(0.42))
     w = np.nan_to_num(data.weight[chosen])
     rel = (w / w.max() if w.size and w.max() > 0 else np.ones_like(w)).astype(np.float32)
@@ -80,7 +91,7 @@ def _edge_image(data: AtlasData, box: tuple[float, float, float, float], side: i
     x0, y0, dx, dy = px[s], py[s], px[t] - px[s], py[t] - py[s]
     # One sample every ~1.5 px; the image is drawn smoothed, so the gaps never show.
     steps = np.minimum(np.ceil(np.hypot(dx, dy) / 1.5).astype(np.int64), 4 * side) + 1
-    acc = np.zeros((4, side * side), dtype=np.float64)  # alpha, alpha·r, alpha·g, alpha·b
+    acc = np.zeros((4, high * side), dtype=np.float64)  # alpha, alpha·r, alpha·g, alpha·b
     chunk_ends = np.searchsorted(np.cumsum(steps), np.arange(1, 64) * 4_000_000)
     for lo, hi in zip(np.r_[0, chunk_ends], np.r_[chunk_ends, steps.size], strict=True):
         if hi <= lo:
@@ -94,55 +105,73 @@ def _edge_image(data: AtlasData, box: tuple[float, float, float, float], side: i
         sx = (np.repeat(x0[lo:hi], n) + frac * np.repeat(dx[lo:hi], n) + 0.5).astype(np.int32)
         sy = (np.repeat(y0[lo:hi], n) + frac * np.repeat(dy[lo:hi], n) + 0.5).astype(np.int32)
         # Positions lie inside the box by construction; clip guards rounding at the rim.
-        pixel = np.clip(sy, 0, side - 1) * side + np.clip(sx, 0, side - 1)
+        pixel = np.clip(sy, 0, high - 1) * side + np.clip(sx, 0, side - 1)
         a = np.repeat(alpha[lo:hi], n)
-        acc[0] += np.bincount(pixel, a, minlength=side * side)
+        acc[0] += np.bincount(pixel, a, minlength=high * side)
         for channel in range(3):
             tint = np.repeat(alpha[lo:hi] * colour[lo:hi, channel], n)
-            acc[channel + 1] += np.bincount(pixel, tint, minlength=side * side)
+            acc[channel + 1] += np.bincount(pixel, tint, minlength=high * side)
     total = acc[0]
-    image = np.zeros((side * side, 4), dtype=np.float32)
+    image = np.zeros((high * side, 4), dtype=np.float32)
     hit = total > 0
     image[hit, :3] = (acc[1:, hit] / total[hit]).T
     image[:, 3] = 1.0 - np.exp(-total)
-    return image.reshape(side, side, 4)
+    return image.reshape(high, side, 4)
 
 
 def render_png(
     data: AtlasData, path: Path | IO[bytes], *, size_px: int = 2400, dpi: int = 200
 ) -> None:
-    """Draws the map into ``path`` (a file name or binary file; PNG, ``size_px`` square)."""
+    """Draws the map into ``path`` (a file name or binary file; PNG, ``size_px`` wide)."""
     with warnings.catch_warnings():
         # Names in scripts DejaVu lacks (CJK, emoji) draw as boxes; no need to warn per glyph.
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        _render(data, path, size_px, dpi)
+        fig = _figure(data, size_px / (_FIG_IN[0] * dpi), dpi, vector=False)
+        fig.savefig(path, format="png", dpi=dpi, facecolor="white")
 
 
-def _render(data: AtlasData, path: Path | IO[bytes], size_px: int, dpi: int) -> None:
-    inches = size_px / dpi
-    fig = Figure(figsize=(inches, inches), dpi=dpi, facecolor="white")
-    ax = fig.add_axes((0.0, 0.0, 0.8, 0.93))  # the right fifth holds the legend
-    ax.set_axis_off()
-    ax.set_aspect("equal")
+def render_svg(data: AtlasData, path: Path | IO[bytes]) -> None:
+    """The same map as SVG for print: nodes and text as vectors, the edges as an image."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        fig = _figure(data, 1.0, 150, vector=True)
+        fig.savefig(path, format="svg", dpi=150, facecolor="white", metadata={"Date": None})
+
+
+def _figure(data: AtlasData, scale: float, dpi: int, *, vector: bool) -> Figure:
+    """The whole figure: edge image, nodes, names, legend, title.
+
+    12 inches wide (× ``scale``); the map takes the left ``_MAP_WIDTH`` and is as tall as
+    the layout's aspect needs (within 0.6–1.15 of its width), so no band of the page is
+    left empty; the legend fills the right-hand column.
+    """
     x, y = np.nan_to_num(data.x), np.nan_to_num(data.y)
     box = (0.0, 1.0, 0.0, 1.0)
     if data.n:
-        # A square data box, so the equal aspect never moves the limits under the edge image.
-        half = 0.54 * max(float(np.ptp(x)), float(np.ptp(y)), 1e-9)
+        wide = max(float(np.ptp(x)), 1e-9)
+        tall = float(np.clip(float(np.ptp(y)), 0.6 * wide, 1.15 * wide))
         cx, cy = (float(x.min()) + float(x.max())) / 2, (float(y.min()) + float(y.max())) / 2
-        box = (cx - half, cx + half, cy - half, cy + half)
-        ax.set_xlim(box[0], box[1])
-        ax.set_ylim(box[2], box[3])
+        pad = 0.03 * max(wide, tall)
+        box = (cx - wide / 2 - pad, cx + wide / 2 + pad, cy - tall / 2 - pad, cy + tall / 2 + pad)
+    map_w = _FIG_IN[0] * _MAP_WIDTH
+    map_h = map_w * (box[3] - box[2]) / (box[1] - box[0])
+    height = map_h + _TITLE_IN
+    fig = Figure(figsize=(_FIG_IN[0] * scale, height * scale), dpi=dpi, facecolor="white")
+    ax = fig.add_axes((0.0, 0.0, _MAP_WIDTH, map_h / height))
+    ax.set_axis_off()
+    ax.set_aspect("equal")
+    ax.set_xlim(box[0], box[1])
+    ax.set_ylim(box[2], box[3])
 
     if data.src.size:
-        side = int(size_px * 0.55)  # upsampled smoothly by imshow; faint edges need no more
+        side = int(map_w * scale * dpi * 0.55)  # upsampled smoothly; faint edges need no more
         image = _edge_image(data, box, side)
         ax.imshow(image, extent=box, origin="lower", interpolation="antialiased", zorder=1)
 
     if data.n:
         v = np.maximum(data.viewers.astype(np.float64), 0.0)
         # Marker area (pt²) by sqrt(viewers), smaller when there are many nodes.
-        crowd = float(np.clip(np.sqrt(1500.0 / max(data.n, 1)), 0.35, 2.0))
+        crowd = float(np.clip(np.sqrt(1500.0 / max(data.n, 1)), 0.35, 2.0)) * scale**2
         area = (1.0 + 140.0 * np.sqrt(v / v.max())) * crowd if v.max() > 0 else np.full(data.n, 6.0)
         order = np.argsort(-area, kind="stable")  # small nodes on top of big ones
         ax.scatter(
@@ -152,56 +181,95 @@ def _render(data: AtlasData, path: Path | IO[bytes], size_px: int, dpi: int) -> 
             c=[data.color[i] for i in order],
             linewidths=0.2,
             edgecolors="white",
-            rasterized=True,
+            rasterized=not vector,
             zorder=2,
         )
+    _names(fig, ax, data, x, y, scale)
+    _legend(fig, data, scale, top=map_h / height)
+    fig.suptitle(_title(data), fontsize=12 * scale, y=1 - 0.06 / height, va="top")
+    log.debug("map figure: %d nodes, %d edges drawn", data.n, min(data.src.size, MAX_EDGES))
+    return fig
 
-    halo = [pe.withStroke(linewidth=3, foreground="white")]
+
+def _names(
+    fig: Figure, ax: Any, data: AtlasData, x: np.ndarray, y: np.ndarray, scale: float
+) -> None:
+    """Community names at their centres, then their biggest channels' names beside them.
+
+    Largest communities first; a name that would overlap one already placed is left out
+    (the community keeps its legend entry and colour, the channel its dot).
+    """
+    halo = [pe.withStroke(linewidth=3 * scale, foreground="white")]
     renderer = FigureCanvasAgg(fig).get_renderer()  # type: ignore[no-untyped-call]
+    frame = ax.get_window_extent(renderer)
     placed: list[Bbox] = []
-    for comm in data.communities[:NAMED_COMMUNITIES]:
-        members = data.community == comm.id
-        if not members.any():
-            continue
-        fontsize = float(np.clip(3 + np.log2(max(comm.size, 1)), 6, 11))
-        text = ax.text(
-            float(np.median(x[members])),
-            float(np.median(y[members])),
-            _clip(comm.label, 32),
-            ha="center",
-            va="center",
-            fontsize=fontsize,
-            fontweight="bold",
-            color="#202020",
-            path_effects=halo,
-            zorder=3,
-        )
-        # Largest communities first; a smaller one whose name would overlap goes unnamed
-        # on the map (it keeps its legend entry and its colour).
+
+    def place(text: Any, pad: float) -> bool:
         extent = text.get_window_extent(renderer)
-        frame = ax.get_window_extent(renderer)
         shift = max(frame.x0 - extent.x0, 0.0) - max(extent.x1 - frame.x1, 0.0)
         if shift:  # a name at the rim would be cut: slide it inside the frame
             px, py = ax.transData.transform(text.get_position())
             nx, ny = ax.transData.inverted().transform((px + shift, py))
             text.set_position((float(nx), float(ny)))
             extent = text.get_window_extent(renderer)
-        extent = extent.expanded(1.05, 1.15)
+        extent = extent.expanded(1.0 + pad, 1.0 + 2 * pad)
         if any(extent.overlaps(other) for other in placed):
             text.remove()
-        else:
-            placed.append(extent)
+            return False
+        placed.append(extent)
+        return True
 
+    named = []
+    for comm in data.communities[:NAMED_COMMUNITIES]:
+        members = np.flatnonzero(data.community == comm.id)
+        if not members.size:
+            continue
+        fontsize = float(np.clip(4 + np.log2(max(comm.size, 1)), 8, 12)) * scale
+        text = ax.text(
+            float(np.median(x[members])),
+            float(np.median(y[members])),
+            _clip(comm.label, 34),
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            fontweight="bold",
+            color="#1a1a1a",
+            path_effects=halo,
+            zorder=4,
+        )
+        place(text, 0.05)
+        named.append(members)
+    thin = [pe.withStroke(linewidth=2 * scale, foreground="white")]
+    for members in named:
+        biggest = members[np.argsort(-data.viewers[members], kind="stable")]
+        for node in biggest[:CHANNELS_PER_COMMUNITY].tolist():
+            text = ax.annotate(
+                _clip(data.label[node], 24),
+                (float(x[node]), float(y[node])),
+                xytext=(4 * scale, 0),
+                textcoords="offset points",
+                ha="left",
+                va="center",
+                fontsize=7.5 * scale,
+                color="#333333",
+                path_effects=thin,
+                zorder=3,
+            )
+            place(text, 0.02)
+
+
+def _legend(fig: Figure, data: AtlasData, scale: float, top: float) -> None:
+    """The communities with their sizes, in print-readable type, in the right-hand column."""
     handles = [
         Line2D(
             [],
             [],
             marker="o",
             linestyle="",
-            markersize=6,
+            markersize=8 * scale,
             markerfacecolor=c.color,
             markeredgewidth=0,
-            label=f"{_clip(c.label, 34)} ({c.size:,})",
+            label=f"{_clip(c.label, 30)} ({c.size:,})",
         )
         for c in data.communities[:LEGEND_ENTRIES]
     ]
@@ -212,15 +280,14 @@ def _render(data: AtlasData, path: Path | IO[bytes], size_px: int, dpi: int) -> 
         )
         legend = fig.legend(
             handles=handles,
-            loc="center right",
-            fontsize=6,
+            loc="upper left",
+            fontsize=8.5 * scale,
             title=title,
-            title_fontsize=7,
-            frameon=True,
-            framealpha=0.85,
-            bbox_to_anchor=(0.995, 0.5),
+            title_fontsize=9.5 * scale,
+            frameon=False,
+            alignment="left",
+            handletextpad=0.3,
+            labelspacing=0.45,
+            bbox_to_anchor=(_MAP_WIDTH + 0.005, top),
         )
         legend.set_zorder(4)
-    fig.suptitle(_title(data), fontsize=10, y=0.985)
-    fig.savefig(path, format="png", dpi=dpi, facecolor="white")
-    log.debug("png: %d nodes, %d edges drawn", data.n, min(data.src.size, MAX_EDGES))

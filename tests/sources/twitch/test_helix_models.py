@@ -12,10 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vieweratlas.errors import InputError
+from vieweratlas.platforms import TWITCH
 from vieweratlas.sources.twitch.helix import floor_time, read_channels_file
+from vieweratlas.sources.twitch.irc import normalize_login
 from vieweratlas.sources.twitch.models import Stream, check_login, parse_twitch_duration
 
-LOGIN = re.compile(r"^[a-z0-9_]{1,50}$")
+LOGIN = re.compile(r"^[a-z0-9_]{1,25}$")  # Twitch's rule, as in vieweratlas.platforms
 
 
 @given(st.text(max_size=80))
@@ -31,6 +33,24 @@ def test_check_login_only_returns_safe_logins(text: str) -> None:
 @given(st.from_regex(r"[A-Za-z0-9_]{1,25}", fullmatch=True))
 def test_real_logins_are_lower_cased(name: str) -> None:
     assert check_login(f"  {name} ") == name.lower()
+
+
+@given(st.text(max_size=40))
+def test_check_login_is_the_platform_rule(text: str) -> None:
+    """Helix records, IRC and the importers share one Twitch rule (25 characters, ``#``)."""
+    expected = TWITCH.normalize(text)
+    if expected is None:
+        with pytest.raises(ValueError):
+            check_login(text)
+    else:
+        assert check_login(text) == expected == normalize_login(text)
+
+
+def test_check_login_refuses_what_twitch_cannot_have() -> None:
+    assert check_login("#Shroud") == "shroud"
+    for bad in ("x" * 26, "twit\nch", "a b", "bébé", "a\u200bb"):
+        with pytest.raises(ValueError):
+            check_login(bad)
 
 
 @given(st.integers(0, 500), st.integers(0, 59), st.integers(0, 59))

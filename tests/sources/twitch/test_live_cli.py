@@ -124,3 +124,15 @@ def test_top_uses_the_helix_seam() -> None:
     assert hasattr(source, "fetch")
     settings = load_settings(overrides={"collect": {"channels_file": "c.txt"}}, environ={})
     assert isinstance(channel_source(settings), FileChannelSource)
+
+
+def test_the_collector_and_vod_read_channel_lists_alike(tmp_path: Path) -> None:
+    """One parser: the same file gives the same channels to `collect live` and `collect vod`."""
+    import asyncio
+
+    from vieweratlas.sources.twitch.helix import read_channels_file
+
+    path = tmp_path / "channels.txt"
+    path.write_text("alpha # the first\n#beta\n# comment\ngamma #\nJOIN #x\ndelta\t# tab note\n")
+    live = asyncio.run(FileChannelSource(path).fetch())
+    assert live == read_channels_file(path) == ["alpha", "beta", "gamma", "delta"]

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from vieweratlas.config import Settings
 from vieweratlas.errors import ConfigError, InputError
-from vieweratlas.sources.twitch.irc import normalize_login
+from vieweratlas.platforms import TWITCH, Platform
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def validate_channels(names: Iterable[str], origin: str) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
     for i, name in enumerate(names, start=1):
-        login = normalize_login(name) if isinstance(name, str) else None
+        login = TWITCH.normalize(name) if isinstance(name, str) else None
         if login is None:
             log.warning("%s:%d: skipping %.40r: not a Twitch login", origin, i, name)
             continue
@@ -65,35 +66,51 @@ class FileChannelSource:
         self.path = Path(path)
 
     def _read(self) -> list[str]:
-        try:
-            text = self.path.read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            raise InputError(str(self.path), f"cannot read channel list ({exc.strerror})") from None
-        out: list[str] = []
-        seen: set[str] = set()
-        for lineno, raw in enumerate(text.splitlines(), start=1):
-            line = _strip_comment(raw)
-            if not line:
-                continue
-            login = normalize_login(line)
-            if login is None:
-                log.warning("%s:%d: skipping %.40r: not a Twitch login", self.path, lineno, line)
-                continue
-            if login not in seen:
-                seen.add(login)
-                out.append(login)
-        return out
+        return read_channel_list(self.path)
 
     async def fetch(self) -> list[str]:
         return await asyncio.to_thread(self._read)
 
 
-def _strip_comment(raw: str) -> str:
-    """``# note`` is a comment, ``#channel`` (the IRC spelling) is a channel."""
-    line = raw.strip()
-    if line.startswith("#") and not (line[1:2].isalnum() or line[1:2] == "_"):
-        return ""
-    return line
+_TAIL_COMMENT = re.compile(r"\s+#(?:\s.*)?$")
+
+
+def parse_channel_list(text: str, origin: str, platform: Platform = TWITCH) -> list[str]:
+    """Channel names from a channel list: one per line, ``# note`` lines and `` # note``
+    tails (a ``#`` after a space and before a space or the end) are comments, ``#channel``
+    (the IRC spelling) is a channel; ``JOIN #x`` is neither, and is skipped. Names follow the
+    platform's one rule; a line that breaks it is skipped with a warning naming
+    ``origin:line``. De-duplicated, in file order. The one parser of channel lists."""
+    out: list[str] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = _TAIL_COMMENT.sub("", raw).strip()
+        if line.startswith("#") and not (line[1:2].isalnum() or line[1:2] == "_"):
+            continue
+        if not line:
+            continue
+        name = platform.normalize(line)
+        if name is None:
+            log.warning(
+                "%s:%d: skipping %.40r: not a %s channel name", origin, number, line, platform.name
+            )
+            continue
+        out.append(name)
+    return list(dict.fromkeys(out))
+
+
+def read_channel_list(
+    path: Path, platform: Platform = TWITCH, *, require: bool = False
+) -> list[str]:
+    """:func:`parse_channel_list` of a file; with ``require``, a list with no channel at all
+    is an ``InputError``."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read channel list ({exc.strerror})") from None
+    names = parse_channel_list(text, str(path), platform)
+    if require and not names:
+        raise InputError(str(path), f"no {platform.name} channel names in the file")
+    return names
 
 
 class StaticChannelSource:

@@ -20,7 +20,7 @@ from typing import Protocol, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from vieweratlas.errors import TwitchError
+from vieweratlas.errors import TwitchError, shorten
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def error_detail(response: httpx.Response, secrets: Iterable[str]) -> str:
     message = body.get("message") if isinstance(body, dict) else None
     if not isinstance(message, str):
         return ""
-    text = " ".join(message.split())[:200]
+    text = shorten(message)
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")

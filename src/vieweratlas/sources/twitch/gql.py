@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 import httpx
 
 from vieweratlas.config import TwitchSettings
-from vieweratlas.errors import TwitchError
+from vieweratlas.errors import TwitchError, shorten
 from vieweratlas.sources.common.http import Clock, RetryPolicy, Transport, validate
-from vieweratlas.sources.twitch.models import GqlResponse
+from vieweratlas.sources.common.paging import Page, pages
+from vieweratlas.sources.twitch.models import GqlEdge, GqlResponse
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ class GqlClient:
             data = data[0]
         answer = validate(data, GqlResponse, what)
         if answer.errors:
-            message = " ".join(answer.errors[0].message.split())[:200]
+            message = shorten(answer.errors[0].message)
             raise TwitchError(f"{what}: GraphQL error: {message}")
         return answer
 
@@ -113,18 +114,27 @@ class GqlClient:
         """All comments of one VOD, page by page; raises :class:`VideoUnavailable`."""
         out = Comments()
         seen: set[str] = set()
-        cursor: str | None = None
-        while out.pages < MAX_PAGES:
+
+        async def fetch(cursor: str | None) -> Page[GqlEdge]:
             answer = await self._page(video_id, cursor)
             out.pages += 1
             video = answer.data.video if answer.data else None
             if video is None:
                 raise VideoUnavailable(f"video {video_id}: not available (deleted or private)")
             if video.comments is None:  # Twitch sometimes answers this; nothing to page
-                break
+                return Page([], None)
             edges = video.comments.edges
+            more = video.comments.pageInfo.hasNextPage and edges
+            return Page(list(edges), edges[-1].cursor if more else None)
+
+        def too_many() -> None:
+            raise TwitchError(f"gql comments of video {video_id}: more than {MAX_PAGES} pages")
+
+        async for page in pages(
+            fetch, max_pages=MAX_PAGES, what=f"gql video {video_id}", on_limit=too_many
+        ):
             fresh = 0
-            for edge in edges:
+            for edge in page.items:
                 node = edge.node
                 if node.id in seen:
                     continue
@@ -135,15 +145,9 @@ class GqlClient:
                 out.offsets_s.append(node.contentOffsetSeconds)
                 out.users.append(node.commenter.login)
                 out.user_ids.append(node.commenter.id)
-            if on_page is not None and edges:
-                on_page(edges[-1].node.contentOffsetSeconds, len(out))
-            nxt = edges[-1].cursor if edges else None
-            if not video.comments.pageInfo.hasNextPage or not nxt or nxt == cursor:
-                break
-            if not fresh:
+            if on_page is not None and page.items:
+                on_page(page.items[-1].node.contentOffsetSeconds, len(out))
+            if page.items and not fresh:
                 log.warning("%s: page %d repeated earlier comments only", video_id, out.pages)
-            cursor = nxt
-        else:
-            raise TwitchError(f"gql comments of video {video_id}: more than {MAX_PAGES} pages")
         log.info("video %s: %d comments in %d page(s)", video_id, len(out), out.pages)
         return out

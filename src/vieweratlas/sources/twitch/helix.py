@@ -23,9 +23,11 @@ import pyarrow as pa
 from pydantic import BaseModel, SecretStr
 
 from vieweratlas.config import Settings, TwitchSettings
-from vieweratlas.errors import ConfigError, InputError, TwitchError
+from vieweratlas.errors import ConfigError, TwitchError
 from vieweratlas.lake import Lake, WriteResult
 from vieweratlas.lake.schema import CHANNELS, PRESENCE, TS
+from vieweratlas.platforms import TWITCH
+from vieweratlas.sources.common.channels import read_channel_list
 from vieweratlas.sources.common.http import (
     Clock,
     HTTPStatusError,
@@ -34,6 +36,7 @@ from vieweratlas.sources.common.http import (
     error_detail,
     parse,
 )
+from vieweratlas.sources.common.paging import Page, pages
 from vieweratlas.sources.twitch.auth import AppToken, user_token
 from vieweratlas.sources.twitch.models import (
     Chatter,
@@ -44,7 +47,6 @@ from vieweratlas.sources.twitch.models import (
     UsersPage,
     Video,
     VideosPage,
-    check_login,
 )
 
 log = logging.getLogger(__name__)
@@ -153,17 +155,18 @@ class HelixClient:
         ones are in hand or Twitch has no more.
         """
         seen: dict[str, Stream] = {}
-        cursor: str | None = None
-        for _ in range(n // PAGE + 25):  # bounded, even if a server loops its cursor
-            params = [("first", str(PAGE))] + ([("after", cursor)] if cursor else [])
+
+        async def fetch(cursor: str | None) -> Page[Stream]:
+            params = [("first", str(PAGE)), *_after(cursor)]
             page = await self.get("streams", params, StreamsPage)
-            for stream in page.data:
+            return Page(page.data, page.pagination.cursor)
+
+        async for page in pages(fetch, max_pages=n // PAGE + 25, what="helix /streams"):
+            for stream in page.items:
                 if stream.user_id not in seen and len(seen) < n:
                     seen[stream.user_id] = stream
-            nxt = page.pagination.cursor
-            if len(seen) >= n or not page.data or not nxt or nxt == cursor:
+            if len(seen) >= n:
                 break
-            cursor = nxt
         streams = sorted(seen.values(), key=lambda s: -s.viewer_count)
         log.info("helix: %d top streams (asked for %d)", len(streams), n)
         return streams
@@ -189,43 +192,48 @@ class HelixClient:
     async def videos(self, user_id: str, *, since: datetime) -> list[Video]:
         """Archives (past broadcasts) of one channel created at ``since`` or later."""
         out: dict[str, Video] = {}
-        cursor: str | None = None
-        for _ in range(50):
+
+        async def fetch(cursor: str | None) -> Page[Video]:
             params = [
                 ("user_id", user_id),
                 ("type", "archive"),
                 ("sort", "time"),
                 ("first", str(PAGE)),
-            ] + ([("after", cursor)] if cursor else [])
+                *_after(cursor),
+            ]
             page = await self.get("videos", params, VideosPage)
-            for video in page.data:
+            return Page(page.data, page.pagination.cursor)
+
+        async for page in pages(fetch, max_pages=50, what="helix /videos"):
+            for video in page.items:
                 if video.created_at >= since:
                     out.setdefault(video.id, video)
-            nxt = page.pagination.cursor
-            too_old = bool(page.data) and min(v.created_at for v in page.data) < since
-            if too_old or not page.data or not nxt or nxt == cursor:
-                break
-            cursor = nxt
+            if page.items and min(v.created_at for v in page.items) < since:
+                break  # sorted by time: the rest is older still
         return sorted(out.values(), key=lambda v: v.created_at)
 
     async def chatters(self, broadcaster_id: str, moderator_id: str) -> list[Chatter]:
         """Everyone connected to a chat (needs the moderator's user token)."""
         out: dict[str, Chatter] = {}
-        cursor: str | None = None
-        for _ in range(1000):
+
+        async def fetch(cursor: str | None) -> Page[Chatter]:
             params = [
                 ("broadcaster_id", broadcaster_id),
                 ("moderator_id", moderator_id),
                 ("first", str(CHATTERS_PAGE)),
-            ] + ([("after", cursor)] if cursor else [])
+                *_after(cursor),
+            ]
             page = await self.get("chat/chatters", params, ChattersPage, user=True)
-            for chatter in page.data:
+            return Page(page.data, page.pagination.cursor)
+
+        async for page in pages(fetch, max_pages=1000, what="helix /chat/chatters"):
+            for chatter in page.items:
                 out.setdefault(chatter.user_id, chatter)
-            nxt = page.pagination.cursor
-            if not page.data or not nxt or nxt == cursor:
-                break
-            cursor = nxt
         return list(out.values())
+
+
+def _after(cursor: str | None) -> list[tuple[str, str]]:
+    return [("after", cursor)] if cursor else []
 
 
 # ---------------------------------------------------------------------- channels
@@ -420,29 +428,6 @@ def collect_chatters(
 
 
 def read_channels_file(path: Path) -> list[str]:
-    """Channel logins from a file, one per line, as the live collector reads it.
-
-    ``# note`` lines and `` # note`` tails are comments, ``#channel`` (the IRC spelling) is
-    a channel. The file is untrusted: a line that is not a Twitch login is skipped with a
-    warning naming it; a file with no channel at all is an InputError.
-    """
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read channel list ({exc.strerror})") from None
-    out: list[str] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip().split(" #", 1)[0].strip()
-        if line.startswith("#"):
-            if not (line[1:2].isalnum() or line[1:2] == "_"):
-                continue
-            line = line[1:]
-        if not line:
-            continue
-        try:
-            out.append(check_login(line))
-        except ValueError:
-            log.warning("%s:%d: skipping %.40r: not a Twitch login", path, number, line)
-    if not out:
-        raise InputError(str(path), "no channel logins in the file")
-    return list(dict.fromkeys(out))
+    """Twitch channel logins from a channel list file (see
+    :func:`~vieweratlas.sources.common.channels.read_channel_list`); none is an error."""
+    return read_channel_list(path, TWITCH, require=True)

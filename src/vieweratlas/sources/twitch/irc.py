@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from vieweratlas.platforms import TWITCH
+
 __all__ = [
     "LOGIN_RE",
     "Message",
@@ -25,8 +27,8 @@ __all__ = [
     "unescape_tag_value",
 ]
 
-# Twitch logins (channel names are logins too): lower-case letters, digits, underscore.
-LOGIN_RE = re.compile(r"[a-z0-9_]{1,25}")
+# Twitch logins (channel names are logins too): the one rule in vieweratlas.platforms.
+LOGIN_RE = TWITCH.login_rule  # kept for callers of the compat path
 _COMMAND_RE = re.compile(r"[A-Za-z]+|[0-9]{3}")
 _TAG_KEY_RE = re.compile(r"\+?(?:[A-Za-z0-9.\-]+/)?[A-Za-z0-9\-]+")
 _FORBIDDEN = ("\r", "\n", "\0")
@@ -196,6 +198,8 @@ def _check_safe(text: str, what: str) -> None:
 
 
 def normalize_login(name: str) -> str | None:
-    """A Twitch login, lower-cased, or None when ``name`` is not one (``#`` prefix allowed)."""
-    login = name.strip().lower().removeprefix("#")
-    return login if LOGIN_RE.fullmatch(login) else None
+    """A Twitch login, lower-cased, or None when ``name`` is not one (``#`` prefix allowed).
+
+    The one Twitch rule, :data:`vieweratlas.platforms.TWITCH` (the importers use it too).
+    """
+    return TWITCH.normalize(name)

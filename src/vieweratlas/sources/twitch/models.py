@@ -14,15 +14,17 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-LOGIN_RE = re.compile(r"^[a-z0-9_]{1,50}$")
+from vieweratlas.platforms import TWITCH
+
 _DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 MAX_TEXT = 1000
 
 
 def check_login(value: str) -> str:
-    """A channel or user login: lower-cased, Twitch's alphabet only (raises ValueError)."""
-    login = value.strip().lower()
-    if not LOGIN_RE.match(login):
+    """A channel or user login as Twitch's one rule stores it (:data:`TWITCH`); raises
+    ValueError when Twitch cannot have it."""
+    login = TWITCH.normalize(value)
+    if login is None:
         raise ValueError(f"not a Twitch login: {value[:60]!r}")
     return login
 

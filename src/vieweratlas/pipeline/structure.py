@@ -1,0 +1,167 @@
+"""The structure of a channel graph, as arrays: communities with confidence, placement of
+the channels without edges, overlapping memberships, sub-communities, and what to draw.
+
+Pure; :mod:`vieweratlas.pipeline.communities` turns the result into the run's tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from vieweratlas.analysis.communities import UNCLUSTERED
+from vieweratlas.analysis.consensus import detect_with_confidence
+from vieweratlas.analysis.graph import ChannelGraph
+from vieweratlas.analysis.hierarchy import subcommunities
+from vieweratlas.analysis.memberships import (
+    Memberships,
+    excess_attention,
+    excess_from_edges,
+    memberships,
+    place,
+    refine,
+)
+from vieweratlas.analysis.overlap import loyalty_weights
+from vieweratlas.config import AnalysisSettings
+from vieweratlas.errors import AnalysisError
+
+NO_SHARED_VIEWER = "no viewer seen in another analysed channel"
+NO_TIE = "no tie to any community beyond chance"
+NOT_ATTACHED = "no edge beyond chance (analysis.attach_unclustered is off)"
+SMALL_GROUP = "in a group smaller than analysis.min_community_size with no ties outside it"
+
+
+@dataclass(frozen=True)
+class Structure:
+    """Everything per node of the analysed graph (``-1``: none)."""
+
+    membership: np.ndarray  # int32 community 0..k-1
+    attached: np.ndarray  # bool: placed by its viewers' attention, not by edges
+    confidence: np.ndarray  # float64 0–1 (NaN where unplaced)
+    stability: np.ndarray  # float64 per community
+    subcommunity: np.ndarray  # int32 sub-community id (k, k+1, …)
+    parent: np.ndarray  # int32 per sub-community id − k
+    memberships: Memberships
+    unplaced_reason: list[str | None]  # per node
+    modularity: float
+    merged: int
+    moved: int  # channels the viewer vote moved to another community
+
+
+def find_structure(graph: ChannelGraph, cfg: AnalysisSettings) -> Structure:
+    """Communities, confidence, placement, memberships and hierarchy of ``graph``."""
+    has_edges = graph.degree() > 0
+    connected = np.flatnonzero(has_edges)
+    if len(connected) < 2:
+        raise AnalysisError(
+            f"no two channels share at least {cfg.overlap_threshold} viewers beyond chance "
+            "(lower analysis.overlap_threshold / analysis.significance, or widen "
+            "--since/--until)"
+        )
+    found = detect_with_confidence(
+        graph.subgraph(connected),
+        algorithm=cfg.algorithm,
+        resolution=cfg.resolution,
+        seed=cfg.seed,
+        min_size=cfg.min_community_size,
+        runs=cfg.consensus_runs,
+    )
+    membership = np.full(graph.n, UNCLUSTERED, dtype=np.int32)
+    membership[connected] = found.partition.membership
+    confidence = np.full(graph.n, np.nan)
+    confidence[connected] = found.confidence
+    excess, noise = _excess(graph, membership, cfg)
+    attached = np.zeros(graph.n, dtype=bool)
+    if cfg.attach_unclustered:
+        membership, attached = place(excess, membership)
+    moved = np.zeros(graph.n, dtype=bool)
+    if cfg.refine_by_viewers:
+        membership, moved = refine(excess, noise, membership, min_z=0.0)
+        if moved.any():  # memberships against the communities as they now are
+            excess, noise = _excess(graph, membership, cfg)
+    ties = memberships(
+        excess, noise, membership, min_share=cfg.bridge_share, min_z=cfg.bridge_min_z
+    )
+    # A channel placed by its viewers: how much of its excess attention goes there.
+    own = ties.community == membership[ties.channel]
+    share_own = np.full(graph.n, np.nan)
+    share_own[ties.channel[own]] = ties.share[own]
+    confidence[attached] = share_own[attached]
+    hierarchy = subcommunities(
+        graph,
+        membership,
+        algorithm=cfg.algorithm,
+        resolution=cfg.sub_resolution,
+        seed=cfg.seed,
+        min_size=cfg.min_community_size,
+        min_modularity=cfg.sub_min_modularity,
+    )
+    return Structure(
+        membership=membership,
+        attached=attached,
+        confidence=confidence,
+        stability=found.stability,
+        subcommunity=hierarchy.subcommunity,
+        parent=hierarchy.parent,
+        memberships=ties,
+        unplaced_reason=_reasons(graph, membership, has_edges, cfg),
+        modularity=found.partition.modularity,
+        merged=found.partition.merged,
+        moved=int(moved.sum()),
+    )
+
+
+def _weights(incidence: sp.csr_matrix, cfg: AnalysisSettings) -> sp.spmatrix:
+    if cfg.viewer_weight == "loyalty":
+        return loyalty_weights(incidence, cfg.loyalty_cap)
+    return incidence.astype(bool)
+
+
+def _excess(
+    graph: ChannelGraph, membership: np.ndarray, cfg: AnalysisSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    if graph.incidence is not None:
+        return excess_attention(_weights(graph.incidence, cfg), membership)
+    return excess_from_edges(graph.n, graph.src, graph.dst, graph.shared, membership)
+
+
+def _reasons(
+    graph: ChannelGraph, membership: np.ndarray, has_edges: np.ndarray, cfg: AnalysisSettings
+) -> list[str | None]:
+    out: list[str | None] = [None] * graph.n
+    loose = np.flatnonzero(membership == UNCLUSTERED)
+    if len(loose) == 0:
+        return out
+    elsewhere = np.ones(graph.n, dtype=bool)
+    if graph.incidence is not None:
+        b = graph.incidence.astype(bool).tocsr()
+        multi = (np.diff(b.indptr) > 1).astype(np.float64)  # viewers seen in 2+ channels
+        elsewhere = np.asarray(b.T @ multi).ravel() > 0
+    for i in loose.tolist():
+        if has_edges[i]:
+            out[i] = SMALL_GROUP
+        elif not elsewhere[i]:
+            out[i] = NO_SHARED_VIEWER
+        elif cfg.attach_unclustered:
+            out[i] = NO_TIE
+        else:
+            out[i] = NOT_ATTACHED
+    return out
+
+
+def drawn_channels(viewers: np.ndarray, membership: np.ndarray, limit: int) -> np.ndarray:
+    """Sorted indices of the channels the maps draw: every community's most-watched channel,
+    then the most-watched of the rest, ``limit`` in all (all of them if fewer)."""
+    n = len(viewers)
+    if n <= limit:
+        return np.arange(n)
+    order = np.lexsort((np.arange(n), -viewers))  # most-watched first, stable
+    first = np.zeros(n, dtype=bool)
+    ids, at = np.unique(membership[order], return_index=True)
+    leaders = np.sort(at[ids >= 0])  # positions in ``order``: most-watched leaders first
+    first[order[leaders[:limit]]] = True
+    rest = order[~first[order]][: max(limit - int(first.sum()), 0)]
+    first[rest] = True
+    return np.flatnonzero(first)

@@ -1,0 +1,233 @@
+"""What each dashboard page shows, as plain JSON-ready dicts.
+
+One function per page; the HTML template and the ``/api/…`` twin render the same dict, so
+the two can never disagree. Nothing here does HTTP: parameters arrive validated (see
+:mod:`vieweratlas.web.params`), and a missing thing is :class:`NotFound`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from vieweratlas.web.rundata import RunData
+from vieweratlas.web.source import DataSource, NotFound
+from vieweratlas.web.tracking import alluvial, colour
+
+log = logging.getLogger(__name__)
+
+__all__ = ["MEMBER_SORTS", "channel", "community", "evolution", "overview", "runs", "search"]
+
+MEMBER_SORTS = ("channel", "viewers", "confidence", "degree", "game", "language")
+PAGE_SIZE = 100
+TABLES = ("nodes", "edges", "communities", "memberships", "similar", "bots")
+
+
+def _run(data: RunData) -> dict[str, Any]:
+    window = data.summary.get("window") or {}
+    return {
+        "run_id": data.run_id,
+        "created_at": data.info.created_at,
+        "window_start": window.get("since") or data.info.window_start,
+        "window_end": window.get("until") or data.info.window_end,
+        "counts": data.summary.get("counts") or data.info.counts,
+        "platforms": data.platforms,
+        "modularity": data.summary.get("modularity"),
+        "algorithm": data.summary.get("algorithm"),
+    }
+
+
+def downloads(data: RunData) -> list[dict[str, str]]:
+    """Every table of the run in CSV and Parquet, and the other files as they are."""
+    out = []
+    for table in TABLES:
+        if any(data.files.count(f"{table}.{ext}") for ext in ("csv", "parquet")):
+            for ext in ("csv", "parquet"):
+                out.append(
+                    {"name": f"{table}.{ext}", "kind": "table", "table": table, "format": ext}
+                )
+    for name in data.files:
+        stem, _, ext = name.rpartition(".")
+        if stem in TABLES and ext in ("csv", "parquet"):
+            continue
+        out.append({"name": name, "kind": "file", "table": "", "format": ext})
+    return out
+
+
+def _community_row(data: RunData, cid: int) -> dict[str, Any]:
+    row = dict(data.communities.get(cid) or {"community": cid})
+    row["community"] = cid
+    row.setdefault("size", int(data.members(cid).size))
+    return row
+
+
+def overview(src: DataSource, data: RunData) -> dict[str, Any]:
+    communities = sorted(
+        (_community_row(data, c) for c in data.communities),
+        key=lambda r: (r["community"] < 0, -int(r.get("size") or 0), r["community"]),
+    )
+    top = [data.node(int(i)) for i in data.viewers.argsort()[::-1][:10].tolist()]
+    return {
+        "page": "overview",
+        "lake": {"url_kind": "s3" if not src.lake.is_local else "folder", **src.lake_summary()},
+        "run": _run(data),
+        "runs_in_lake": len(src.runs()),
+        "has_map": "atlas.html" in data.files,
+        "communities": communities,
+        "top_channels": top,
+        "tracking": src.tracking() is not None,
+    }
+
+
+def search(data: RunData, query: str, limit: int = 50) -> dict[str, Any]:
+    rows = data.search(query, limit) if query else []
+    return {"page": "search", "run": _run(data), "query": query,
+            "results": [data.node(i) for i in rows]}  # fmt: skip
+
+
+def channel(src: DataSource, data: RunData, platform: str, name: str, top: int) -> dict[str, Any]:
+    i = data.row(platform, name)
+    if i is None:
+        raise NotFound(f"no channel {platform}/{name} in run {data.run_id}")
+    node = data.node(i)
+    cid = node["community"]
+    memberships = [
+        {"community": c, "share": s, "label": data.communities.get(c, {}).get("label")}
+        for c, s in data.memberships(i)
+    ]
+    history: list[dict[str, Any]] = []
+    tracking = src.tracking()
+    if tracking is not None:
+        history = [
+            {**h, "colour": colour(str(h["lineage"]))}
+            for h in tracking.channel_history(platform, name)
+        ]
+    return {
+        "page": "channel",
+        "run": _run(data),
+        "channel": node,
+        "community": _community_row(data, cid) if cid in data.communities else None,
+        "memberships": memberships,
+        "has_memberships": data.has_memberships,
+        "bridge": len(memberships) > 1 or bool(node.get("bridge")),
+        "similar_source": "similar.parquet" if data.has_similar_file else "edges",
+        "similar": [asdict(s) for s in data.similar(i, top)],
+        "history": history,
+        "tracking": tracking is not None,
+    }
+
+
+def community(
+    src: DataSource, data: RunData, cid: int, *, sort: str, descending: bool, page: int
+) -> dict[str, Any]:
+    rows = data.members(cid)
+    if rows.size == 0 and cid not in data.communities:
+        raise NotFound(f"no community {cid} in run {data.run_id}")
+    pages = max((rows.size + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    if page > pages:
+        raise NotFound(f"community {cid} has {pages} page(s) of members")
+    ordered = _sorted_rows(data, rows, sort, descending)
+    members = [data.node(i) for i in ordered[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
+    subs: dict[Any, int] = {}
+    sub_of = data.extras.get("subcommunity")
+    if sub_of is not None:
+        for i in rows.tolist():
+            if sub_of[i] is not None:
+                subs[sub_of[i]] = subs.get(sub_of[i], 0) + 1
+    children = [
+        _community_row(data, c)
+        for c, row in data.communities.items()
+        if row.get("parent") is not None and str(row.get("parent")) == str(cid)
+    ]
+    info = _community_row(data, cid)
+    lineage: dict[str, Any] | None = None
+    tracking = src.tracking()
+    if tracking is not None:
+        keys = [(data.platform_list[i], data.channel[i]) for i in rows[:500].tolist()]
+        found = tracking.lineage_of(keys)
+        if found is not None:
+            lineage = {
+                "lineage": found,
+                "colour": colour(found),
+                "sizes": tracking.lineage_sizes(found),
+                "events": tracking.lineage_events(found),
+            }
+    return {
+        "page": "community",
+        "run": _run(data),
+        "community": info,
+        "members": members,
+        "member_count": int(rows.size),
+        "sort": sort,
+        "order": "desc" if descending else "asc",
+        "page_number": page,
+        "pages": pages,
+        "sorts": [
+            s
+            for s in MEMBER_SORTS
+            if s in ("viewers", "channel", "game", "language") or s in data.extras
+        ],
+        "subcommunities": [{"subcommunity": k, "channels": v} for k, v in sorted(subs.items())],
+        "children": children,
+        "neighbours": data.neighbours(cid, 10),
+        "lineage": lineage,
+        "tracking": tracking is not None,
+    }
+
+
+def _sorted_rows(data: RunData, rows: np.ndarray, sort: str, descending: bool) -> list[int]:
+    """Member rows ordered by ``sort``; missing values last in either direction."""
+    if sort == "viewers":  # members come most-viewed first already
+        picked: list[int] = rows.tolist() if descending else rows[::-1].tolist()
+        return picked
+    if sort == "channel":
+        values: list[Any] = [data.channel[i] for i in rows.tolist()]
+    elif sort in ("game", "language"):
+        column = data.game if sort == "game" else data.language
+        values = [column[i] for i in rows.tolist()]
+    else:
+        extra = data.extras.get(sort)
+        values = [None] * rows.size if extra is None else [extra[i] for i in rows.tolist()]
+    present = [(v, i) for v, i in zip(values, rows.tolist(), strict=True) if v is not None]
+    missing = [i for v, i in zip(values, rows.tolist(), strict=True) if v is None]
+    present.sort(key=lambda vi: vi[0], reverse=descending)
+    return [i for _, i in present] + missing
+
+
+def evolution(src: DataSource, lineage: str | None) -> dict[str, Any]:
+    tracking = src.tracking()
+    if tracking is None:
+        return {"page": "evolution", "tracking": None, "selected": None}
+    shapes = alluvial(tracking)
+    selected = None
+    if lineage is not None:
+        sizes = tracking.lineage_sizes(lineage)
+        if not sizes:
+            raise NotFound(f"no lineage {lineage!r} in {tracking.source}")
+        selected = {
+            "lineage": lineage,
+            "colour": colour(lineage),
+            "sizes": sizes,
+            "events": tracking.lineage_events(lineage),
+            "last_window": sizes[-1]["window"],
+            "channels": tracking.lineage_channels(lineage, sizes[-1]["window"], 100),
+        }
+    return {
+        "page": "evolution",
+        "tracking": {
+            "source": tracking.source,
+            "windows": tracking.windows,
+            "lineages": len({b["lineage"] for b in shapes.blocks}),
+            "events": tracking.events.num_rows,
+        },
+        "alluvial": asdict(shapes),
+        "selected": selected,
+        "recent_events": tracking.events.slice(max(tracking.events.num_rows - 30, 0)).to_pylist(),
+    }
+
+
+def runs(src: DataSource) -> dict[str, Any]:
+    return {"page": "runs", "runs": [asdict(r) for r in src.runs()]}

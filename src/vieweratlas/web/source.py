@@ -1,0 +1,138 @@
+"""Where the dashboard's data comes from: the lake, its runs and tracking outputs, cached.
+
+A run's files never change once written, so a run's :class:`RunData` is built once and kept
+in a small LRU keyed by run id. What can change (the list of runs, the newest tracking
+output, the lake's presence summary) is re-read after ``ttl`` seconds. Every method here
+blocks (Parquet, DuckDB, S3): the app calls them off the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from vieweratlas.errors import LakeError, VieweratlasError
+from vieweratlas.lake import Lake
+from vieweratlas.runs import RUN_ID_RE, RunInfo, list_runs, open_run
+from vieweratlas.web.rundata import RunData
+from vieweratlas.web.tracking import Tracking, find_tracking
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DataSource", "NotFound"]
+
+T = TypeVar("T")
+
+
+class NotFound(VieweratlasError):
+    """The thing a request names (run, channel, community, file) does not exist."""
+
+
+class _Timed:
+    """One value recomputed at most every ``ttl`` seconds (thread-safe)."""
+
+    def __init__(self, ttl: float, compute: Callable[[], Any], clock: Callable[[], float]) -> None:
+        self._ttl, self._compute, self._clock = ttl, compute, clock
+        self._lock = threading.Lock()
+        self._at = -float("inf")
+        self._value: Any = None
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._clock() - self._at >= self._ttl:
+                self._value = self._compute()
+                self._at = self._clock()
+            return self._value
+
+
+class DataSource:
+    """The lake as the dashboard reads it."""
+
+    def __init__(
+        self,
+        lake: Lake,
+        *,
+        cache_runs: int = 4,
+        ttl: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        tracking: Callable[[Lake], Tracking | None] = find_tracking,
+    ) -> None:
+        self.lake = lake
+        self._cache_runs = max(cache_runs, 1)
+        self._runs: OrderedDict[str, RunData] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
+        self._list = _Timed(ttl, lambda: list_runs(lake), clock)
+        self._tracking = _Timed(ttl, lambda: tracking(lake), clock)
+        self._lake_summary = _Timed(max(ttl, 300.0), self._summarise_lake, clock)
+
+    # ------------------------------------------------------------------ runs
+
+    def runs(self) -> list[RunInfo]:
+        runs: list[RunInfo] = self._list.get()
+        return runs
+
+    def run(self, run_id: str | None) -> RunData:
+        """The run ``run_id`` (None: the newest), loaded once. ``NotFound`` if absent."""
+        if run_id is not None and not RUN_ID_RE.fullmatch(run_id):
+            raise NotFound(f"no run {run_id[:80]!r}")
+        runs = self.runs()
+        if run_id is None:
+            if not runs:
+                raise NotFound(f"lake {self.lake.url}: no runs yet (run `vieweratlas analyze`)")
+            run_id = runs[0].run_id
+        elif not any(r.run_id == run_id for r in runs):
+            raise NotFound(f"no run {run_id!r}")
+        with self._lock:
+            if run_id in self._runs:
+                self._runs.move_to_end(run_id)
+                return self._runs[run_id]
+            gate = self._loading.setdefault(run_id, threading.Lock())
+        with gate:  # one load per run, however many requests ask at once
+            with self._lock:
+                if run_id in self._runs:
+                    return self._runs[run_id]
+            try:
+                data = RunData(open_run(self.lake, run_id))
+            except LakeError as exc:
+                raise NotFound(str(exc)) from exc
+            with self._lock:
+                self._runs[run_id] = data
+                while len(self._runs) > self._cache_runs:
+                    self._runs.popitem(last=False)
+                self._loading.pop(run_id, None)
+            return data
+
+    # ------------------------------------------------------------------ tracking, lake
+
+    def tracking(self) -> Tracking | None:
+        tracking: Tracking | None = self._tracking.get()
+        return tracking
+
+    def lake_summary(self) -> dict[str, Any]:
+        summary: dict[str, Any] = self._lake_summary.get()
+        return summary
+
+    def _summarise_lake(self) -> dict[str, Any]:
+        """Per platform: channels, viewers, snapshots and the last collection time."""
+        query = """
+            SELECT platform, count(DISTINCT channel) AS channels, count(DISTINCT "user") AS viewers,
+                   count(DISTINCT ts) AS snapshots, min(ts) AS first, max(ts) AS last,
+                   count(*) AS rows
+            FROM presence GROUP BY platform ORDER BY platform
+        """
+        try:
+            table = self.lake.sql(query)
+        except (VieweratlasError, OSError) as exc:
+            log.warning("lake %s: presence summary unavailable: %s", self.lake.url, exc)
+            return {"platforms": [], "error": "presence summary unavailable"}
+        rows = table.to_pylist()
+        for row in rows:
+            for key in ("first", "last"):
+                row[key] = row[key].isoformat() if row[key] is not None else None
+        last = max((r["last"] for r in rows if r["last"]), default=None)
+        return {"platforms": rows, "last_collection": last}
