@@ -111,7 +111,6 @@ def test_channel_page_shows_optional_data_only_when_present(client: Any, web_lak
     ]
     plain = client.get(f"/api/channels/twitch/{name}?run={web_lake.plain_run}").json()
     assert plain["memberships"] == [] and plain["has_memberships"] is False
-    assert "confidence" not in plain["channel"]
     html = client.get(f"/channels/twitch/{name}?run={web_lake.plain_run}").text
     assert "no memberships table" in html
 
