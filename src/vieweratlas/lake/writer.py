@@ -198,15 +198,16 @@ class Stage:
         batch = batch.take(pa.array(order))
         starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
         ends = np.append(starts[1:], len(key))
-        number = self._batches
-        self._writer.write_batch(batch)
-        self._batches += 1
         sorted_bucket = bucket[order]
         sorted_codes = codes[order]
+        # One spilled record batch per (platform, hour) run: a commit later reads back only
+        # the runs of one group, so its memory is one group whatever the input's size.
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
             k = (names[int(sorted_codes[s])], int(sorted_bucket[s]))
-            self._buckets.setdefault(k, []).append((number, s, e - s))
+            self._writer.write_batch(batch.slice(s, e - s))
+            self._buckets.setdefault(k, []).append((self._batches, 0, e - s))
             self._counts[k] = self._counts.get(k, 0) + e - s
+            self._batches += 1
 
     # ------------------------------------------------------------------ commit
 
@@ -249,7 +250,9 @@ class Stage:
         groups = self.groups()
         if not groups and not retire:
             return WriteResult(self.spec.name, self.rows, 0)
-        source = pa.ipc.open_file(pa.memory_map(str(self._spill)))
+        # Read (not memory-mapped): the pages of one group are freed after it, so resident
+        # memory does not grow with the size of the whole input.
+        source = pa.ipc.open_file(pa.OSFile(str(self._spill)))
         con = session(memory_limit=self.memory_limit, spill_dir=self._dir / "spill")
         try:
             txid = new_txid()
