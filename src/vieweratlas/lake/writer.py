@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import posixpath
 import shutil
 import tempfile
@@ -388,7 +387,7 @@ def _locked_stage_dir() -> tuple[Path, contextlib.AbstractContextManager[None]]:
         lock.__enter__()
         final = fresh.with_name(STAGE_PREFIX + fresh.name.removeprefix(NEW_STAGE_PREFIX))
         try:
-            os.rename(fresh, final)  # fails if a (non-empty) leftover has that name
+            fresh.rename(final)  # fails if a (non-empty) leftover has that name
         except OSError:
             lock.__exit__(None, None, None)
             shutil.rmtree(fresh, ignore_errors=True)
