@@ -15,13 +15,13 @@ from pathlib import Path
 from lakedata import T0, presence
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "sources" / "twitch"))
-from irc_helpers import FakeClock, eventually, live_settings  # noqa: E402
-from twitch_server import TwitchServer, joined_all  # noqa: E402
+from irc_helpers import FakeClock, eventually, live_settings
+from twitch_server import TwitchServer, joined_all
 
-from vieweratlas.analysis.aggregate import aggregate  # noqa: E402
-from vieweratlas.lake import Lake  # noqa: E402
-from vieweratlas.sources.common.channels import StaticChannelSource  # noqa: E402
-from vieweratlas.sources.twitch.collector import LiveCollector  # noqa: E402
+from vieweratlas.analysis.aggregate import aggregate
+from vieweratlas.lake import Lake
+from vieweratlas.sources.common.channels import StaticChannelSource
+from vieweratlas.sources.twitch.collector import LiveCollector
 
 KEY = ["ts", "platform", "channel", "user"]
 CHATTERS = [f"chatter{i}" for i in range(100)]
@@ -72,7 +72,8 @@ def test_two_collectors_on_one_window_store_each_key_once(lake_url: str) -> None
     lake = Lake.open(lake_url)
     table = lake.read("presence", columns=[*KEY, "messages"])
     keys = list(zip(*(table.column(k).to_pylist() for k in KEY), strict=True))
-    messages = dict(zip(table.column("user").to_pylist(), table.column("messages").to_pylist()))
+    users, counts = table.column("user").to_pylist(), table.column("messages").to_pylist()
+    messages = dict(zip(users, counts, strict=True))
     # Of two rows for one key, readers keep the one with most messages.
     assert [messages[u] for u in CHATTERS] == [2] * 30 + [1] * 70
     assert len(keys) == len(set(keys))  # every key exactly once
