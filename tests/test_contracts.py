@@ -138,7 +138,10 @@ def test_format_refuses_a_bad_file_in_one_line_and_leaves_the_lake(
 # ---------------------------------------------------------------------- platforms
 
 NAMES = {
-    "twitch": (["Shroud", "#xqc", "ok_1"], ["bad name", "a" * 26, "x\njoin", "bébé", ""]),
+    "twitch": (
+        ["Shroud", "#xqc", "ok_1"],
+        ["bad name", "a" * 26, "x\njoin", "bébé", "", "\u212aai_cenat"],  # KELVIN SIGN K
+    ),
     "kick": (["Adin-Ross", "xqc", "ice_poseidon"], ["bad name", "a" * 26, "x\ny", "#", ""]),
     "youtube": (
         ["UCX6OQ3DkcsbYNE6H8uQQuVA", "@MrBeast", "@a.b-c_d"],

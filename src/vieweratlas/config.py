@@ -342,6 +342,12 @@ class AnalysisSettings(_Section):
         description="...and whose excess attention is at least this many times its noise "
         "(sqrt of the summed squared attention of the channel's viewers).",
     )
+    layout_from_previous: bool = Field(
+        True,
+        description="Start the map's layout from the newest run's positions (channels in "
+        "both keep their place, so maps of adjacent windows compare); off: a fresh layout "
+        "from the seed alone.",
+    )
     similar_top: int = Field(
         20,
         ge=1,

@@ -32,6 +32,8 @@ class Platform:
         for prefix in self.strip_prefixes:
             login = login.removeprefix(prefix)
         if self.case_insensitive:
+            if not login.isascii():  # lower() would fold look-alikes: KELVIN SIGN → "k"
+                return None
             login = login.lower()
         return login if self.login_rule.fullmatch(login) else None
 

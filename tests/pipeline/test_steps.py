@@ -172,3 +172,31 @@ def test_runs_are_listed_with_their_window_and_opened(lake: Lake, tmp_path: Path
     assert run.table("nodes").num_rows == 12
     assert run.table("communities").column_names[0] == "community"
     assert open_run(lake, first.run_id).summary["run_id"] == first.run_id
+
+
+def test_layout_starts_from_the_newest_runs_positions(lake: Lake, tmp_path: Path) -> None:
+    base = {"min_community_size": 2}
+    fresh = load_settings(
+        overrides={"lake": lake.url, "analysis": {**base, "layout_from_previous": False}}
+    )
+    first = analyze(lake, fresh, tmp_path / "a")
+    again = analyze(lake, fresh, tmp_path / "b")  # fresh layouts: same seed, same positions
+    for axis in ("x", "y"):
+        assert first.nodes[axis].to_pylist() == again.nodes[axis].to_pylist()
+    other_seed = load_settings(
+        overrides={"lake": lake.url, "analysis": {**base, "layout_from_previous": False,
+                                                  "seed": 7}}
+    )  # fmt: skip
+    moved = analyze(lake, other_seed, tmp_path / "c")
+    # The newest run is `moved`; with the first run's seed, a fresh layout would give the
+    # first run's positions again, a seeded one starts from `moved`'s.
+    seeded = load_settings(overrides={"lake": lake.url, "analysis": base})
+    follows = analyze(lake, seeded, tmp_path / "d")
+
+    def xy(result: object) -> np.ndarray:
+        nodes = result.nodes  # type: ignore[attr-defined]
+        return np.column_stack([nodes["x"].to_numpy(), nodes["y"].to_numpy()])
+
+    near = np.linalg.norm(xy(follows) - xy(moved), axis=1).mean()
+    far = np.linalg.norm(xy(first) - xy(moved), axis=1).mean()
+    assert near < far

@@ -210,6 +210,21 @@ def test_hostile_names_render_as_text(open_atlas: Any, tmp_path: Path) -> None:
     page.wait_for_selector("#tooltip:not([hidden])")
     assert XSS_IMG in page.text_content("#tooltip .tt-name")
 
+    # The community names drawn on the map are text too.
+    overlay = page.text_content("#community-labels")
+    assert XSS_IMG in overlay and XSS_SCRIPT in overlay
+    # A hostile name in the address selects that channel, and its similar-audience links
+    # are plain text buttons.
+    page.evaluate("atlas.select(null)")
+    page.evaluate(f"location.hash = '#channel=' + encodeURIComponent({XSS_SCRIPT!r})")
+    page.wait_for_function(f"() => atlas.state.selected === atlas.find({XSS_SCRIPT!r})")
+    page.wait_for_selector("#tooltip.pinned:not([hidden])")
+    assert XSS_SCRIPT in page.text_content("#tooltip .tt-name")
+    links = page.locator("#tooltip .tt-go").all_text_contents()
+    assert links and all("<" not in t or t in (XSS_IMG, XSS_SCRIPT) for t in links)
+    page.fill("#search", "<img")
+    page.wait_for_selector("#results button")
+
     assert session.dialogs == []
     assert page.evaluate("document.querySelectorAll('img, iframe, object, embed').length") == 0
     assert page.evaluate("document.scripts.length") == 4
@@ -419,4 +434,29 @@ def test_without_optional_columns_nothing_extra_shows(open_atlas: Any, atlas_dir
     for word in ("platform", "confidence", "bridge", "sub-community"):
         assert word not in tooltip
     assert not page.locator("#colour-block").is_visible()
+    assert session.errors == []
+
+
+def test_many_communities_colour_the_largest_and_name_the_rest_on_zoom(
+    open_atlas: Any, tmp_path: Path
+) -> None:
+    g = planted_graph(n=600, k=40, edges=6000, seed=12)
+    write_atlas(tmp_path, *atlas_tables(g))
+    session = open_atlas(tmp_path / "atlas.html")
+    page = session.page
+    shown = "[...document.querySelectorAll('.community-label')].filter(e => !e.hidden)"
+    overview = page.evaluate(f"{shown}.map(e => e.classList.contains('muted'))")
+    assert overview and not any(overview)  # only the coloured (largest) communities
+    # Zoomed in on a muted community, its name appears.
+    muted = page.evaluate("+document.querySelector('.community-label.muted').dataset.community")
+    page.evaluate(
+        f"""(() => {{ const k = atlas.graph.filterNodes((n, a) => a.community === {muted})[0];
+            const d = atlas.renderer.getNodeDisplayData(k);
+            atlas.renderer.getCamera().setState({{x: d.x, y: d.y, ratio: 0.3}});
+            atlas.renderer.refresh(); }})()"""
+    )
+    page.wait_for_function(
+        "(c) => !document.querySelector(`.community-label[data-community='${c}']`).hidden",
+        arg=muted,
+    )
     assert session.errors == []

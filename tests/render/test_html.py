@@ -17,7 +17,7 @@ from render_graphs import Planted, atlas_tables, planted_graph
 
 from vieweratlas.render import assets
 from vieweratlas.render.html import MAX_HTML_EDGES, embed_json, render_html
-from vieweratlas.render.model import build_atlas_data
+from vieweratlas.render.model import COLOURED_COMMUNITIES, build_atlas_data, community_palette
 
 SCRIPT_RE = re.compile(r"<script([^>]*)>(.*?)</script>", re.S)
 
@@ -140,3 +140,15 @@ def test_html_stays_under_10_mb_at_5k_nodes_100k_edges() -> None:
     nodes, edges, communities, summary = atlas_tables(g, names=names, layout=False)
     page = render_html(build_atlas_data(nodes, edges, communities, summary))
     assert len(page.encode()) < 10_000_000
+
+
+def test_palette_colours_the_largest_and_mutes_the_rest() -> None:
+    import colorsys
+
+    colours = community_palette(60)
+    assert len(colours) == len(set(colours[:COLOURED_COMMUNITIES])) + 40
+    saturation = [
+        colorsys.rgb_to_hls(*(int(c[k : k + 2], 16) / 255 for k in (1, 3, 5)))[2] for c in colours
+    ]
+    assert min(saturation[:COLOURED_COMMUNITIES]) > 0.25
+    assert max(saturation[COLOURED_COMMUNITIES:]) < 0.2

@@ -12,9 +12,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +24,7 @@ import pyarrow.compute as pc
 from vieweratlas.analysis.graph import ChannelGraph
 from vieweratlas.config import Settings
 from vieweratlas.engines import get_engine
+from vieweratlas.errors import LakeError
 from vieweratlas.lake import Lake
 from vieweratlas.pipeline.communities import (
     RunTables,
@@ -81,14 +83,38 @@ def analyze(
         tables = find_communities(graph, settings.analysis, meta)
     if render:
         with timings.stage("layout"):
-            tables = lay_out(tables, settings.analysis.seed, settings.analysis.max_channels)
+            previous = previous_positions(lake) if settings.analysis.layout_from_previous else {}
+            tables = lay_out(
+                tables, settings.analysis.seed, settings.analysis.max_channels, previous=previous
+            )
     return publish(lake, settings, graph, tables, out_dir, render=render, now=now, timings=timings)
 
 
-def lay_out(tables: RunTables, seed: int, limit: int | None = None) -> RunTables:
+def previous_positions(lake: Lake) -> dict[Any, tuple[float, float]]:
+    """Map positions of the newest run's channels (empty when there is no run yet)."""
+    from vieweratlas.render.layout import previous_positions_of
+    from vieweratlas.runs import list_runs, open_run
+
+    if not list_runs(lake):
+        return {}
+    try:
+        return previous_positions_of(open_run(lake).table("nodes"))
+    except (LakeError, OSError, pa.ArrowException) as exc:  # an unreadable old run: start fresh
+        log.warning("layout starts fresh: the newest run's positions are unreadable (%s)", exc)
+        return {}
+
+
+def lay_out(
+    tables: RunTables,
+    seed: int,
+    limit: int | None = None,
+    *,
+    previous: Mapping[Any, tuple[float, float]] | None = None,
+) -> RunTables:
     """The tables with map positions for the channels drawn (all, or the ``limit`` that
-    :func:`~vieweratlas.pipeline.communities.drawn` picks; the others keep NaN). Pure."""
-    from vieweratlas.render.layout import compute_layout
+    :func:`~vieweratlas.pipeline.communities.drawn` picks; the others keep NaN), starting
+    from ``previous`` positions (keyed by ``(platform, channel)``) where given. Pure."""
+    from vieweratlas.render.layout import compute_layout, node_keys
 
     g = tables.graph
     membership = tables.nodes["community"].to_numpy()
@@ -97,7 +123,10 @@ def lay_out(tables: RunTables, seed: int, limit: int | None = None) -> RunTables
         g = g.subgraph(keep)
         membership = membership[keep]
     xy = np.full((tables.graph.n, 2), np.nan)
-    xy[keep] = compute_layout(g.n, g.src, g.dst, g.weight, membership, seed=seed)
+    keys = node_keys(tables.nodes.take(pa.array(keep))) if previous else None
+    xy[keep] = compute_layout(
+        g.n, g.src, g.dst, g.weight, membership, seed=seed, previous=previous or None, keys=keys
+    )
     return with_positions(tables, xy)
 
 

@@ -133,15 +133,25 @@ def _payload(data: AtlasData) -> dict[str, Any]:
 def _communities(data: AtlasData, xs: np.ndarray, ys: np.ndarray) -> list[dict[str, Any]]:
     """Legend rows, biggest first, each with the median position of its members (the spot
     where the map writes its name)."""
+    mx, my = _group_median(data.community, xs), _group_median(data.community, ys)
     rows = []
     for c in data.communities:
-        members = data.community == c.id
-        at: tuple[float | None, float | None] = (None, None)
-        if members.any():
-            at = (round(float(np.median(xs[members])), 1), round(float(np.median(ys[members])), 1))
+        at = (mx.get(c.id), my.get(c.id))
         rows.append({"id": c.id, "label": c.label, "color": c.color, "size": c.size,
                      "viewers": c.viewers, "x": at[0], "y": at[1]})  # fmt: skip
     return rows
+
+
+def _group_median(group: np.ndarray, values: np.ndarray) -> dict[int, float]:
+    """Median of ``values`` per group id (one sort, no loop over groups' members)."""
+    if not group.size:
+        return {}
+    order = np.lexsort((values, group))
+    g, v = group[order], values[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    ends = np.r_[starts[1:], g.size]
+    lo, hi = v[(starts + ends - 1) // 2], v[(starts + ends) // 2]
+    return {int(k): round(float(m), 1) for k, m in zip(g[starts], (lo + hi) / 2, strict=True)}
 
 
 def _finite(value: Any) -> Any:

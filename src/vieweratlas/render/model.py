@@ -32,7 +32,7 @@ COLOURED_COMMUNITIES = 20  # the biggest communities in palette colours, the res
 # Tableau 20, reordered so neighbouring ranks differ strongly; beyond it, golden-angle hues.
 _PALETTE = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-    "#17becf", "#bcbd22", "#7f7f7f", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896",
+    "#17becf", "#bcbd22", "#637939", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896",
     "#c5b0d5", "#c49c94", "#f7b6d2", "#9edae5", "#dbdb8d", "#393b79",
 ]  # fmt: skip
 

@@ -12,6 +12,7 @@ the same figure for print: nodes and text as vectors, the edge layer as an embed
 from __future__ import annotations
 
 import logging
+import textwrap
 import warnings
 from pathlib import Path
 from typing import IO, Any
@@ -54,6 +55,15 @@ def _title(data: AtlasData) -> str:
     return _clip(f"ViewerAtlas · {since} → {until} UTC", 80) + "\n" + " · ".join(parts)
 
 
+def _wrap(text: str, width: int, lines: int = 2) -> str:
+    """A name on up to ``lines`` lines of about ``width`` characters, so it keeps its meaning
+    instead of being cut; only a name longer than that (a hostile one) ends in "…"."""
+    parts = textwrap.wrap(" ".join(text.split()), width, break_long_words=True) or [""]
+    if len(parts) > lines:
+        parts = [*parts[: lines - 1], _clip(" ".join(parts[lines - 1 :]), width)]
+    return "\n".join(p.replace("$", r"\$") if not p.endswith("…") else p for p in parts)
+
+
 def _clip(text: str, limit: int = 40) -> str:
     """One line, at most ``limit`` characters, ``$`` escaped so mathtext never parses it."""
     text = " ".join(text.split())
@@ -86,8 +96,8 @@ def _edge_image(data: AtlasData, box: tuple[float, float, float, float], side: i
     w = np.nan_to_num(data.weight[chosen])
     rel = (w / w.max() if w.size and w.max() > 0 else np.ones_like(w)).astype(np.float32)
     # Opacity per sample: few edges stay visible, 100k edges are each nearly transparent.
-    base = float(np.clip(12.0 / np.sqrt(max(chosen.size, 1)), 0.03, 0.5))
-    alpha = base * (0.3 + 0.7 * rel) * np.where(same, 1.0, 0.6).astype(np.float32)
+    base = float(np.clip(18.0 / np.sqrt(max(chosen.size, 1)), 0.04, 0.5))
+    alpha = base * (0.3 + 0.7 * rel)
     x0, y0, dx, dy = px[s], py[s], px[t] - px[s], py[t] - py[s]
     # One sample every ~1.5 px; the image is drawn smoothed, so the gaps never show.
     steps = np.minimum(np.ceil(np.hypot(dx, dy) / 1.5).astype(np.int64), 4 * side) + 1
@@ -228,7 +238,7 @@ def _names(
         text = ax.text(
             float(np.median(x[members])),
             float(np.median(y[members])),
-            _clip(comm.label, 34),
+            _wrap(comm.label, 24),
             ha="center",
             va="center",
             fontsize=fontsize,
@@ -269,7 +279,7 @@ def _legend(fig: Figure, data: AtlasData, scale: float, top: float) -> None:
             markersize=8 * scale,
             markerfacecolor=c.color,
             markeredgewidth=0,
-            label=f"{_clip(c.label, 30)} ({c.size:,})",
+            label=_wrap(f"{c.label} ({c.size:,})", 30),
         )
         for c in data.communities[:LEGEND_ENTRIES]
     ]

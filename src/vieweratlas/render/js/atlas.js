@@ -115,8 +115,15 @@
   }
 
   var wmax = 0;
-  for (var e = 0; e < m; e++) wmax = Math.max(wmax, E.w[e]);
+  var between = 0;
+  for (var e = 0; e < m; e++) {
+    wmax = Math.max(wmax, E.w[e]);
+    if (N.community[E.s[e]] !== N.community[E.t[e]]) between++;
+  }
   wmax = wmax || 1;
+  // Thousands of links between communities would add up to a grey hairball: the more
+  // there are, the fainter each is drawn.
+  var betweenAlpha = Math.min(1, 30 / Math.sqrt(Math.max(between, 1)));
   for (e = 0; e < m; e++) {
     var a = E.s[e];
     var b = E.t[e];
@@ -128,7 +135,7 @@
       // Links between communities: neutral, visible, and drawn under the links inside.
       color: same
         ? rgba(colourOf[N.community[a]], (muted ? 0.06 : 0.1) + 0.3 * rel)
-        : rgba("#6f6f6f", 0.12 + 0.25 * rel),
+        : rgba("#6f6f6f", (0.05 + 0.25 * rel) * betweenAlpha),
       weight: E.w[e],
       zIndex: same ? 1 : 0,
     });
@@ -222,9 +229,22 @@
       var tag = el("div", "community-label", c.label);
       tag.style.color = shade(colourOf[c.id], -0.45);
       tag.dataset.community = String(c.id);
+      var major = colouredRank[c.id];
+      if (!major) tag.classList.add("muted");
       nameLayer.appendChild(tag);
-      return { id: c.id, tag: tag, x: c.x, y: c.y };
+      return { id: c.id, tag: tag, x: c.x, y: c.y, major: major };
     });
+  // Sizes are measured once (and again on resize), never inside the per-frame loop below:
+  // reading a size after moving another tag would force a layout per community per frame.
+  function measureNames() {
+    nameTags.forEach(function (t) {
+      t.tag.hidden = false;
+    });
+    nameTags.forEach(function (t) {
+      t.w = t.tag.offsetWidth;
+      t.h = t.tag.offsetHeight;
+    });
+  }
   function placeNames() {
     // Biggest community first (the order of `comms`); a name that would overlap one
     // already placed, or fall outside the view, is not shown.
@@ -233,33 +253,33 @@
     nameLayer.classList.toggle("zoomed", ratio < 0.5);
     var placed = [];
     nameTags.forEach(function (t) {
-      if (state.hiddenCommunities.has(t.id)) {
-        t.tag.hidden = true;
-        return;
-      }
       var p = renderer.graphToViewport({ x: t.x, y: t.y });
-      t.tag.hidden = false;
-      var w = t.tag.offsetWidth;
-      var h = t.tag.offsetHeight;
-      var left = Math.max(2, Math.min(p.x - w / 2, box.width - w - 2));
-      var top = p.y - h / 2;
-      var rect = { l: left - 4, r: left + w + 4, t: top - 2, b: top + h + 2 };
-      var clash =
-        p.x < 0 ||
-        p.y < 0 ||
-        p.x > box.width ||
-        p.y > box.height ||
-        placed.some(function (o) {
+      var left = Math.max(2, Math.min(p.x - t.w / 2, box.width - t.w - 2));
+      var top = p.y - t.h / 2;
+      var rect = { l: left - 4, r: left + t.w + 4, t: top - 2, b: top + t.h + 2 };
+      // At the overview only the coloured (largest) communities are named; the muted
+      // ones' names come as you zoom in.
+      var show =
+        (t.major || ratio < 0.6) &&
+        !state.hiddenCommunities.has(t.id) &&
+        p.x >= 0 &&
+        p.y >= 0 &&
+        p.x <= box.width &&
+        p.y <= box.height &&
+        !placed.some(function (o) {
           return rect.l < o.r && rect.r > o.l && rect.t < o.b && rect.b > o.t;
         });
-      if (clash) {
-        t.tag.hidden = true;
-        return;
-      }
+      t.tag.hidden = !show;
+      if (!show) return;
       placed.push(rect);
       t.tag.style.transform = "translate(" + Math.round(left) + "px," + Math.round(top) + "px)";
     });
   }
+  measureNames();
+  window.addEventListener("resize", function () {
+    measureNames();
+    placeNames();
+  });
 
   // ---- tooltip -----------------------------------------------------------------------
   var tooltip = document.getElementById("tooltip");
