@@ -139,9 +139,9 @@ class Lake:
     def list_all(self, relpath: str) -> list[str]:
         """Every file under ``relpath``, hidden ones included (lake-relative, sorted)."""
         base = self.path(relpath)
-        if self.fs.get_file_info(base).type != pafs.FileType.Directory:
-            return []
-        infos = self.fs.get_file_info(pafs.FileSelector(base, recursive=True))
+        # One listing that tolerates the folder vanishing meanwhile (its last file removed
+        # by another process: on S3 a prefix exists only while it holds an object).
+        infos = self.fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
         return sorted(
             posixpath.relpath(i.path, self.root) for i in infos if i.type == pafs.FileType.File
         )
