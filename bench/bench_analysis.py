@@ -141,6 +141,7 @@ peak = hwm()
 nmi = planted_nmi(lake, result.nodes)
 print("BENCH-RESULT", json.dumps({
     "timings": result.summary["timings"], "counts": result.summary["counts"],
+    "structure": result.summary.get("communities_timings", {}),
     "bots": result.summary["bots"]["removed"], "modularity": result.summary["modularity"],
     "wall": wall, "peaks": peaks, "peak": peak, "base_rss": base, "nmi": nmi,
     "files": {p.name: p.stat().st_size for p in Path(out_dir).iterdir() if p.is_file()},
@@ -364,6 +365,9 @@ def report(r: dict[str, Any], louvain_rate: float | None) -> tuple[list[str], di
     ]
     for stage in (*PROPER, *PICTURES):
         lines.append(f"| {stage} | {fmt_s(t.get(stage, 0.0))} | {peaks.get(stage, 0) / MB:,.0f} |")
+        if stage == "communities":  # its parts: consensus, placement, memberships, hierarchy
+            for part, seconds in a.get("structure", {}).items():
+                lines.append(f"| — {part} | {fmt_s(seconds)} | |")
     proper = sum(t.get(s, 0.0) for s in PROPER)
     pictures = sum(t.get(s, 0.0) for s in PICTURES)
     lines += [

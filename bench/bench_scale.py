@@ -12,8 +12,9 @@ Sections (each a function below; others add theirs beside them):
   runs in a fresh process; seconds and the child's peak RSS (``wait4``) are printed with
   the ratio import / COPY.
 * :func:`section_appends`: ``--windows`` windows of ``--window-rows`` rows written one at a
-  time into one day's partition (what the live collector does); the cost of the 1st, the
-  middle and the last window, and last / first (flat means a write costs what it adds).
+  time into one day's partition (what the live collector does); the median cost of the
+  first windows (after one warm-up window that pays the imports), the middle and the last
+  ones, wall and CPU, and last / first (flat means a write costs what it adds).
   With ``--delta`` the same windows are appended to a Delta table (``deltalake``, when
   installed) for comparison.
 * :func:`section_analyze`, :func:`section_spark`: the analysis at 100k channels and the
@@ -29,6 +30,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -96,27 +98,30 @@ def window(i):
         "messages": pa.array(np.zeros(rows, np.int32)),
         "platform": pa.array(["twitch"] * rows),
     })
-out = []
+out, cpu = [], []
 if delta == "delta":
     from deltalake import write_deltalake
     for i in range(windows):
         w = window(i).append_column("date", pa.array(["2026-11-01"] * rows))
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         write_deltalake(lake_url, w, mode="append", partition_by=["platform", "date"])
         out.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
 else:
     lake = Lake.open(lake_url)
     for i in range(windows):
         w = window(i)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         lake.write("presence", w)
         out.append(time.perf_counter() - t)
-print(json.dumps({"seconds": out}))
+        cpu.append(time.process_time() - c)
+print(json.dumps({"seconds": out, "cpus": cpu}))
 """
 
 
 def run_child(code: str, *args: str) -> tuple[dict[str, Any], float]:
-    """Run ``code`` in a fresh Python; its JSON result and its own peak RSS in MB."""
+    """Run ``code`` in a fresh Python; its JSON result (plus ``cpu``: the child's user +
+    system seconds, all threads) and its own peak RSS in MB."""
     proc = subprocess.Popen(
         [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
@@ -127,7 +132,9 @@ def run_child(code: str, *args: str) -> tuple[dict[str, Any], float]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"child failed ({proc.returncode}): {err.decode()[-2000:]}")
-    return json.loads(out.decode().strip().splitlines()[-1]), usage.ru_maxrss / 1024
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    result["cpu"] = usage.ru_utime + usage.ru_stime
+    return result, usage.ru_maxrss / 1024
 
 
 def section_import(work: Path, rows: int) -> list[str]:
@@ -149,14 +156,17 @@ def section_import(work: Path, rows: int) -> list[str]:
     return [
         f"### Import of one file: {rows:,} rows ({size:,.0f} MB Parquet, generated in {gen:.0f} s)",
         "",
-        "| what | seconds | peak RSS (MB) | rows/s |",
-        "|---|---:|---:|---:|",
+        "| what | wall s | CPU s | peak RSS (MB) | rows/s (wall) |",
+        "|---|---:|---:|---:|---:|",
         f"| DuckDB `COPY … PARTITION_BY (platform, date)` (floor) | {copy['seconds']:.1f} "
-        f"| {copy_rss:,.0f} | {rows / copy['seconds']:,.0f} |",
+        f"| {copy['cpu']:.1f} | {copy_rss:,.0f} | {rows / copy['seconds']:,.0f} |",
         f"| `vieweratlas import presence` ({imp['written']:,} rows kept, {imp['files']} files) "
-        f"| {imp['seconds']:.1f} | {imp_rss:,.0f} | {rows / imp['seconds']:,.0f} |",
+        f"| {imp['seconds']:.1f} | {imp['cpu']:.1f} | {imp_rss:,.0f} "
+        f"| {rows / imp['seconds']:,.0f} |",
         "",
-        f"import / COPY = **{ratio:.2f}×**; peak RSS of the import **{imp_rss:,.0f} MB**.",
+        f"import / COPY = **{ratio:.2f}×** wall, {imp['cpu'] / copy['cpu']:.2f}× CPU; "
+        f"peak RSS of the import **{imp_rss:,.0f} MB**. Load average at the end: "
+        f"{os.getloadavg()[0]:.1f} (a shared machine: compare the ratios).",
         "",
     ]
 
@@ -166,7 +176,8 @@ def section_appends(work: Path, windows: int, rows: int, *, delta: bool) -> list
     lines = [
         f"### Appends: {windows} windows of {rows:,} rows into one day's partition",
         "",
-        "| lake | 1st window (s) | middle (s) | last (s) | last / 1st | peak RSS (MB) |",
+        "| lake | first windows s (CPU) | middle s (CPU) | last s (CPU) | last / first (CPU) "
+        "| peak RSS (MB) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     kinds = [("vieweratlas lake", "lake")]
@@ -179,10 +190,14 @@ def section_appends(work: Path, windows: int, rows: int, *, delta: bool) -> list
             kinds.append(("Delta Lake (`deltalake`)", "delta"))
     for label, kind in kinds:
         res, rss = run_child(APPENDS, str(work / f"appends-{kind}"), str(windows), str(rows), kind)
-        s = res["seconds"]
-        first, mid, last = s[0], s[len(s) // 2], s[-1]
+        s, c = res["seconds"], res["cpus"]
+        k = max(1, min(5, (len(s) - 1) // 3))  # medians of k windows: single writes are noisy
+        first, mid, last = (slice(1, 1 + k), slice(len(s) // 2, len(s) // 2 + k), slice(-k, None))
+        w = [statistics.median(s[x]) for x in (first, mid, last)]
+        u = [statistics.median(c[x]) for x in (first, mid, last)]
         lines.append(
-            f"| {label} | {first:.3f} | {mid:.3f} | {last:.3f} | {last / first:.2f}× | {rss:,.0f} |"
+            f"| {label} | {w[0]:.3f} ({u[0]:.3f}) | {w[1]:.3f} ({u[1]:.3f}) "
+            f"| {w[2]:.3f} ({u[2]:.3f}) | {w[2] / w[0]:.2f}× ({u[2] / u[0]:.2f}×) | {rss:,.0f} |"
         )
         shutil.rmtree(work / f"appends-{kind}", ignore_errors=True)
     lines.append("")

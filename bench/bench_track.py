@@ -3,6 +3,7 @@ latency of ``similar`` (one column of ``Bᵀ·B``) against the full product.
 
     uv run python bench/bench_track.py [--channels 5000] [--viewers 600000] [--days 7]
                                        [--similar-channels 100000] [--quick]
+                                       [--only track|similar] [--keep DIR]
 
 Track: a week of daily presence with planted community events (the tests' own generator,
 ``tests/analysis/planted_events.py``: communities of 25 channels, one splitting, two merging,
@@ -136,7 +137,9 @@ def bench_similar(channels: int, work: Path) -> list[tuple[str, float, str]]:
     lake = Lake.open(str(work / "simlake"))
     lake.write("presence", presence)
     settings = load_settings(overrides={"lake": str(work / "simlake")}, environ={})
+    cpu = time.process_time()
     result, t_e2e = timed(similar_channels, lake, settings, [f"ch{column:06d}"], top=20)
+    cpu = time.process_time() - cpu
     nnz = audience.matrix.nnz
     return [
         (
@@ -148,7 +151,7 @@ def bench_similar(channels: int, work: Path) -> list[tuple[str, float, str]]:
         (
             "similar end to end from the lake (read, aggregate, bots, column)",
             t_e2e,
-            f"{result.users:,} viewers",
+            f"{result.users:,} viewers; CPU time of the process {cpu:.2f} s",
         ),
     ]
 
@@ -165,14 +168,18 @@ def main() -> None:
         "--quick", action="store_true", help="1,000 channels, 100k viewers, 20k for similar"
     )
     ap.add_argument("--keep", type=Path, help="keep the lakes in this folder")
+    ap.add_argument("--only", choices=("track", "similar"), help="run one half")
     args = ap.parse_args()
     if args.quick:
         args.channels, args.viewers, args.similar_channels = 1000, 100_000, 20_000
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-track-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        rows = bench_track(args.channels, args.viewers, args.days, work)
-        rows += bench_similar(args.similar_channels, work)
+        rows = []
+        if args.only != "similar":
+            rows += bench_track(args.channels, args.viewers, args.days, work)
+        if args.only != "track":
+            rows += bench_similar(args.similar_channels, work)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -151,6 +151,62 @@ class TwitchSettings(_Section):
     )
 
 
+class KickSettings(_Section):
+    client_id: str | None = Field(
+        None, description="Kick app client id (OAuth client credentials)."
+    )
+    client_secret: SecretStr | None = Field(
+        None, description="Kick app client secret (never logged)."
+    )
+    api_url: str = Field("https://api.kick.com", description="Kick public API base URL.")
+    auth_url: str = Field(
+        "https://id.kick.com/oauth/token", description="Kick OAuth token endpoint."
+    )
+    pusher_url: str = Field(
+        "wss://ws-us2.pusher.com/app/32cbd69e4b950bf97679?protocol=7&client=js"
+        "&version=8.4.0&flash=false",
+        description="Kick's Pusher websocket (the web client's public app key).",
+    )
+    web_url: str = Field(
+        "https://kick.com",
+        description="Kick website; its channel API gives the chatroom id Pusher needs.",
+    )
+    transport: Literal["webhook", "pusher"] = Field(
+        "webhook",
+        description="webhook: official event subscriptions delivered to a public URL; "
+        "pusher: the web client's websocket (no public URL needed).",
+    )
+    listen_host: str = Field("127.0.0.1", description="Address the webhook receiver binds.")
+    listen_port: int = Field(8080, ge=0, le=65535, description="Port of the webhook receiver.")
+    max_age: Duration = Field(
+        timedelta(minutes=5),
+        description="Webhook deliveries with a timestamp further than this from now are "
+        "refused (replay protection).",
+    )
+    public_key: str | None = Field(
+        None,
+        description="Kick's webhook public key (PEM); fetched from the API when unset.",
+    )
+    seen_ids: int = Field(
+        200_000, ge=1000, description="Delivery ids remembered to refuse replays."
+    )
+
+
+class YouTubeSettings(_Section):
+    base_url: str = Field("https://www.youtube.com", description="YouTube web base URL.")
+    min_poll: Duration = Field(
+        timedelta(seconds=1), description="Shortest wait between two live-chat polls."
+    )
+    max_poll: Duration = Field(
+        timedelta(seconds=8),
+        description="Longest wait between polls (the server's timeoutMs is capped here so "
+        "busy chats lose nothing).",
+    )
+    bucket_len: Duration = Field(
+        timedelta(seconds=300), description="Presence bucket length for chat replays."
+    )
+
+
 class CollectSettings(_Section):
     interval: PositiveDuration = Field(
         timedelta(minutes=5), description="Length of one presence snapshot window."
@@ -460,6 +516,8 @@ class Settings(BaseSettings):
         "INFO", description="Logging level."
     )
     twitch: TwitchSettings = Field(default_factory=TwitchSettings)
+    kick: KickSettings = Field(default_factory=KickSettings)
+    youtube: YouTubeSettings = Field(default_factory=YouTubeSettings)
     collect: CollectSettings = Field(default_factory=CollectSettings)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     vod: VodSettings = Field(default_factory=VodSettings)

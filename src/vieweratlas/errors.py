@@ -10,7 +10,10 @@ traceback.
     ├── InputError        an imported file is malformed (names file, line and field)
     ├── LakeError         the lake cannot be read or written as asked
     ├── AnalysisError     the data cannot be analysed as asked (e.g. empty window)
-    └── TwitchError       a Twitch endpoint (IRC, Helix, GQL) failed or answered nonsense
+    ├── TwitchError       a Twitch endpoint (IRC, Helix, GQL) failed or answered nonsense
+    └── PlatformError     another platform's endpoint failed or sent something unusable
+        ├── KickError     Kick's API, webhook deliveries or Pusher frames
+        └── YouTubeError  YouTube's pages and live-chat continuations
 """
 
 from __future__ import annotations
@@ -63,6 +66,18 @@ class AnalysisError(VieweratlasError):
 
 class TwitchError(VieweratlasError):
     """A Twitch endpoint failed, refused us, or answered something we cannot use."""
+
+
+class PlatformError(VieweratlasError):
+    """A streaming platform (other than Twitch) failed, refused us, or sent nonsense."""
+
+
+class KickError(PlatformError):
+    """Kick's API, a webhook delivery or a Pusher frame is unusable or refused."""
+
+
+class YouTubeError(PlatformError):
+    """A YouTube page or live-chat continuation is unusable or refused."""
 
 
 MESSAGE_LIMIT = 200

@@ -17,7 +17,7 @@ written to the lake under ``synthetic/`` so recovery can be measured.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -69,6 +69,7 @@ class SynthData:
     truth: pa.Table  # channel, community, game, language, popularity
     bots: tuple[str, ...]  # every bot account generated (lurkers and service bots)
     spec: SynthSpec
+    creators: pa.Table | None = None  # creator, platform, channel (multi-platform worlds)
 
     def manifest(self) -> dict[str, object]:
         spec = {k: str(v) if isinstance(v, datetime | timedelta) else v
@@ -248,3 +249,82 @@ def _add_bot(
 def _lang_weights() -> np.ndarray:
     w: np.ndarray = np.array([6, 2, 1.5, 1.2, 1.2, 1, 0.8, 0.8, 0.6, 0.6, 0.5, 0.4])
     return w / float(w.sum())
+
+
+# Share of channels (and of viewers) each platform gets in a multi-platform world.
+PLATFORM_WEIGHTS = {"twitch": 0.6, "kick": 0.25, "youtube": 0.15}
+
+
+def spread_platforms(
+    data: SynthData, platforms: tuple[str, ...], creator_share: float, seed: int
+) -> SynthData:
+    """The same world spread over ``platforms``: every viewer and every channel gets a home
+    platform; a ``creator_share`` of channels also stream on a second platform (their
+    creator is in ``creators``). A viewer only watches the channels on their platform, so
+    audiences split by platform and only creators tie platforms together. Channel names:
+    as generated on Twitch and Kick, ``@name`` on YouTube; YouTube viewers get ``UC…`` ids.
+    Bots stay on the first platform.
+    """
+    if len(platforms) < 2:
+        return data
+    rng = np.random.default_rng([seed, 7])
+    weights = np.array([PLATFORM_WEIGHTS.get(p, 0.2) for p in platforms])
+    weights /= weights.sum()
+    base = data.truth["channel"]
+    n_ch, n_pf = len(base), len(platforms)
+    home = rng.choice(n_pf, size=n_ch, p=weights)
+    second = (home + rng.integers(1, n_pf, n_ch)) % n_pf
+    both = rng.random(n_ch) < creator_share
+    mask = (1 << home) | np.where(both, 1 << second, 0)
+
+    presence = data.presence
+    users = pc.unique(presence["user"])
+    user_pf = rng.choice(n_pf, size=len(users), p=weights)
+    user_pf[pc.is_in(users, value_set=pa.array(data.bots)).to_numpy(zero_copy_only=False)] = 0
+    row_user = pc.index_in(presence["user"], value_set=users).to_numpy()
+    row_ch = pc.index_in(presence["channel"], value_set=base).to_numpy()
+    row_pf = user_pf[row_user]
+    keep = ((mask[row_ch] >> row_pf) & 1).astype(bool)
+    presence = presence.filter(pa.array(keep))
+    row_pf, row_user = row_pf[keep], row_user[keep]
+    names = pa.array(platforms, pa.string())
+    platform_col = names.take(pa.array(row_pf))
+    youtube = platforms.index("youtube") if "youtube" in platforms else -1
+    handle = pc.binary_join_element_wise("@", base, "")
+    channel_col = pc.if_else(
+        pa.array(row_pf == youtube), handle.take(pa.array(row_ch[keep])), presence["channel"]
+    )
+    uc = pc.binary_join_element_wise(
+        "UC", pc.utf8_lpad(pc.cast(pa.array(row_user), pa.string()), 22, "0"), ""
+    )
+    user_col = pc.if_else(pa.array(row_pf == youtube), uc, presence["user"])
+    presence = presence.set_column(presence.schema.get_field_index("channel"), "channel",
+                                   channel_col)  # fmt: skip
+    presence = presence.set_column(presence.schema.get_field_index("user"), "user", user_col)
+    presence = presence.set_column(presence.schema.get_field_index("platform"), "platform",
+                                   platform_col)  # fmt: skip
+
+    # One metadata row per (channel, platform it streams on); creators for the doubles.
+    ch_idx, pf_idx = np.nonzero((mask[:, None] >> np.arange(n_pf)) & 1)
+    on_yt = pa.array(pf_idx == youtube)
+    per_name = pc.if_else(on_yt, handle.take(pa.array(ch_idx)), base.take(pa.array(ch_idx)))
+    meta_idx = pc.index_in(base, value_set=data.channels["channel"]).to_numpy()
+    channels = data.channels.take(pa.array(meta_idx[ch_idx]))
+    channels = channels.set_column(channels.schema.get_field_index("channel"), "channel",
+                                   per_name)  # fmt: skip
+    channels = channels.set_column(channels.schema.get_field_index("platform"), "platform",
+                                   names.take(pa.array(pf_idx)))  # fmt: skip
+    doubles = pa.array(both[ch_idx])
+    creators = pa.table(
+        {
+            "creator": base.take(pa.array(ch_idx)).filter(doubles),
+            "platform": names.take(pa.array(pf_idx)).filter(doubles),
+            "channel": per_name.filter(doubles),
+        }
+    )
+    yt_truth = data.truth.filter(pa.array((mask >> max(youtube, 0)) & 1 == 1) if youtube >= 0
+                                 else pa.array(np.zeros(n_ch, dtype=bool)))  # fmt: skip
+    yt_truth = yt_truth.set_column(0, "channel", pc.binary_join_element_wise(
+        "@", yt_truth["channel"], ""))  # fmt: skip
+    truth = pa.concat_tables([data.truth, yt_truth])
+    return replace(data, presence=presence, channels=channels, truth=truth, creators=creators)

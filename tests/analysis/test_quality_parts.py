@@ -182,3 +182,23 @@ def test_drawn_channels_keep_every_community_leader() -> None:
     assert drawn_channels(viewers, membership, 3).tolist() == [0, 4, 5]
     assert drawn_channels(viewers, membership, 4).tolist() == [0, 1, 4, 5]
     assert drawn_channels(viewers, membership, 10).tolist() == list(range(6))
+
+
+def test_refine_within_moves_only_inside_the_parent() -> None:
+    from vieweratlas.analysis.hierarchy import Hierarchy, refine_within
+
+    membership = np.array([0, 0, 0, 1, 1])
+    # Sub-communities 2, 3 (of community 0) and 4 (of community 1); channel 1 sits in 2 but
+    # its viewers favour 3; channel 3 favours sub-community 2, which is not in its community.
+    h = Hierarchy(np.array([2, 2, 3, 4, 4], np.int32), np.array([0, 0, 1], np.int32))
+    excess = np.array(
+        [
+            [5.0, 1.0, 0.0],
+            [1.0, 5.0, 0.0],
+            [0.0, 5.0, 0.0],
+            [9.0, 0.0, 1.0],
+            [0.0, 0.0, 5.0],
+        ]
+    )
+    refined, moved = refine_within(excess, h, membership)
+    assert refined.subcommunity.tolist() == [2, 3, 3, 4, 4] and moved == 1

@@ -198,3 +198,22 @@ def test_comparison_needs_two_distinct_channels(
         compare(audience, [3], ["x"])
     with pytest.raises(AnalysisError):
         compare(audience, [3, 3], ["x", "y"])
+
+
+def test_channel_watched_only_by_bots_has_no_similar_and_no_nan() -> None:
+    presence = world(seed=1)
+    extra = pa.table(
+        {
+            "ts": pa.array([T0], pa.timestamp("us", tz="UTC")),
+            "platform": ["twitch"],
+            "channel": ["botsonly"],
+            "user": ["nightbot"],
+        }
+    )
+    inc = aggregate(pa.concat_tables([presence, extra]))
+    audience = audience_of(inc, detect_bots(inc, BotSettings()).removed)
+    col = audience.channel.to_pylist().index("botsonly")
+    assert similar_to(audience, col, top=None).num_rows == 0
+    result = compare(audience, [col, 0], ["botsonly", "c00"])
+    assert result.pairs["shared"].to_pylist() == [0]
+    assert result.pairs["share_of_a"].to_pylist() == [0.0]

@@ -196,3 +196,11 @@ def test_unknown_and_ambiguous_channels_exit_2(
     assert code == 2 and "kick, twitch" in err and "--platform" in err
     code, out, _ = run(["similar", "c00", "--lake", str(lake), "--platform", "kick"], capsys)
     assert code == 0 and "kick/c00" in out
+
+
+def test_window_without_presence_exits_2(
+    analysed: tuple[Path, Path, pa.Table], capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake, _, _ = analysed
+    code, out, err = run(["similar", "c07", "--lake", str(lake), "--until", "2020-01-01"], capsys)
+    assert code == 2 and out == "" and "no presence rows" in err

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pyarrow as pa
 import pytest
 
 from vieweratlas.config import load_settings
 from vieweratlas.errors import AnalysisError
-from vieweratlas.pipeline.track import Window, plan_windows, window_key
+from vieweratlas.lake import Lake
+from vieweratlas.pipeline.track import Window, data_range, plan_windows, window_key
 
 
 def test_daily_windows_start_at_midnight() -> None:
@@ -65,3 +67,41 @@ def test_key_changes_with_settings_and_data_not_with_track_settings() -> None:
         )
         == key
     )
+
+
+def test_range_from_the_lake_whole_windows_only(lake: Lake) -> None:
+    ts = [datetime(2026, 3, d, h, tzinfo=UTC) for d in (2, 3, 4) for h in (1, 13)]
+    lake.write(
+        "presence",
+        pa.table(
+            {
+                "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
+                "platform": ["twitch"] * len(ts),
+                "channel": ["a"] * len(ts),
+                "user": [f"u{i}" for i in range(len(ts))],
+                "user_id": pa.nulls(len(ts), pa.string()),
+                "source": ["import"] * len(ts),
+                "messages": pa.array([0] * len(ts), pa.int32()),
+            }
+        ),
+    )
+    base = load_settings(environ={})
+    day = timedelta(days=1)
+    later = datetime(2026, 4, 1, tzinfo=UTC)
+    assert [w.label for w in data_range(lake, base, day, later)] == [
+        "2026-03-02", "2026-03-03", "2026-03-04",
+    ]  # fmt: skip
+    # the day still running is left out, unless track.partial
+    today = datetime(2026, 3, 4, 18, tzinfo=UTC)
+    assert [w.label for w in data_range(lake, base, day, today)][-1] == "2026-03-03"
+    partial = load_settings(overrides={"track": {"partial": True}}, environ={})
+    assert [w.label for w in data_range(lake, partial, day, today)][-1] == "2026-03-04"
+    until = load_settings(overrides={"analysis": {"until": "2026-03-04T12:00"}}, environ={})
+    assert [w.label for w in data_range(lake, until, day, later)][-1] == "2026-03-03"
+    with pytest.raises(AnalysisError, match="no whole window"):
+        data_range(lake, base, timedelta(days=7), today)  # its week ends 2026-03-05
+
+
+def test_empty_lake_is_an_error(lake: Lake) -> None:
+    with pytest.raises(AnalysisError, match="no presence"):
+        data_range(lake, load_settings(environ={}), timedelta(days=1), datetime.now(UTC))

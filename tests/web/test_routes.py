@@ -268,3 +268,20 @@ def test_runs_are_read_once_and_cached(web_lake: WebLake) -> None:
     other = source.run(web_lake.plain_run)
     assert other is not first
     assert source.run(RICH_RUN) is not first  # evicted: the cache holds one run
+
+
+def test_a_damaged_run_is_a_one_line_error_not_a_crash(web_lake: WebLake, tmp_path: Any) -> None:
+    import shutil
+
+    from starlette.testclient import TestClient
+    from weblakes import make_app
+
+    root = tmp_path / "lake"
+    shutil.copytree(web_lake.path, root)
+    (root / "analysis" / RICH_RUN / "nodes.parquet").write_bytes(b"not parquet at all")
+    with TestClient(make_app(root)) as client:
+        page = client.get("/api/overview")
+        assert page.status_code == 500
+        assert page.json()["error"].startswith(f"run {RICH_RUN} cannot be read")
+        other = client.get(f"/api/overview?run={web_lake.plain_run}")
+        assert other.status_code == 200  # the other runs still answer

@@ -82,7 +82,9 @@ def _measures(
     s = shared.astype(np.float64)
     a = n_c.astype(np.float64)
     b = n_o.astype(np.float64)
-    return s / a, s / b, s * float(users) / (a * b)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a channel only bots watched
+        out = s / a, s / b, s * float(users) / (a * b)
+    return tuple(np.nan_to_num(x, nan=0.0, posinf=0.0) for x in out)  # type: ignore[return-value]
 
 
 def _order(shared: np.ndarray, lift: np.ndarray, names: np.ndarray, sort: str) -> np.ndarray:

@@ -18,6 +18,7 @@ from vieweratlas.cli import (  # noqa: F401
     imports,
     lakecmd,
     live,
+    platforms,
     serve,
 )
 from vieweratlas.cli.app import app

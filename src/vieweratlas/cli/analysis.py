@@ -20,6 +20,7 @@ from vieweratlas.cli.app import app
 from vieweratlas.cli.common import ConfigOpt, LakeOpt, PresetOpt, resolve
 from vieweratlas.cli.output import line, note, stages, table
 from vieweratlas.config import Settings
+from vieweratlas.errors import ConfigError
 from vieweratlas.lake import Lake
 from vieweratlas.metrics import COMMUNITIES_FOUND, JobRun
 
@@ -53,6 +54,30 @@ ANALYSIS_STAGES = {
 DRAWING = ("layout", "render")
 
 
+PlatformsWorldOpt = Annotated[
+    str,
+    typer.Option("--platforms", help="Platforms of the generated world, e.g. twitch,kick,youtube."),
+]
+CreatorsOpt = Annotated[
+    float,
+    typer.Option(
+        "--creators", min=0.0, max=1.0,
+        help="Share of channels that also stream on a second platform (multi-platform only).",
+    ),
+]  # fmt: skip
+
+
+def _platform_list(value: str) -> tuple[str, ...]:
+    from vieweratlas.platforms import PLATFORMS
+
+    names = tuple(dict.fromkeys(p.strip().lower() for p in value.split(",") if p.strip()))
+    unknown = [n for n in names if n not in PLATFORMS]
+    if unknown or not names:
+        raise ConfigError(f"--platforms: unknown platform(s) {unknown} (known: "
+                          f"{', '.join(PLATFORMS)})")  # fmt: skip
+    return names
+
+
 @app.command()
 def synth(
     lake: LakeOpt = None,
@@ -66,10 +91,16 @@ def synth(
     ] = 0.15,
     lurker_bots: Annotated[int, typer.Option(min=0, help="Lurker bots (not on blocklists).")] = 20,
     seed: SeedOpt = 0,
+    platforms: PlatformsWorldOpt = "twitch",
+    creators: CreatorsOpt = 0.2,
 ) -> None:
-    """Write a Twitch-like synthetic data set (and its planted truth) into the lake."""
+    """Write a Twitch-like synthetic data set (and its planted truth) into the lake.
+
+    With --platforms twitch,kick,youtube the world is spread over those platforms, and a
+    --creators share of channels stream on two of them (written as the creator map).
+    """
     from vieweratlas.pipeline import write_synthetic
-    from vieweratlas.synth import SynthSpec, generate
+    from vieweratlas.synth import SynthSpec, generate, spread_platforms
 
     settings = resolve(lake, config, preset)
     the_lake = Lake.open(settings.lake)
@@ -82,9 +113,10 @@ def synth(
         lurker_bots=lurker_bots,
         seed=seed,
     )
+    chosen = _platform_list(platforms)
     with stages("synth", {"generating": 1.0, "writing to the lake": 2.0}) as enter:
         enter("generating")
-        data = generate(spec)
+        data = spread_platforms(generate(spec), chosen, creators, seed)
         enter("writing to the lake")
         counts = write_synthetic(the_lake, data)
     line(
@@ -168,10 +200,15 @@ def demo(
         ),
     ] = checks.DEMO_OUT,
     seed: SeedOpt = 0,
+    platforms: PlatformsWorldOpt = "twitch",
 ) -> None:
-    """The whole pipeline on a generated Twitch-like data set, no credentials needed."""
+    """The whole pipeline on a generated Twitch-like data set, no credentials needed.
+
+    --platforms twitch,kick,youtube generates a multi-platform world in which a fifth of
+    the channels stream on two platforms; the map shows their merged creator nodes.
+    """
     from vieweratlas.pipeline import write_synthetic
-    from vieweratlas.synth import SynthSpec, generate
+    from vieweratlas.synth import SynthSpec, generate, spread_platforms
 
     if checks.demo_folder(out):
         note(f"replaced the previous demo in {out}")
@@ -179,9 +216,10 @@ def demo(
     settings = resolve(str(lake_dir), None, None, **{"analysis.seed": seed})
     the_lake = Lake.open(settings.lake)
     checks.writable_lake(the_lake)
+    chosen = _platform_list(platforms)
     with stages("demo", {"generating": 1.0, "writing to the lake": 2.0}) as enter:
         enter("generating")
-        data = generate(SynthSpec(seed=seed))
+        data = spread_platforms(generate(SynthSpec(seed=seed)), chosen, 0.2, seed)
         enter("writing to the lake")
         write_synthetic(the_lake, data)
     window = checks.analysis_window(the_lake, settings)
@@ -309,6 +347,14 @@ def show_run(result: RunResult, nmi: float | None, window: checks.Window) -> Non
     by_reason = bots.get("by_reason") or {}
     if by_reason:
         table(["reason", "accounts"], sorted(by_reason.items()), right=["accounts"])
+    unplaced = sum(r.get("channels", 0) for r in (s.get("unplaced") or {}).values())
+    line(
+        f"{counts.get('subcommunities', 0)} sub-communities; {counts.get('bridges', 0):,} "
+        f"bridges; placed by their viewers {counts.get('channels_attached', 0):,}; "
+        f"unplaced {unplaced:,}" + (" (reasons in unplaced.csv)" if unplaced else "")
+    )
+    if "drawn" in s:
+        line(str(s["drawn"]["note"]))
     table(
         ["community", "label", "channels", "viewers", "top channels"],
         (

@@ -18,7 +18,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 import_app = typer.Typer(help="Load presence or channel metadata files into the lake.")
-collect_app = typer.Typer(help="Collect presence from Twitch (live IRC, chatters, VOD replay).")
+collect_app = typer.Typer(
+    help="Collect presence: Twitch (live IRC, chatters, VOD replay), Kick, YouTube."
+)
 lake_app = typer.Typer(help="Lake maintenance: report, retention, Athena DDL.")
 app.add_typer(import_app, name="import")
 app.add_typer(collect_app, name="collect")

@@ -22,6 +22,7 @@ from vieweratlas.lake.inventory import (
     describe_table,
     lake_exists,
     partition_day,
+    partition_platform,
     table_files,
 )
 
@@ -167,6 +168,15 @@ def analysis_window(lake: Lake, settings: Settings) -> Window:
             f"lake {lake.url} is empty: no presence rows (import or collect some first)"
             + _missing_hint(settings)
         )
+    wanted = tuple(settings.analysis.platforms or ())
+    if wanted:
+        held = sorted({p for p in map(partition_platform, files) if p is not None})
+        files = [f for f in files if partition_platform(f) in wanted]
+        if not files:
+            raise AnalysisError(
+                f"--platforms {','.join(wanted)}: the lake {lake.url} has no presence there "
+                f"(it holds {', '.join(held) or 'none'})"
+            )
     # What the lake holds, for messages: the footers of its first and last day only.
     days = sorted({d for d in map(partition_day, files) if d is not None})
     everything = (

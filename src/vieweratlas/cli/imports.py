@@ -1,4 +1,4 @@
-"""``vieweratlas import presence`` and ``vieweratlas import channels``."""
+"""``vieweratlas import presence``, ``import channels`` and ``import creators``."""
 
 from __future__ import annotations
 
@@ -196,4 +196,26 @@ def channels(
             snapshot_time=snap,
             progress=advance,
         )
+    _summary(result, time.perf_counter() - started)
+
+
+@import_app.command("creators")
+def creators(
+    file: Annotated[Path, typer.Argument(help="CSV with columns creator, platform, channel.")],
+    lake: LakeOpt = None,
+    config: ConfigOpt = None,
+    preset: PresetOpt = None,
+) -> None:
+    """Load a creator map: channels on several platforms that are one creator.
+
+    The analysis merges each creator's channels into one node, so communities can span
+    platforms through creators. Every row is validated first; nothing is written on error.
+    """
+    import time
+
+    from vieweratlas.ingest.creators import import_creators
+
+    settings = resolve(lake, config, preset)
+    started = time.perf_counter()
+    result = import_creators(Lake.open(settings.lake), file)
     _summary(result, time.perf_counter() - started)

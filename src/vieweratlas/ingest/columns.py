@@ -24,11 +24,12 @@ import pyarrow.compute as pc
 from vieweratlas.config import parse_timestamp
 from vieweratlas.errors import InputError
 from vieweratlas.lake.schema import TS
+from vieweratlas.lake.writer import EARLIEST, LATEST
 from vieweratlas.platforms import Platform
 
-# The sane range of imported times (the upper bound excluded).
-MIN_TIME = datetime(2005, 1, 1, tzinfo=UTC)
-MAX_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+# The sane range of imported times (the upper bound excluded): the lake's own window.
+MIN_TIME = EARLIEST
+MAX_TIME = LATEST
 MAX_TEXT = 1000  # characters of a game, title or display name
 MAX_ID = 64  # characters of a user or channel id
 # C0 controls but tab, DEL and C1 controls: never part of a name, game or title.
@@ -86,9 +87,6 @@ def out_of_range(ts: pa.Array | pa.ChunkedArray) -> int | None:
         return None
     low = pa.scalar(MIN_TIME, TS)
     high = pa.scalar(MAX_TIME, TS)
-    lo, hi = pc.min_max(ts).values()
-    if lo.is_valid and lo.as_py() >= MIN_TIME and hi.as_py() < MAX_TIME:
-        return None
     bad = pc.or_(pc.less(ts, low), pc.greater_equal(ts, high))
     return _first_true(bad) if pc.any(bad).as_py() else None
 

@@ -97,6 +97,11 @@ def partition_day(rel: str) -> date | None:
     return _partition(rel)[1]
 
 
+def partition_platform(rel: str) -> str | None:
+    """The ``platform=`` partition of a lake path (None when absent)."""
+    return _partition(rel)[0]
+
+
 def _footer(lake: Lake, rel: str) -> tuple[int, pq.FileMetaData] | None:
     try:
         with lake.fs.open_input_file(lake.path(rel)) as f:

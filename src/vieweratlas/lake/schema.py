@@ -8,6 +8,7 @@ makes a row unique: re-ingesting a row with the same key never adds a second cop
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pyarrow as pa
 
@@ -132,5 +133,35 @@ IRC_SEEN = TableSpec(
 )
 """How the live IRC collector saw each present user (a Twitch side table)."""
 
+CREATORS = TableSpec(
+    name="creators",
+    path="curated/creators",
+    schema=pa.schema(
+        [
+            ("ts", TS),  # always CREATORS_TS: one partition per platform, so the key holds
+            ("channel", pa.string()),
+            ("creator", pa.string()),
+        ]
+    ),
+    key=("channel",),
+    lower=("channel",),
+    required=("ts", "channel", "creator"),
+    sort=("channel",),
+)
+"""The creator map: which channels, on which platforms, are one creator (the analysis merges
+them into one node). A channel belongs to at most one creator; the first import wins."""
+
+CREATORS_TS = datetime(2005, 1, 1, tzinfo=UTC)  # the earliest time the lake accepts
+
+
+def creator_rows(table: pa.Table) -> pa.Table:
+    """Rows of the ``creators`` table (plus ``platform``) for a map ``creator, platform,
+    channel``; every row at :data:`CREATORS_TS`, so one partition per platform holds it."""
+    ts = pa.repeat(pa.scalar(CREATORS_TS, TS), table.num_rows)
+    return table.append_column("ts", ts).select([*CREATORS.schema.names, "platform"])
+
+
 # Every table the lake knows, declared here once (nothing registers tables at import time).
-TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (PRESENCE, CHANNELS, VODS, IRC_SEEN)}
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec for spec in (PRESENCE, CHANNELS, VODS, IRC_SEEN, CREATORS)
+}

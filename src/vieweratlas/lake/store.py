@@ -90,7 +90,7 @@ class Lake:
         base = self.path(relpath)
         if self.fs.get_file_info(base).type != pafs.FileType.Directory:
             return []
-        infos = self.fs.get_file_info(pafs.FileSelector(base, recursive=True))
+        infos = self.fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
         out = []
         for info in infos:
             if info.type != pafs.FileType.File or not info.path.endswith(suffix):
@@ -102,9 +102,14 @@ class Lake:
         return sorted(out)
 
     def read_bytes(self, relpath: str) -> bytes:
-        with self.fs.open_input_stream(self.path(relpath)) as f:
-            data: bytes = f.read()
-            return data
+        try:
+            with self.fs.open_input_stream(self.path(relpath)) as f:
+                data: bytes = f.read()
+                return data
+        except OSError as exc:
+            if is_not_found(exc):  # S3 says so only when the first byte is read
+                raise FileNotFoundError(relpath) from None
+            raise
 
     def write_bytes(self, relpath: str, data: bytes) -> None:
         """Write a whole file atomically."""
@@ -262,11 +267,10 @@ class Lake:
         for attempt in range(5):
             try:
                 return self._read(table, columns, since, until, dictionary, platforms)
-            except FileNotFoundError:
-                if attempt == 4:
-                    raise
-                log.info("%s: a file went away while reading (compaction); reading again", table)
             except (pa.ArrowException, OSError, duckdb.Error) as exc:
+                if is_not_found(exc) and attempt < 4:
+                    log.info("%s: a file went away while reading (compaction); again", table)
+                    continue
                 msg = first_line(exc)
                 raise LakeError(
                     f"lake {self.url}: cannot read {table} ({msg}); `vieweratlas lake check` "
@@ -364,6 +368,14 @@ class Lake:
         with Stage(spec) as stage:
             stage.append(data)
             return stage.commit(self)
+
+
+def is_not_found(exc: BaseException) -> bool:
+    """A missing file, however the filesystem says it (S3 reports it on the first read)."""
+    text = str(exc)
+    return isinstance(exc, FileNotFoundError) or any(
+        marker in text for marker in ("NO_SUCH_KEY", "NoSuchKey", "No such file", "not found")
+    )
 
 
 def _duckdb() -> duckdb.DuckDBPyConnection:

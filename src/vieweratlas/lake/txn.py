@@ -192,8 +192,12 @@ def _digest_of(lake: Lake, rel: str) -> str | None:
     try:
         with lake.fs.open_input_stream(lake.path(rel)) as f:
             return sha256_stream(f)
-    except FileNotFoundError:
-        return None
+    except OSError as exc:
+        from vieweratlas.lake.store import is_not_found
+
+        if is_not_found(exc):
+            return None
+        raise
 
 
 def discard(lake: Lake, txid: str) -> None:
@@ -264,7 +268,7 @@ def staging_in_use(lake: Lake, txid: str, now: datetime | None = None) -> bool:
             return False
         return owner_alive(folder / LOCK_NAME)
     infos: Any = lake.fs.get_file_info(
-        pafs.FileSelector(lake.path(STAGING_DIR, txid), recursive=True)
+        pafs.FileSelector(lake.path(STAGING_DIR, txid), recursive=True, allow_not_found=True)
     )
     newest = max((i.mtime for i in infos if i.mtime is not None), default=None)
     if newest is None:

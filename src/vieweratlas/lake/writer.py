@@ -59,6 +59,7 @@ from vieweratlas.lake.txn import (
     staging_path,
     write_record,
 )
+from vieweratlas.platforms import PLATFORMS
 
 if TYPE_CHECKING:
     from vieweratlas.lake.store import Lake
@@ -161,13 +162,17 @@ class Stage:
         if missing:
             raise LakeError(f"{spec.name}: rows lack column(s) {', '.join(missing)}")
         columns = []
+        keep_case = _keeps_case(batch)
         for f in self.schema:
             col = batch.column(f.name)
             try:
                 if pa.types.is_dictionary(col.type):
                     col = col.cast(col.type.value_type)
                 if f.name in spec.lower or f.name == "platform":
-                    col = pc.utf8_lower(pc.utf8_trim_whitespace(col.cast(pa.string())))
+                    trimmed = pc.utf8_trim_whitespace(col.cast(pa.string()))
+                    col = pc.utf8_lower(trimmed)
+                    if keep_case is not None and f.name != "platform":
+                        col = pc.if_else(keep_case, trimmed, col)
                 col = col.cast(f.type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                 problem = " ".join(str(exc).split())[:160]
@@ -192,15 +197,16 @@ class Stage:
         batch = batch.take(pa.array(order))
         starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
         ends = np.append(starts[1:], len(key))
-        number = self._batches
-        self._writer.write_batch(batch)
-        self._batches += 1
         sorted_bucket = bucket[order]
         sorted_codes = codes[order]
+        # One spilled record batch per (platform, hour) run: a commit later reads back only
+        # the runs of one group, so its memory is one group whatever the input's size.
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
             k = (names[int(sorted_codes[s])], int(sorted_bucket[s]))
-            self._buckets.setdefault(k, []).append((number, s, e - s))
+            self._writer.write_batch(batch.slice(s, e - s))
+            self._buckets.setdefault(k, []).append((self._batches, 0, e - s))
             self._counts[k] = self._counts.get(k, 0) + e - s
+            self._batches += 1
 
     # ------------------------------------------------------------------ commit
 
@@ -243,7 +249,9 @@ class Stage:
         groups = self.groups()
         if not groups and not retire:
             return WriteResult(self.spec.name, self.rows, 0)
-        source = pa.ipc.open_file(pa.memory_map(str(self._spill)))
+        # Read (not memory-mapped): the pages of one group are freed after it, so resident
+        # memory does not grow with the size of the whole input.
+        source = pa.ipc.open_file(pa.OSFile(str(self._spill)))
         con = session(memory_limit=self.memory_limit, spill_dir=self._dir / "spill")
         try:
             txid = new_txid()
@@ -420,3 +428,17 @@ def sweep_temp(tmp: str | None = None) -> int:
         log.info("removed staging folder %s left by a writer that died", folder)
         removed += 1
     return removed
+
+
+def _keeps_case(batch: pa.RecordBatch) -> pa.Array | None:
+    """Rows whose names keep their case: those of case-sensitive platforms (platforms.py;
+    a YouTube channel id lower-cased is no longer the id). None when there are none."""
+    sensitive = [p.name for p in PLATFORMS.values() if not p.case_insensitive]
+    if not sensitive or "platform" not in batch.schema.names:
+        return None
+    platform = batch.column("platform")
+    if pa.types.is_dictionary(platform.type):
+        platform = platform.cast(platform.type.value_type)
+    lowered = pc.utf8_lower(pc.utf8_trim_whitespace(platform.cast(pa.string())))
+    mask = pc.fill_null(pc.is_in(lowered, value_set=pa.array(sensitive)), False)
+    return mask if pc.any(mask).as_py() else None

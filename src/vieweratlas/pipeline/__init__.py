@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vieweratlas.analysis.creators import merge_creators
 from vieweratlas.analysis.graph import ChannelGraph
 from vieweratlas.config import Settings
 from vieweratlas.engines import get_engine
@@ -59,10 +60,15 @@ def build_graph(
     lake: Lake, settings: Settings, *, timings: Timings | None = None, engine: str | None = None
 ) -> ChannelGraph:
     """Step one: the channel graph of the configured window, by ``engine`` (default: the
-    ``analysis.engine`` setting)."""
-    return get_engine(engine or settings.analysis.engine).build(
+    ``analysis.engine`` setting), with the channels of one creator merged into one node
+    where the lake has a creator map (``import creators``)."""
+    graph = get_engine(engine or settings.analysis.engine).build(
         lake, settings, timings or Timings()
     )
+    creators = lake.read("creators", columns=["creator", "platform", "channel"])
+    if creators.num_rows:
+        graph = merge_creators(graph, creators, weight=settings.analysis.weight)
+    return graph
 
 
 def analyze(

@@ -34,6 +34,7 @@ class RunTables:
     counts: dict[str, int] = field(default_factory=dict)
     memberships: pa.Table | None = None  # platform, channel, community, label, share
     unplaced: pa.Table | None = None  # platform, channel, viewers, reason
+    seconds: dict[str, float] = field(default_factory=dict)  # parts of the structure step
 
 
 def find_communities(
@@ -94,6 +95,7 @@ def find_communities(
         counts,
         memberships=ties,
         unplaced=unplaced,
+        seconds=found.seconds,
     )
 
 

@@ -111,6 +111,7 @@ def summarize(
             ),
         },
         "unplaced": _unplaced_summary(tables),
+        "communities_timings": tables.seconds,
         "bots": {
             "removed": graph.bots.num_rows,
             "by_reason": graph.bot_reasons,

@@ -6,6 +6,7 @@ Pure; :mod:`vieweratlas.pipeline.communities` turns the result into the run's ta
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +15,7 @@ import scipy.sparse as sp
 from vieweratlas.analysis.communities import UNCLUSTERED
 from vieweratlas.analysis.consensus import detect_with_confidence
 from vieweratlas.analysis.graph import ChannelGraph
-from vieweratlas.analysis.hierarchy import subcommunities
+from vieweratlas.analysis.hierarchy import refine_within, subcommunities
 from vieweratlas.analysis.memberships import (
     Memberships,
     excess_attention,
@@ -48,6 +49,7 @@ class Structure:
     modularity: float
     merged: int
     moved: int  # channels the viewer vote moved to another community
+    seconds: dict[str, float]  # time per part (for the summary; no effect on results)
 
 
 def find_structure(graph: ChannelGraph, cfg: AnalysisSettings) -> Structure:
@@ -60,6 +62,7 @@ def find_structure(graph: ChannelGraph, cfg: AnalysisSettings) -> Structure:
             "(lower analysis.overlap_threshold / analysis.significance, or widen "
             "--since/--until)"
         )
+    clock = _Clock()
     found = detect_with_confidence(
         graph.subgraph(connected),
         algorithm=cfg.algorithm,
@@ -68,6 +71,7 @@ def find_structure(graph: ChannelGraph, cfg: AnalysisSettings) -> Structure:
         min_size=cfg.min_community_size,
         runs=cfg.consensus_runs,
     )
+    clock.lap("consensus")
     membership = np.full(graph.n, UNCLUSTERED, dtype=np.int32)
     membership[connected] = found.partition.membership
     confidence = np.full(graph.n, np.nan)
@@ -81,6 +85,7 @@ def find_structure(graph: ChannelGraph, cfg: AnalysisSettings) -> Structure:
         membership, moved = refine(excess, noise, membership, min_z=0.0)
         if moved.any():  # memberships against the communities as they now are
             excess, noise = _excess(graph, membership, cfg)
+    clock.lap("placement_and_vote")
     ties = memberships(
         excess, noise, membership, min_share=cfg.bridge_share, min_z=cfg.bridge_min_z
     )
@@ -89,6 +94,7 @@ def find_structure(graph: ChannelGraph, cfg: AnalysisSettings) -> Structure:
     share_own = np.full(graph.n, np.nan)
     share_own[ties.channel[own]] = ties.share[own]
     confidence[attached] = share_own[attached]
+    clock.lap("memberships")
     hierarchy = subcommunities(
         graph,
         membership,
@@ -98,6 +104,14 @@ def find_structure(graph: ChannelGraph, cfg: AnalysisSettings) -> Structure:
         min_size=cfg.min_community_size,
         min_modularity=cfg.sub_min_modularity,
     )
+    if cfg.refine_by_viewers and graph.incidence is not None:
+        k = int(membership.max(initial=-1)) + 1
+        sub_excess, _ = excess_attention(
+            _weights(graph.incidence, cfg),
+            np.where(hierarchy.subcommunity >= k, hierarchy.subcommunity - k, UNCLUSTERED),
+        )
+        hierarchy, _ = refine_within(sub_excess, hierarchy, membership)
+    clock.lap("subcommunities")
     return Structure(
         membership=membership,
         attached=attached,
@@ -110,7 +124,21 @@ def find_structure(graph: ChannelGraph, cfg: AnalysisSettings) -> Structure:
         modularity=found.partition.modularity,
         merged=found.partition.merged,
         moved=int(moved.sum()),
+        seconds=clock.seconds,
     )
+
+
+class _Clock:
+    """Seconds per part of the structure step, for the summary."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self._last, 4)
+        self._last = now
 
 
 def _weights(incidence: sp.csr_matrix, cfg: AnalysisSettings) -> sp.spmatrix:

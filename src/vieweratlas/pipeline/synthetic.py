@@ -10,6 +10,7 @@ import pyarrow.csv as pacsv
 from vieweratlas.analysis.quality import nmi
 from vieweratlas.csvsafe import safe_csv_bytes
 from vieweratlas.lake import Lake
+from vieweratlas.lake.schema import creator_rows
 from vieweratlas.synth import SynthData
 
 
@@ -17,6 +18,8 @@ def write_synthetic(lake: Lake, data: SynthData) -> dict[str, int]:
     """Write a generated data set and its planted truth (``synthetic/``) into the lake."""
     presence = lake.write("presence", data.presence)
     channels = lake.write("channels", data.channels)
+    if data.creators is not None and data.creators.num_rows:
+        lake.write("creators", creator_rows(data.creators))
     lake.write_bytes("synthetic/truth.csv", safe_csv_bytes(data.truth))
     lake.write_bytes("synthetic/manifest.json", data.manifest_json())
     return {"presence_rows": presence.rows_written, "channel_rows": channels.rows_written}

@@ -5,8 +5,8 @@ midnight UTC) goes through the three steps of :mod:`vieweratlas.pipeline` (pictu
 request) and is published into the lake's ``tracking/windows/<key>/`` — a small lake of its
 own with one run — and into ``--out/windows/<window>/``. The key is the window, a hash of
 the analysis settings and a fingerprint of the data (the names of the presence files of the
-window's days and of the channel files up to its end; lake file names are derived from their
-rows, so new rows mean new names). A later ``track`` over the same or a longer range reuses
+window's days and of the channel files up to its end; data files are named by the SHA-256 of
+their bytes, so new rows mean new names). A later ``track`` over the same or a longer range reuses
 every window whose key it finds: a daily schedule analyses one new window a day.
 
 The windows' communities are then matched into lineages
@@ -41,7 +41,6 @@ from vieweratlas.csvsafe import safe_csv_bytes
 from vieweratlas.errors import AnalysisError
 from vieweratlas.fileio import atomic_file
 from vieweratlas.lake import Lake
-from vieweratlas.lake.schema import TABLES
 from vieweratlas.runs import Run, list_runs
 from vieweratlas.timings import Timings
 
@@ -118,19 +117,20 @@ def plan_windows(start: datetime, end: datetime, every: timedelta) -> list[Windo
 
 
 def _partitions(lake: Lake, table: str, platforms: tuple[str, ...]) -> list[tuple[str, date]]:
-    """(file, day) of every file of ``table`` (on ``platforms``, all when empty)."""
+    """(file, day) of every visible data file of ``table`` (on ``platforms``, all when
+    empty). File names carry the SHA-256 of their bytes: new rows, new names."""
     out = []
-    for rel in lake.list_files(TABLES[table].path, suffix=".parquet"):
-        m = _PART_RE.search(rel)
+    for f in lake.data_files(table):
+        m = _PART_RE.search(f.partition + "/")
         if m and (not platforms or m.group(1) in platforms):
-            out.append((rel, date.fromisoformat(m.group(2))))
+            out.append((f.rel, date.fromisoformat(m.group(2))))
     return out
 
 
 def data_range(lake: Lake, settings: Settings, every: timedelta, now: datetime) -> list[Window]:
     """The windows to track: from ``analysis.since`` (or the first day with presence) to
-    ``analysis.until`` (or the last day with presence), only whole windows before ``now``
-    unless ``track.partial``."""
+    ``analysis.until`` (or the last day with presence); only windows that ended by ``now``
+    and by ``analysis.until`` unless ``track.partial``."""
     cfg = settings.analysis
     days = sorted({d for _, d in _partitions(lake, "presence", cfg.platforms)})
     if not days:
@@ -138,8 +138,9 @@ def data_range(lake: Lake, settings: Settings, every: timedelta, now: datetime) 
     start = cfg.since or datetime.combine(days[0], datetime.min.time(), UTC)
     end = cfg.until or datetime.combine(days[-1], datetime.min.time(), UTC) + timedelta(days=1)
     windows = plan_windows(start, end, every)
-    if not settings.track.partial:
-        windows = [w for w in windows if w.end <= now]
+    if not settings.track.partial:  # whole windows only: ended before now (and --until)
+        limit = min(now, cfg.until) if cfg.until else now
+        windows = [w for w in windows if w.end <= limit]
     if not windows:
         raise AnalysisError(
             f"track: no whole window of {every} in the data before {now:%Y-%m-%d %H:%M} UTC "

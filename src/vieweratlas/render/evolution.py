@@ -57,7 +57,7 @@ def evolution_data(
     shown = sorted(peak, key=lambda x: (-peak[x], x))[:top]
     shown_set = set(shown)
     mapped = np.where(np.isin(ids, list(shown_set)), ids, OTHER)
-    order = sorted(shown, key=lambda x: (first[x], x))
+    order = _stacking(shown, first, ids, win, chan)
     blocks = []
     for w in range(len(windows)):
         u, c = np.unique(mapped[win == w], return_counts=True)
@@ -93,6 +93,31 @@ def evolution_data(
         "flows": flows,
         "min_flow": min_flow,
     }
+
+
+def _stacking(
+    shown: list[int], first: dict[int, int], ids: np.ndarray, win: np.ndarray, chan: np.ndarray
+) -> list[int]:
+    """Top-to-bottom order of the shown lineages: those of the first window by id, then each
+    new lineage right below the lineage most of its channels came from (a split's pieces
+    stay side by side), or at the bottom when it came from nowhere (a birth)."""
+    order: list[int] = []
+    for lin in sorted(shown, key=lambda x: (first[x], x)):
+        w = first[lin]
+        source = None
+        if w > 0:
+            here = (win == w) & (ids == lin)
+            _, ia, _ = np.intersect1d(chan[win == w - 1], chan[here], return_indices=True)
+            before = ids[win == w - 1][ia]
+            before = before[np.isin(before, order)]
+            if len(before):
+                u, c = np.unique(before, return_counts=True)
+                source = int(u[np.argmax(c)])
+        if source is None:
+            order.append(lin)
+        else:
+            order.insert(order.index(source) + 1, lin)
+    return order
 
 
 def write_evolution(folder: Path, data: dict[str, Any]) -> list[str]:

@@ -35,7 +35,7 @@ from vieweratlas.render.html import embed_json
 from vieweratlas.web import pages
 from vieweratlas.web import params as p
 from vieweratlas.web.security import COOKIE, Guard
-from vieweratlas.web.source import DataSource, NotFound
+from vieweratlas.web.source import DataSource, NotFound, Unreadable
 
 log = logging.getLogger(__name__)
 
@@ -99,19 +99,25 @@ def create_app(settings: Settings, options: WebOptions | None = None) -> Starlet
     ) -> tuple[Callable[[Request], Any], Callable[[Request], Any]]:
         """The HTML route and its JSON twin for one page builder."""
 
+        def respond(request: Request, as_json: bool) -> Response:
+            """Build and render in one worker-thread call (one hand-off per request)."""
+            context = build(request)
+            if as_json:
+                return JSONResponse(context)
+            pinned = request.query_params.get("run")
+            context["pin"] = f"?run={pinned}" if pinned else ""
+            context["pin_amp"] = f"&run={pinned}" if pinned else ""
+            return render(template, context)
+
         async def run(request: Request, as_json: bool) -> Response:
             try:
-                context = await run_in_threadpool(build, request)
-                if as_json:
-                    return JSONResponse(context)
-                pinned = request.query_params.get("run")
-                context["pin"] = f"?run={pinned}" if pinned else ""
-                context["pin_amp"] = f"&run={pinned}" if pinned else ""
-                return await run_in_threadpool(render, template, context)
+                return await run_in_threadpool(respond, request, as_json)
             except p.BadRequest as exc:
                 return error(request, 400, str(exc))
             except NotFound as exc:
                 return error(request, 404, str(exc))
+            except Unreadable as exc:
+                return error(request, 500, str(exc))
 
         async def html_route(request: Request) -> Response:
             return await run(request, False)

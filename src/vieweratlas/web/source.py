@@ -15,6 +15,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pyarrow as pa
+
 from vieweratlas.errors import LakeError, VieweratlasError
 from vieweratlas.lake import Lake
 from vieweratlas.runs import RUN_ID_RE, RunInfo, list_runs, open_run
@@ -23,13 +25,17 @@ from vieweratlas.web.tracking import Tracking, find_tracking
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DataSource", "NotFound"]
+__all__ = ["DataSource", "NotFound", "Unreadable"]
 
 T = TypeVar("T")
 
 
 class NotFound(VieweratlasError):
     """The thing a request names (run, channel, community, file) does not exist."""
+
+
+class Unreadable(VieweratlasError):
+    """A run exists but its files cannot be read as tables (damaged or foreign files)."""
 
 
 class _Timed:
@@ -100,6 +106,10 @@ class DataSource:
                 data = RunData(open_run(self.lake, run_id))
             except LakeError as exc:
                 raise NotFound(str(exc)) from exc
+            except (pa.ArrowException, OSError, ValueError, KeyError) as exc:
+                log.warning("run %s unreadable: %s", run_id, exc)
+                first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+                raise Unreadable(f"run {run_id} cannot be read: {first}") from exc
             with self._lock:
                 self._runs[run_id] = data
                 while len(self._runs) > self._cache_runs:

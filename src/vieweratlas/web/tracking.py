@@ -1,9 +1,10 @@
 """Tracking outputs for the dashboard: lineages across windows, their events, the alluvial.
 
 ``vieweratlas track`` writes ``lineage.csv`` (window, platform, channel, lineage) and
-``events.csv`` (window, event, lineage, detail). :func:`find_tracking` is the one place that
-knows where they live in the lake (the newest ``tracking/<track-id>/``); everything else
-takes a :class:`Tracking`. :func:`alluvial` is pure: tables in, shapes out (the template
+``events.csv`` (window, event, lineage, detail) and publishes them to ``tracking/latest/``
+in the lake. :func:`find_tracking` is the one place that knows where they live (that
+folder, else the last ``tracking/<name>/`` holding a ``lineage.csv``); everything else takes
+a :class:`Tracking`. :func:`alluvial` is pure: tables in, shapes out (the template
 draws them as SVG, no JavaScript).
 """
 
@@ -23,12 +24,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from vieweratlas.lake import Lake
+from vieweratlas.pipeline.track import LATEST_DIR
 
 log = logging.getLogger(__name__)
 
 __all__ = ["TRACKING_DIR", "Alluvial", "Tracking", "alluvial", "find_tracking"]
 
-TRACKING_DIR = "tracking"
+TRACKING_DIR = posixpath.dirname(LATEST_DIR)  # "tracking"
 LINEAGE_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _TEXT = pacsv.ConvertOptions(
     column_types={
@@ -120,7 +122,7 @@ def find_tracking(lake: Lake) -> Tracking | None:
     )
     if not found:
         return None
-    folder = found[-1]
+    folder = LATEST_DIR if LATEST_DIR in found else found[-1]
     try:
         lineage = _read_csv(
             lake, f"{folder}/lineage.csv", ("window", "platform", "channel", "lineage")

@@ -136,7 +136,7 @@ def test_sigkill_loses_only_the_open_window_and_restart_adds_no_duplicates(
     assert set(first) <= set(final)
     assert "lastword" in {user for _, _, user in final}
     text = log.read_text()
-    assert "not a Twitch login" in text and "window" in text
+    assert "not a twitch channel name" in text and "window" in text
     assert SECRET not in text
 
 

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vieweratlas.lake.schema import PRESENCE, TS
+from vieweratlas.platforms import PLATFORMS
 
 
 def bucket_comments(
@@ -30,8 +31,10 @@ def bucket_comments(
     """Presence rows (lake schema plus ``platform``) for one channel's comments.
 
     ``offsets_s`` are seconds from ``start`` (negative offsets are clamped to bucket 0);
-    ``users`` are logins (lower-cased here); ``user_ids`` optional, same length.
+    ``users`` are logins (lower-cased here where the platform ignores case);
+    ``user_ids`` optional, same length.
     """
+    folds = PLATFORMS[platform].case_insensitive if platform in PLATFORMS else True
     if start.tzinfo is None:
         raise ValueError("start must be timezone-aware")
     offsets = np.asarray(offsets_s, dtype=np.float64)
@@ -48,7 +51,9 @@ def bucket_comments(
     table = pa.table(
         {
             "ts": pa.array(bucket_us, TS),
-            "user": pc.utf8_lower(pa.array(users, pa.string())),
+            "user": pc.utf8_lower(pa.array(users, pa.string()))
+            if folds
+            else pa.array(users, pa.string()),
             "user_id": pa.array(user_ids, pa.string()),
         }
     )
@@ -57,7 +62,7 @@ def bucket_comments(
     out = pa.table(
         {
             "ts": grouped["ts"],
-            "channel": pa.array([channel.lower()] * n, pa.string()),
+            "channel": pa.array([channel.lower() if folds else channel] * n, pa.string()),
             "user": grouped["user"],
             "user_id": grouped["user_id_max"],
             "source": pa.array([source] * n, pa.string()),

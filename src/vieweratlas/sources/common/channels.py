@@ -1,8 +1,8 @@
-"""Where the live collector gets its channel list: a file, or the Helix top N.
+"""Where the live collectors get their channel lists: a file, or a platform's top N.
 
-Every name is untrusted: it is lower-cased and checked against Twitch's login rule
-(``^[a-z0-9_]{1,25}$``) before it can reach an IRC line; bad names are skipped with a
-warning naming where they came from.
+Every name is untrusted: it is checked against its platform's one login rule
+(:mod:`vieweratlas.platforms`; Twitch by default) before it can reach a protocol line or
+a URL; bad names are skipped with a warning naming where they came from.
 """
 
 from __future__ import annotations
@@ -37,7 +37,14 @@ class ChannelSource(Protocol):
     async def fetch(self) -> list[str]: ...
 
 
-def validate_channels(names: Iterable[str], origin: str) -> list[str]:
+_LABEL = {"twitch": "Twitch", "kick": "Kick", "youtube": "YouTube"}
+
+
+def _label(platform: Platform) -> str:
+    return _LABEL.get(platform.name, platform.name)
+
+
+def validate_channels(names: Iterable[str], origin: str, platform: Platform = TWITCH) -> list[str]:
     """Valid, lower-cased, de-duplicated logins in input order; warns about the others.
 
     ``origin`` names the source in warnings (``channels.txt``); item ``i`` is reported as
@@ -46,9 +53,9 @@ def validate_channels(names: Iterable[str], origin: str) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
     for i, name in enumerate(names, start=1):
-        login = TWITCH.normalize(name) if isinstance(name, str) else None
+        login = platform.normalize(name) if isinstance(name, str) else None
         if login is None:
-            log.warning("%s:%d: skipping %.40r: not a Twitch login", origin, i, name)
+            log.warning("%s:%d: skipping %.40r: not a %s login", origin, i, name, _label(platform))
             continue
         if login not in seen:
             seen.add(login)
@@ -62,11 +69,12 @@ class FileChannelSource:
     The file is re-read on every fetch, so editing it changes what is collected.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, platform: Platform = TWITCH) -> None:
         self.path = Path(path)
+        self.platform = platform
 
     def _read(self) -> list[str]:
-        return read_channel_list(self.path)
+        return read_channel_list(self.path, self.platform)
 
     async def fetch(self) -> list[str]:
         return await asyncio.to_thread(self._read)
@@ -116,8 +124,8 @@ def read_channel_list(
 class StaticChannelSource:
     """A fixed list (tests, scripts); validated like any other source."""
 
-    def __init__(self, channels: Iterable[str]) -> None:
-        self.channels = validate_channels(channels, "channels")
+    def __init__(self, channels: Iterable[str], platform: Platform = TWITCH) -> None:
+        self.channels = validate_channels(channels, "channels", platform)
 
     async def fetch(self) -> list[str]:
         return list(self.channels)
@@ -126,12 +134,13 @@ class StaticChannelSource:
 class ValidatedSource:
     """Wraps a source whose names come from elsewhere (an API) and validates them."""
 
-    def __init__(self, inner: ChannelSource, origin: str) -> None:
+    def __init__(self, inner: ChannelSource, origin: str, platform: Platform = TWITCH) -> None:
         self.inner = inner
         self.origin = origin
+        self.platform = platform
 
     async def fetch(self) -> list[str]:
-        return validate_channels(await self.inner.fetch(), self.origin)
+        return validate_channels(await self.inner.fetch(), self.origin, self.platform)
 
 
 def channel_source(

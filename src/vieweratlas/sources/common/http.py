@@ -1,13 +1,14 @@
-"""HTTP plumbing shared by the Helix and GraphQL adapters.
+"""HTTP plumbing shared by the platform adapters (Helix, GraphQL, Kick, YouTube).
 
-One place decides how we behave towards Twitch: rate limits from the ``Ratelimit-Limit /
+One place decides how we behave towards a platform: rate limits from the ``Ratelimit-Limit /
 -Remaining / -Reset`` headers are honoured before the next call, a 429 waits until the reset
 time, 5xx answers and timeouts are retried with exponential backoff a bounded number of
 times, every attempt has an overall deadline (sending, waiting and reading the whole body:
 a server that trickles its answer a byte at a time gets a timeout like one that says
 nothing, so a call ends after at most ``attempts × (deadline + backoff)``), and every body
 is validated into a typed record (a malformed body is a one-line
-:class:`~vieweratlas.errors.TwitchError`). Time is a parameter (:class:`Clock`) so tests
+:class:`~vieweratlas.errors.TwitchError` by default; adapters of other platforms pass their
+own error class). Time is a parameter (:class:`Clock`) so tests
 never really wait.
 """
 
@@ -23,7 +24,7 @@ from typing import Protocol, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from vieweratlas.errors import TwitchError, scrub, shorten
+from vieweratlas.errors import TwitchError, VieweratlasError, scrub, shorten
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +133,12 @@ class Transport:
         deadline: float = DEADLINE,
         transport: httpx.AsyncBaseTransport | None = None,
         max_body: int = MAX_BODY,
+        error: type[VieweratlasError] = TwitchError,
+        user_agent: str = "vieweratlas",
     ) -> None:
         self.max_body = max_body
         self.deadline = deadline
+        self.error = error
         self.clock: Clock = clock or SystemClock()
         self.policy = policy or RetryPolicy()
         self.limiter = RateLimiter()
@@ -142,7 +146,7 @@ class Transport:
             timeout=timeout,
             transport=transport,
             follow_redirects=False,
-            headers={"User-Agent": "vieweratlas"},
+            headers={"User-Agent": user_agent},
         )
 
     async def aclose(self) -> None:
@@ -162,7 +166,7 @@ class Transport:
             async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) > self.max_body:
-                    raise TwitchError(
+                    raise self.error(
                         f"{what}: response larger than {self.max_body:,} bytes, refused"
                     )
         finally:
@@ -191,14 +195,14 @@ class Transport:
                     response = await self._fetch(what, build())
             except (httpx.TimeoutException, TimeoutError):
                 if last:
-                    raise TwitchError(
+                    raise self.error(
                         f"{what}: timed out {policy.attempts} times, giving up"
                     ) from None
                 await self._sleep(policy.delay(attempt), f"{what} timed out")
                 continue
             except httpx.TransportError as exc:
                 if last:
-                    raise TwitchError(
+                    raise self.error(
                         f"{what}: cannot connect ({type(exc).__name__}) after "
                         f"{policy.attempts} attempts"
                     ) from None
@@ -209,7 +213,7 @@ class Transport:
             if status == 429:
                 await response.aread()
                 if last:
-                    raise TwitchError(f"{what}: still rate limited after {attempt} attempts")
+                    raise self.error(f"{what}: still rate limited after {attempt} attempts")
                 reset = self.limiter.reset
                 wait = reset - self.clock.time() if reset is not None else policy.delay(attempt)
                 await self._sleep(max(wait, 0.0), f"{what}: HTTP 429")
@@ -217,28 +221,35 @@ class Transport:
             if status >= 500:
                 await response.aread()
                 if last:
-                    raise TwitchError(f"{what}: HTTP {status} after {attempt} attempts")
+                    raise self.error(f"{what}: HTTP {status} after {attempt} attempts")
                 await self._sleep(policy.delay(attempt), f"{what}: HTTP {status}")
                 continue
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def parse(response: httpx.Response, model: type[M], what: str) -> M:
-    """Validate a JSON body into ``model``; anything else is a one-line TwitchError."""
+def parse(
+    response: httpx.Response,
+    model: type[M],
+    what: str,
+    error: type[VieweratlasError] = TwitchError,
+) -> M:
+    """Validate a JSON body into ``model``; anything else is a one-line ``error``."""
     try:
         data = response.json()
     except (ValueError, RecursionError):
-        raise TwitchError(
-            f"{what}: answered with invalid JSON (HTTP {response.status_code})"
-        ) from None
-    return validate(data, model, what)
+        raise error(f"{what}: answered with invalid JSON (HTTP {response.status_code})") from None
+    return validate(data, model, what, error)
 
 
-def validate(data: object, model: type[M], what: str) -> M:
+def validate(
+    data: object, model: type[M], what: str, error: type[VieweratlasError] = TwitchError
+) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "body"
-        raise TwitchError(f"{what}: unexpected response at {where}: {err['msg']}") from None
+        raise error(f"{what}: unexpected response at {where}: {err['msg']}") from None
+    except RecursionError:
+        raise error(f"{what}: response nested too deeply") from None

@@ -86,9 +86,12 @@ class Window:
 class PresenceWindows:
     """Observations grouped by window; closed windows are taken out and made into tables."""
 
-    def __init__(self, interval: timedelta, *, platform: str = "twitch") -> None:
+    def __init__(
+        self, interval: timedelta, *, platform: str = "twitch", source: str = "irc"
+    ) -> None:
         self.interval = interval
         self.platform = platform
+        self.source = source
         self._windows: dict[datetime, Window] = {}
         self._current: tuple[datetime, datetime, Window] | None = None
 
@@ -169,7 +172,7 @@ class PresenceWindows:
             seen.via |= old.via
 
     def tables(self, start: datetime, window: Window) -> tuple[pa.Table, pa.Table]:
-        """(presence, irc_seen) rows of one taken window, with ``platform``."""
+        """(presence, seen) rows of one taken window, with ``platform`` and ``source``."""
         rows = window.merged()
         n = len(rows)
         # One pass in insertion order (the lake sorts on write); constants via Arrow repeat.
@@ -186,7 +189,7 @@ class PresenceWindows:
                 "channel": channels,
                 "user": users,
                 "user_id": pa.array([v.user_id for v in seen_rows], pa.string()),
-                "source": pa.repeat(pa.scalar("irc", pa.string()), n),
+                "source": pa.repeat(pa.scalar(self.source, pa.string()), n),
                 "messages": pa.array([min(v.messages, 2**31 - 1) for v in seen_rows], pa.int32()),
                 "platform": platform,
             }

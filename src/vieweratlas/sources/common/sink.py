@@ -1,0 +1,163 @@
+"""Presence windows → the lake, for the chat collectors that only see messages (Kick, YouTube).
+
+:class:`WindowWriter` owns a :class:`~vieweratlas.sources.common.windows.PresenceWindows`
+and writes each window once it has closed (``flush()``), or every window including the open
+one (``flush(everything=True)``, on SIGTERM or at the end of a run). Writes run in a worker
+thread; a failed write puts the window back for the next flush. ``after_write(start)`` runs
+in the same thread right after a window's presence is in the lake (the Kick receiver records
+the delivery ids of that window there). :func:`run_windows` is the loop every collector
+shares: wake at each window boundary, flush, stop on request or after a duration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from vieweratlas.errors import LakeError
+from vieweratlas.lake import Lake
+from vieweratlas.sources.common.windows import PresenceWindows, Window, window_start
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ChatStats:
+    """Running counters of a chat collector (mutated as messages arrive)."""
+
+    messages: int = 0
+    rejected: int = 0  # deliveries refused (bad signature, stale, replayed)
+    malformed: int = 0  # frames or pages of a shape we do not know
+    reconnects: int = 0
+    windows_flushed: int = 0
+    rows_written: int = 0
+
+
+@dataclass(frozen=True)
+class ChatStatus:
+    """A snapshot for status displays."""
+
+    what: str  # e.g. "kick webhook", "youtube"
+    channels: int
+    connected: int
+    messages: int
+    users_open_window: int
+    rejected: int
+    malformed: int
+    reconnects: int
+    windows_flushed: int
+    rows_written: int
+
+
+class WindowWriter:
+    """Writes closed windows of ``windows`` to ``lake`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        lake: Lake,
+        windows: PresenceWindows,
+        stats: ChatStats,
+        *,
+        now: Callable[[], datetime],
+        after_write: Callable[[datetime], None] | None = None,
+    ) -> None:
+        self.lake = lake
+        self.windows = windows
+        self.stats = stats
+        self.now = now
+        self.after_write = after_write
+        self._lock = asyncio.Lock()
+
+    def open_users(self) -> int:
+        return self.windows.users_in(window_start(self.now(), self.windows.interval))
+
+    async def flush(self, *, everything: bool = False) -> int:
+        """Write closed windows (all with ``everything``); returns new presence rows."""
+        async with self._lock:
+            before = None if everything else window_start(self.now(), self.windows.interval)
+            written = 0
+            for start, window in self.windows.take(before):
+                if not len(window):
+                    continue
+                try:
+                    rows = await asyncio.to_thread(self._write, start, window)
+                except (LakeError, OSError) as exc:
+                    log.error("window %s: lake write failed, will retry: %s", start, exc)
+                    self.windows.restore(start, window)
+                    if everything:
+                        raise
+                    continue
+                written += rows
+                self.stats.windows_flushed += 1
+                self.stats.rows_written += rows
+                log.info(
+                    "%s window %s flushed: %d new rows",
+                    self.windows.platform,
+                    start.isoformat(),
+                    rows,
+                )
+            return written
+
+    def _write(self, start: datetime, window: Window) -> int:
+        presence, _ = self.windows.tables(start, window)
+        result = self.lake.write("presence", presence)
+        if self.after_write is not None:
+            self.after_write(start)
+        return result.rows_written
+
+
+async def run_windows(
+    writer: WindowWriter,
+    stop: asyncio.Event,
+    *,
+    duration: timedelta | None = None,
+    tick: Callable[[], object] | None = None,
+) -> None:
+    """Flush at every window boundary until ``stop`` is set or ``duration`` has passed.
+
+    The open window is *not* flushed here: the caller does that after stopping its
+    transports (``writer.flush(everything=True)``), so nothing arrives after the last write.
+    """
+    deadline = None if duration is None else time.monotonic() + duration.total_seconds()
+    interval = writer.windows.interval
+    while not stop.is_set():
+        now = writer.now()
+        wait = (window_start(now, interval) + interval - now).total_seconds()
+        if deadline is not None:
+            wait = min(wait, deadline - time.monotonic())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=max(wait, 0.0) + 0.001)
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        if tick is not None:
+            tick()
+        await writer.flush()
+
+
+def install_stop_signals(stop: asyncio.Event) -> Callable[[], None]:
+    """SIGTERM/SIGINT set ``stop`` (the caller then flushes the open window); returns a
+    function that removes the handlers again."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+
+    def on_signal(sig: int) -> None:
+        log.info("signal %d: flushing the open window and stopping", sig)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, on_signal, sig)
+            installed.append(sig)
+
+    def remove() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+    return remove
