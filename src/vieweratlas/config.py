@@ -143,6 +143,12 @@ class TwitchSettings(_Section):
     login: str | None = Field(
         None, description="IRC nick (account login) used with oauth_token; unused anonymously."
     )
+    request_deadline: PositiveDuration = Field(
+        timedelta(seconds=60),
+        description="Longest one HTTP request to Twitch (token, Helix, GraphQL) may take, "
+        "whole body included; slower counts as a timeout and is retried a bounded number "
+        "of times.",
+    )
 
 
 class KickSettings(_Section):

@@ -18,6 +18,8 @@ traceback.
 
 from __future__ import annotations
 
+import re
+
 
 class VieweratlasError(Exception):
     """Base class: a user-facing error with a one-line message."""
@@ -88,6 +90,16 @@ def shorten(text: str, limit: int = MESSAGE_LIMIT) -> str:
     ``…`` marking a cut. The one way messages quote outside text."""
     flat = " ".join(text[: limit * 4 + 64].split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def scrub(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with every secret (any letter case) replaced by ``***``: run it on outside
+    text (server messages, error bodies) before logging or quoting it, and before cutting
+    it, so a cut never leaves part of a secret."""
+    for secret in secrets:
+        if secret:
+            text = re.sub(re.escape(secret), "***", text, flags=re.IGNORECASE)
+    return text
 
 
 def first_line(exc: BaseException, limit: int = MESSAGE_LIMIT) -> str:

@@ -34,8 +34,12 @@ def start_writer(lake: Path, seed: int) -> subprocess.Popen[str]:
 
 def wait_for_temp_file(lake: Path, proc: subprocess.Popen[str], deadline: float) -> bool:
     while time.monotonic() < deadline and proc.poll() is None:
-        if any(p.name.startswith(".tmp-") for p in lake.rglob("*")):
-            return True
+        try:
+            if any(p.name.startswith(".tmp-") or p.parent.name == "_staging"
+                   for p in lake.rglob("*")):  # fmt: skip
+                return True
+        except FileNotFoundError:  # a staging folder went away while listing: look again
+            continue
         time.sleep(0.002)  # polling a condition, not timing the test
     return False
 

@@ -72,6 +72,7 @@ BUCKET = timedelta(hours=1)
 EARLIEST = datetime(2005, 1, 1, tzinfo=UTC)  # before any streaming platform
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 STAGE_PREFIX = "vieweratlas-stage-"
+NEW_STAGE_PREFIX = "vieweratlas-newstage-"  # being created: its lock not taken yet
 _US = 1_000_000
 _BUCKET_US = int(BUCKET.total_seconds()) * _US
 
@@ -109,9 +110,7 @@ class Stage:
         self.memory_limit = memory_limit
         self.target_rows = target_rows
         sweep_temp()
-        self._dir = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX))
-        self._lock = hold_lock(self._dir / LOCK_NAME)
-        self._lock.__enter__()
+        self._dir, self._lock = _locked_stage_dir()
         self.schema = pa.schema([*spec.schema, PARTITION_SCHEMA[0]])
         self._spill = self._dir / "rows.arrow"
         self._sink = pa.OSFile(str(self._spill), "wb")
@@ -382,10 +381,40 @@ def _day(bucket: int) -> int:
     return bucket * _BUCKET_US // (86400 * _US)
 
 
+def _locked_stage_dir() -> tuple[Path, contextlib.AbstractContextManager[None]]:
+    """A new private staging folder whose lock is held before sweepers can see it.
+
+    The folder is made under :data:`NEW_STAGE_PREFIX`, which :func:`sweep_temp` judges by
+    age only, and renamed into :data:`STAGE_PREFIX` once its lock is held: a sweeper never
+    finds a live writer's stage with a free lock (between creating the lock file and
+    taking it), so it cannot delete a stage being created.
+    """
+    for _ in range(10):
+        fresh = Path(tempfile.mkdtemp(prefix=NEW_STAGE_PREFIX))
+        lock = hold_lock(fresh / LOCK_NAME)
+        lock.__enter__()
+        final = fresh.with_name(STAGE_PREFIX + fresh.name.removeprefix(NEW_STAGE_PREFIX))
+        try:
+            fresh.rename(final)  # fails if a (non-empty) leftover has that name
+        except OSError:
+            lock.__exit__(None, None, None)
+            shutil.rmtree(fresh, ignore_errors=True)
+            continue
+        return final, lock
+    raise LakeError(f"cannot create a staging folder in {tempfile.gettempdir()}")
+
+
 def sweep_temp(tmp: str | None = None) -> int:
     """Remove staging folders of writers that died (their lock is free); returns how many."""
     removed = 0
-    for folder in Path(tmp or tempfile.gettempdir()).glob(f"{STAGE_PREFIX}*"):
+    base = Path(tmp or tempfile.gettempdir())
+    for folder in base.glob(f"{NEW_STAGE_PREFIX}*"):
+        # Killed between creating the folder and publishing it under STAGE_PREFIX.
+        with contextlib.suppress(OSError):
+            if time.time() - folder.stat().st_mtime >= STALE_UNLOCKED.total_seconds():
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+    for folder in base.glob(f"{STAGE_PREFIX}*"):
         lock = folder / LOCK_NAME
         try:
             if lock.exists():

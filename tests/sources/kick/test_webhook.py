@@ -162,7 +162,8 @@ def test_top_live_channels_are_subscribed(key, tmp_path: Path) -> None:
         settings = kick_settings(tmp_path / "lake", api.url, client_id="app",
                                  client_secret="s3cret-kick")  # fmt: skip
         with running(settings, MovableClock(T0), top=3) as col:
-            wait_until(lambda: api.subscribed() == {100, 101, 102})
+            # Subscribing and recording the channel list are two steps: wait for both.
+            wait_until(lambda: api.subscribed() == {100, 101, 102} and len(col.channels) == 3)
             assert sorted(col.channels) == ["ch0", "ch1", "ch2"]
     meta = Lake.open(str(tmp_path / "lake")).read("channels").to_pylist()
     assert sorted((m["channel"], m["game"], m["viewers"], m["platform"]) for m in meta) == [

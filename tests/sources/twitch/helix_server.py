@@ -35,6 +35,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering
     delay: float = 0.0  # answer this late (to trip a short client timeout)
+    trickle: float = 0.0  # send the body one byte per this many seconds (a hostile server)
 
 
 @dataclass
@@ -249,6 +250,9 @@ class FakeTwitch:
                 h.close_connection = True
                 h.connection.shutdown(socket.SHUT_RDWR)
                 return
+            if fault.trickle:
+                self._trickle(h, fault)
+                return
             self._send(h, fault.status, fault.body, fault.headers)
             return
         try:
@@ -263,6 +267,21 @@ class FakeTwitch:
             "Ratelimit-Remaining": "799",
             "Ratelimit-Reset": str(int(time.time()) + 60),
         }
+
+    @staticmethod
+    def _trickle(h: BaseHTTPRequestHandler, fault: Fault) -> None:
+        h.send_response(fault.status)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(fault.body)))
+        h.end_headers()
+        h.wfile.flush()
+        try:
+            for i in range(len(fault.body)):
+                h.wfile.write(fault.body[i : i + 1])
+                h.wfile.flush()
+                time.sleep(fault.trickle)  # the hostile server's pace, not a wait in a test
+        except OSError:  # the client gave up: what a deadline is for
+            h.close_connection = True
 
     @staticmethod
     def _send(h: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str]) -> None:

@@ -52,9 +52,11 @@ class TwitchServer:
         join_window: float = 10.0,
         members: dict[str, list[str]] | None = None,
         refuse_login: bool = False,
+        refuse_text: str = "Login authentication failed",
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self.refuse_login = refuse_login
+        self.refuse_text = refuse_text
         self.tls = tls
         self.join_limit = join_limit
         self.join_window = join_window
@@ -183,6 +185,25 @@ class TwitchServer:
 
         self._on_loop(go)
 
+    def trickle(self, every: float = 0.02) -> None:
+        """A hostile server: every live connection gets one byte (never a newline) every
+        ``every`` seconds, until it closes; PINGs are no longer answered."""
+
+        async def drip(c: Client) -> None:
+            while c.alive:
+                c.writer.write(b"x")
+                with contextlib.suppress(ConnectionError, OSError):
+                    await c.writer.drain()
+                await asyncio.sleep(every)  # the pace of the hostile server, not a wait
+
+        def go() -> None:
+            for c in self.clients:
+                if c.alive:
+                    c.silent = True
+                    self.loop.create_task(drip(c))
+
+        self._on_loop(go)
+
     def ping_all(self) -> None:
         self._on_loop(lambda: [c.send(build_line("PING", HOST)) for c in self.clients])
 
@@ -257,7 +278,7 @@ class TwitchServer:
         elif cmd == "NICK":
             c.nick = p[0]
             if self.refuse_login:
-                c.send(build_line("NOTICE", "*", "Login authentication failed", source=HOST))
+                c.send(build_line("NOTICE", "*", self.refuse_text, source=HOST))
                 c.alive = False
                 c.writer.close()
                 return

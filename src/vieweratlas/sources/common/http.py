@@ -3,7 +3,10 @@
 One place decides how we behave towards a platform: rate limits from the ``Ratelimit-Limit /
 -Remaining / -Reset`` headers are honoured before the next call, a 429 waits until the reset
 time, 5xx answers and timeouts are retried with exponential backoff a bounded number of
-times, and every body is validated into a typed record (a malformed body is a one-line
+times, every attempt has an overall deadline (sending, waiting and reading the whole body:
+a server that trickles its answer a byte at a time gets a timeout like one that says
+nothing, so a call ends after at most ``attempts × (deadline + backoff)``), and every body
+is validated into a typed record (a malformed body is a one-line
 :class:`~vieweratlas.errors.TwitchError` by default; adapters of other platforms pass their
 own error class). Time is a parameter (:class:`Clock`) so tests
 never really wait.
@@ -21,13 +24,14 @@ from typing import Protocol, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from vieweratlas.errors import TwitchError, VieweratlasError, shorten
+from vieweratlas.errors import TwitchError, VieweratlasError, scrub, shorten
 
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
 MAX_BODY = 64 * 2**20  # no Helix or GQL page comes near this; bounds a hostile server
+DEADLINE = 60.0  # seconds one attempt may take, body included (a Helix page takes < 1 s)
 
 
 class Clock(Protocol):
@@ -80,11 +84,7 @@ def error_detail(response: httpx.Response, secrets: Iterable[str]) -> str:
     message = body.get("message") if isinstance(body, dict) else None
     if not isinstance(message, str):
         return ""
-    text = shorten(message)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    return shorten(scrub(message, tuple(secrets)))
 
 
 class RateLimiter:
@@ -130,12 +130,14 @@ class Transport:
         clock: Clock | None = None,
         policy: RetryPolicy | None = None,
         timeout: float = 15.0,
+        deadline: float = DEADLINE,
         transport: httpx.AsyncBaseTransport | None = None,
         max_body: int = MAX_BODY,
         error: type[VieweratlasError] = TwitchError,
         user_agent: str = "vieweratlas",
     ) -> None:
         self.max_body = max_body
+        self.deadline = deadline
         self.error = error
         self.clock: Clock = clock or SystemClock()
         self.policy = policy or RetryPolicy()
@@ -187,8 +189,11 @@ class Transport:
             last = attempt == policy.attempts
             await self._sleep(self.limiter.wait_needed(self.clock.time()), "rate limit")
             try:
-                response = await self._fetch(what, build())
-            except httpx.TimeoutException:
+                # httpx's timeout is per socket operation, so a trickle never trips it:
+                # the whole attempt (connect, send, every body byte) has one deadline.
+                async with asyncio.timeout(self.deadline):
+                    response = await self._fetch(what, build())
+            except (httpx.TimeoutException, TimeoutError):
                 if last:
                     raise self.error(
                         f"{what}: timed out {policy.attempts} times, giving up"

@@ -3,7 +3,10 @@
 The app token is fetched from ``twitch.auth_url`` on first use, cached, and fetched again
 shortly before it expires or when Helix answers 401. Secrets stay in ``SecretStr`` until the
 moment they go on the wire (form body or ``Authorization`` header) and are never logged nor
-put in an error message.
+put in an error message. The token request goes through the shared
+:class:`~vieweratlas.sources.common.http.Transport`, so it has the same overall deadline per
+attempt and bounded retries as every Helix call: a token endpoint that trickles its answer
+ends ``discover`` with a one-line error instead of hanging it.
 """
 
 from __future__ import annotations

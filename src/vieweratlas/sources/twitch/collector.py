@@ -45,6 +45,7 @@ class LiveStats:
     messages: int = 0
     memberships: int = 0
     malformed: int = 0
+    overlong: int = 0  # lines over the IRC line limit, dropped
     reconnects: int = 0
     windows_flushed: int = 0
     rows_written: int = 0
@@ -104,6 +105,11 @@ class LiveCollector:
             if not secret or any(ch.isspace() or ch == "\0" for ch in secret):
                 # never echo the value: it is a secret
                 raise ConfigError("twitch.oauth_token: empty or contains spaces/control characters")
+        # Blanked out of any server text we log: the token with and without "oauth:".
+        self.secrets: tuple[str, ...] = ()
+        if self.token is not None:
+            raw = self.token.get_secret_value()
+            self.secrets = tuple(sorted({raw, raw.removeprefix("oauth:")}, key=len, reverse=True))
         self.interval = cs.interval
         if self.interval.total_seconds() <= 0:
             raise ConfigError("collect.interval: must be longer than 0s")

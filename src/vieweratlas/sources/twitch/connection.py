@@ -6,6 +6,12 @@ on every (re)connect it negotiates the Twitch capabilities, logs in (anonymously
 rate limit, answers PINGs, and hands chat and membership events to the collector. A
 dropped socket, a server ``RECONNECT`` or a silent connection (no traffic → PING → still
 nothing → reconnect) all lead to a new session after an exponential, jittered backoff.
+
+The server is untrusted: lines longer than :data:`MAX_LINE` are dropped whole (everything up
+to the next newline, so no tail of one is ever read as a line of its own), warnings about
+them are counted rather than repeated, only complete lines count as a sign of life for the
+watchdog (a byte-per-second trickle is silence), and the login token is scrubbed from any
+server text before it is logged or quoted in an error.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import logging
 import random
 import ssl
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +30,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from vieweratlas.errors import ConfigError, TwitchError
+from vieweratlas.errors import ConfigError, TwitchError, scrub
 from vieweratlas.sources.common.windows import SEEN_JOIN, SEEN_NAMES
 from vieweratlas.sources.twitch.irc import Message, UnsafeLineError, build_line, parse_line
 
@@ -90,6 +97,43 @@ class JoinLimiter:
             await asyncio.sleep(self._sent[0] + self.window - now)
 
 
+class LineBuffer:
+    """Splits a byte stream into lines of at most ``limit`` bytes, in bounded memory.
+
+    An over-long line is dropped with everything up to its newline (``discarding``), so its
+    remainder can never pass for a line of its own; ``dropped`` counts such lines.
+    """
+
+    def __init__(self, limit: int = MAX_LINE) -> None:
+        self.limit = limit
+        self.dropped = 0
+        self._buf = bytearray()
+        self._discarding = False
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Complete lines in ``data`` (without their newline); keeps the unfinished tail."""
+        lines: list[bytes] = []
+        start = 0
+        while (end := data.find(b"\n", start)) >= 0:
+            if self._discarding:
+                self._discarding = False  # the over-long line ends here
+            elif len(self._buf) + end - start > self.limit:
+                self.dropped += 1
+            else:
+                self._buf += data[start:end]
+                lines.append(bytes(self._buf))
+            self._buf.clear()
+            start = end + 1
+        if not self._discarding:
+            if len(self._buf) + len(data) - start > self.limit:
+                self.dropped += 1
+                self._buf.clear()
+                self._discarding = True
+            else:
+                self._buf += data[start:]
+        return lines
+
+
 class ConnectionLost(Exception):
     """The session ended (closed, silent, or asked to reconnect); ``reason`` says why."""
 
@@ -111,6 +155,7 @@ class Connection:
         self._writer: asyncio.StreamWriter | None = None
         self._last_rx = 0.0
         self._silent = False
+        self._secrets: tuple[str, ...] = collector.secrets
 
     # ------------------------------------------------------------------ channel set
 
@@ -132,11 +177,11 @@ class Connection:
             except ConnectionLost as exc:
                 reason = str(exc)
             except (OSError, TimeoutError, ssl.SSLError) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
+                reason = self._scrub(f"{type(exc).__name__}: {exc}")
             except TwitchError:
                 raise  # e.g. login refused: retrying cannot help
             except Exception as exc:  # a bug must not end weeks of unattended collection
-                log.exception("connection %d: unexpected error", self.index)
+                log.error("connection %d: unexpected error\n%s", self.index, self._trace(exc))
                 reason = f"unexpected {type(exc).__name__}"
             finally:
                 self._close()
@@ -150,6 +195,10 @@ class Connection:
             log.warning("connection %d: %s; reconnecting in %.1fs", self.index, reason, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
+
+    def _scrub(self, text: str) -> str:
+        """Server text with the login token blanked out: what may be logged or quoted."""
+        return scrub(text, self._secrets)
 
     def _close(self) -> None:
         self.connected = False
@@ -235,7 +284,7 @@ class Connection:
         # that races a completed read, which under load made shutdown hang. The silence
         # watchdog runs as its own task instead.
         c = self.collector
-        buf = b""
+        lines = LineBuffer(MAX_LINE)
         while True:
             try:
                 data = await reader.read(MAX_LINE)
@@ -247,16 +296,26 @@ class Connection:
                 if self._silent:
                     raise ConnectionLost("silent connection (no answer to PING)")
                 raise ConnectionLost("closed by the server")
-            self._last_rx = time.monotonic()
-            complete, _, buf = (buf + data).rpartition(b"\n")
-            if len(buf) > MAX_LINE:
-                log.warning("connection %d: dropping an over-long line", self.index)
-                buf = b""
+            dropped = lines.dropped
+            complete = lines.feed(data)
+            if lines.dropped > dropped:
+                c.stats.overlong += lines.dropped - dropped
+                n = c.stats.overlong
+                if n <= 3 or n % 1000 == 0:  # a hostile stream must not flood the log
+                    log.warning(
+                        "connection %d: dropped an over-long line (over %d bytes; %d so far)",
+                        self.index,
+                        MAX_LINE,
+                        n,
+                    )
             if not complete:
                 continue
+            # Only complete lines are a sign of life: a trickle of bytes is silence.
+            self._last_rx = time.monotonic()
             now = c.now()
-            for line in complete.decode("utf-8", "replace").split("\n"):
-                if line and line != "\r":
+            for raw in complete:
+                line = raw.decode("utf-8", "replace").removesuffix("\r")
+                if line:
                     self._handle(line, now, registered)
 
     async def _watchdog(self) -> None:
@@ -280,9 +339,17 @@ class Connection:
             self._dispatch(line, now, registered)
         except (ConnectionLost, TwitchError):
             raise
-        except Exception:  # one odd line from an untrusted server must not end the session
+        except Exception as exc:  # one odd line from an untrusted server must not end the session
             self.collector.stats.malformed += 1
-            log.exception("connection %d: could not handle line %.80r", self.index, line)
+            log.error(
+                "connection %d: could not handle line %.80r\n%s",
+                self.index,
+                self._scrub(line),
+                self._trace(exc),
+            )
+
+    def _trace(self, exc: BaseException) -> str:
+        return self._scrub("".join(traceback.format_exception(exc)).rstrip())
 
     def _dispatch(self, line: str, now: datetime, registered: asyncio.Event) -> None:
         c = self.collector
@@ -294,8 +361,8 @@ class Connection:
                 log.warning(
                     "connection %d: skipping malformed line %.80r (%s; %d so far)",
                     self.index,
-                    line,
-                    exc,
+                    self._scrub(line),
+                    self._scrub(str(exc)),
                     c.stats.malformed,
                 )
             return
@@ -327,9 +394,10 @@ class Connection:
         elif cmd == "NOTICE":
             text = (msg.trailing or "").lower()
             if not self.connected and any(s in text for s in _AUTH_FAILED):
-                raise TwitchError(f"IRC login refused by the server: {msg.trailing!s:.100}")
+                text = self._scrub(msg.trailing or "")
+                raise TwitchError(f"IRC login refused by the server: {text:.100}")
         elif cmd == "ERROR":
-            raise ConnectionLost(f"server error: {msg.trailing!s:.100}")
+            raise ConnectionLost(f"server error: {self._scrub(msg.trailing or ''):.100}")
 
     def _chat(self, msg: Message, now: datetime) -> None:
         if not msg.params:

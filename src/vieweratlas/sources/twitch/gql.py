@@ -63,7 +63,13 @@ class GqlClient:
     ) -> None:
         self.url = twitch.gql_url
         self.client_id = twitch.gql_client_id
-        self.http = Transport(clock=clock, policy=policy, transport=transport, timeout=timeout)
+        self.http = Transport(
+            clock=clock,
+            policy=policy,
+            transport=transport,
+            timeout=timeout,
+            deadline=twitch.request_deadline.total_seconds(),
+        )
 
     async def __aenter__(self) -> GqlClient:
         return self

@@ -73,7 +73,13 @@ class HelixClient:
             raise ConfigError("Helix needs twitch.client_id")
         self.twitch = twitch
         self.base = twitch.helix_url.rstrip("/")
-        self.http = Transport(clock=clock, policy=policy, transport=transport, timeout=timeout)
+        self.http = Transport(
+            clock=clock,
+            policy=policy,
+            transport=transport,
+            timeout=timeout,
+            deadline=twitch.request_deadline.total_seconds(),
+        )
         self.app = AppToken(twitch, self.http) if twitch.client_secret is not None else None
         self.user = user_token(twitch)
         if self.app is None and self.user is None:
