@@ -223,3 +223,18 @@ def test_the_lake_keeps_one_compressed_copy_of_each_table(lake: Lake, tmp_path: 
     )
     everything = analyze(lake, s_all, tmp_path / "out2", render=False)
     assert set(everything.summary["files"]) == {p.name for p in (tmp_path / "out2").iterdir()}
+
+
+def test_a_run_into_the_same_out_leaves_no_file_of_the_previous_run(
+    lake: Lake, tmp_path: Path
+) -> None:
+    s = load_settings(overrides={"lake": lake.url, "analysis": {"min_community_size": 2}})
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    analyze(lake, s, out)  # with the maps
+    assert (out / "atlas.png").exists()
+    analyze(lake, s, out, render=False)  # tables only: the old maps must not linger
+    names = {p.name for p in out.iterdir()}
+    assert not names & {"atlas.png", "atlas.html", "graph.gexf"}
+    assert {"nodes.parquet", "summary.json", "notes.txt"} <= names

@@ -154,7 +154,8 @@ def publish(
         names = sorted(p.name for p in staging.iterdir())
         kept = lake_files(names, settings.analysis.lake_copy)
         summary["timings"] = timings.total()
-        summary["files"] = [*kept, "summary.json"]
+        summary["files"] = [*kept, "summary.json"]  # the lake's copy
+        summary["outputs"] = [*names, "summary.json"]  # everything in --out
         (staging / "summary.json").write_bytes(_json_bytes(summary))
         with timings.stage("copy_to_lake"):
             for name in [*kept, "summary.json"]:
@@ -165,8 +166,11 @@ def publish(
             index = f"{RUNS_DIR}/{run_id}.json"
             lake.write_bytes(index, info.to_json())
             uploaded.append(index)
+        stale = _previous_run_files(out_dir) - {*names, "summary.json"}
         for name in [*names, "summary.json"]:
             (staging / name).replace(out_dir / name)
+        for name in stale:  # a previous run's file this run did not write (e.g. its map)
+            (out_dir / name).unlink(missing_ok=True)
     except BaseException:
         _undo(lake, uploaded)
         shutil.rmtree(staging, ignore_errors=True)
@@ -196,6 +200,21 @@ def lake_files(names: list[str], mode: str) -> list[str]:
         if (n not in PICTURES or (keep_map and n == "atlas.html"))
         and not (n.endswith(".csv") and n.removesuffix(".csv") in parquet)
     ]
+
+
+def _previous_run_files(out_dir: Path) -> set[str]:
+    """Files the run previously published into ``out_dir`` wrote, from its summary (plain
+    names only: a hostile summary cannot point outside the folder)."""
+    try:
+        previous = json.loads((out_dir / "summary.json").read_text())
+        files = previous.get("outputs", previous.get("files", []))
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {
+        f
+        for f in files
+        if isinstance(f, str) and f == Path(f).name and not f.startswith(".") and f != ".."
+    }
 
 
 def _undo(lake: Lake, uploaded: list[str]) -> None:
