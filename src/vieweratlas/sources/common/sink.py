@@ -15,15 +15,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from vieweratlas.errors import LakeError
 from vieweratlas.lake import Lake
 from vieweratlas.sources.common.windows import PresenceWindows, Window, window_start
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+S = TypeVar("S")
 
 
 @dataclass
@@ -161,3 +165,35 @@ def install_stop_signals(stop: asyncio.Event) -> Callable[[], None]:
             loop.remove_signal_handler(sig)
 
     return remove
+
+
+async def run_collector(
+    run: Callable[[], Awaitable[T]],
+    *,
+    stop: asyncio.Event,
+    status: Callable[[], S],
+    on_status: Callable[[S], None] | None = None,
+    every: float = 1.0,
+    handle_signals: bool = True,
+) -> T:
+    """Run a collector to its end: SIGTERM/SIGINT set ``stop`` (when ``handle_signals``),
+    and ``on_status`` hears ``status()`` every ``every`` seconds. The one run loop of every
+    platform's ``collect`` command."""
+    remove = install_stop_signals(stop) if handle_signals else None
+
+    async def report() -> None:
+        assert on_status is not None
+        while True:
+            await asyncio.sleep(every)
+            on_status(status())
+
+    reporter = asyncio.create_task(report()) if on_status is not None else None
+    try:
+        return await run()
+    finally:
+        if reporter is not None:
+            reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporter
+        if remove is not None:
+            remove()

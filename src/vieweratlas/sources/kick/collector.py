@@ -42,7 +42,7 @@ from vieweratlas.sources.common.sink import (
     ChatStats,
     ChatStatus,
     WindowWriter,
-    install_stop_signals,
+    run_collector,
     run_windows,
 )
 from vieweratlas.sources.common.windows import PresenceWindows, window_start
@@ -307,24 +307,14 @@ async def run_kick(
     collector = KickCollector(
         settings, Lake.open(settings.lake), channels_file=channels_file, top=top
     )
-    remove = install_stop_signals(collector.stop_event) if handle_signals else None
-
-    async def report() -> None:
-        assert on_status is not None
-        while True:
-            await asyncio.sleep(status_every)
-            on_status(collector.status())
-
-    reporter = asyncio.create_task(report()) if on_status is not None else None
-    try:
-        return await collector.run(duration)
-    finally:
-        if reporter is not None:
-            reporter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reporter
-        if remove is not None:
-            remove()
+    return await run_collector(
+        lambda: collector.run(duration),
+        stop=collector.stop_event,
+        status=collector.status,
+        on_status=on_status,
+        every=status_every,
+        handle_signals=handle_signals,
+    )
 
 
 def seen_state(lake: Lake) -> list[str]:

@@ -26,6 +26,7 @@ from vieweratlas.config import Settings
 from vieweratlas.errors import ConfigError, LakeError
 from vieweratlas.lake import Lake
 from vieweratlas.sources.common.channels import ChannelSource, validate_channels
+from vieweratlas.sources.common.sink import run_collector
 from vieweratlas.sources.common.windows import PresenceWindows, Window, window_start
 from vieweratlas.sources.twitch.connection import Connection, JoinLimiter, parse_irc_url
 from vieweratlas.sources.twitch.irc import normalize_login
@@ -291,6 +292,11 @@ class LiveCollector:
         """Ask :meth:`run` to flush everything and return (safe from a signal handler)."""
         self._stop.set()
 
+    @property
+    def stop_event(self) -> asyncio.Event:
+        """Set to stop (what SIGTERM/SIGINT set through ``sink.run_collector``)."""
+        return self._stop
+
     async def start(self) -> None:
         """Fetch the channel list and open the connections (``run`` calls this)."""
         channels = await self.source.fetch()
@@ -372,35 +378,12 @@ async def run_live(
     task 30 s between SIGTERM and SIGKILL). ``on_status`` is called every ``status_every``
     seconds with a :class:`LiveStatus`.
     """
-    import signal
-
     collector = LiveCollector(settings, Lake.open(settings.lake), source)
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    if handle_signals:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, _on_signal, collector, sig)
-                installed.append(sig)
-
-    async def report() -> None:
-        assert on_status is not None
-        while True:
-            await asyncio.sleep(status_every)
-            on_status(collector.status())
-
-    reporter = asyncio.create_task(report()) if on_status is not None else None
-    try:
-        return await collector.run(duration)
-    finally:
-        if reporter is not None:
-            reporter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reporter
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-
-
-def _on_signal(collector: LiveCollector, sig: int) -> None:
-    log.info("signal %d: flushing the open window and stopping", sig)
-    collector.stop()
+    return await run_collector(
+        lambda: collector.run(duration),
+        stop=collector.stop_event,
+        status=collector.status,
+        on_status=on_status,
+        every=status_every,
+        handle_signals=handle_signals,
+    )

@@ -45,7 +45,7 @@ from vieweratlas.sources.common.sink import (
     ChatStats,
     ChatStatus,
     WindowWriter,
-    install_stop_signals,
+    run_collector,
     run_windows,
 )
 from vieweratlas.sources.common.windows import PresenceWindows
@@ -359,21 +359,11 @@ async def run_youtube(
     """Run ``collect youtube`` into ``settings.lake`` until done, ``duration`` or a signal."""
     targets = await targets_from(channels_file, videos)
     collector = YouTubeCollector(settings, Lake.open(settings.lake), targets, replay=replay)
-    remove = install_stop_signals(collector.stop_event) if handle_signals else None
-
-    async def report() -> None:
-        assert on_status is not None
-        while True:
-            await asyncio.sleep(status_every)
-            on_status(collector.status())
-
-    reporter = asyncio.create_task(report()) if on_status is not None else None
-    try:
-        return await collector.run(duration)
-    finally:
-        if reporter is not None:
-            reporter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reporter
-        if remove is not None:
-            remove()
+    return await run_collector(
+        lambda: collector.run(duration),
+        stop=collector.stop_event,
+        status=collector.status,
+        on_status=on_status,
+        every=status_every,
+        handle_signals=handle_signals,
+    )
