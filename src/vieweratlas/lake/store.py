@@ -372,10 +372,11 @@ class Lake:
 
 def is_not_found(exc: BaseException) -> bool:
     """A missing file, however the filesystem says it (S3 reports it on the first read)."""
-    text = str(exc)
+    text = str(exc).lower()  # S3 says NO_SUCH_KEY, NoSuchKey or RESOURCE_NOT_FOUND
     return isinstance(exc, FileNotFoundError) or any(
-        marker in text for marker in ("NO_SUCH_KEY", "NoSuchKey", "No such file", "not found")
-    )
+        marker in text for marker in ("no_such_key", "nosuchkey", "no such file", "not found",
+                                      "not_found")
+    )  # fmt: skip
 
 
 def _duckdb() -> duckdb.DuckDBPyConnection:
