@@ -8,7 +8,7 @@ weight (cosine by default: ``shared / sqrt(n_a · n_b)``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ class Overlap:
     viewers: np.ndarray  # int64 unique viewers per channel
     pairs_with_any_overlap: int  # edges before the threshold
     threshold: int = 1  # the shared-viewer threshold in effect (may be raised by a budget)
+    cooccurrence: sp.csr_matrix | None = None  # shared viewers of every pair, upper triangle
 
     @property
     def n(self) -> int:
@@ -94,7 +95,7 @@ def overlap(
         def weigh(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
             return _loyal_weight(matrix, src, dst, weight, loyalty_cap)
 
-    return select_edges(
+    found = select_edges(
         co.row,
         co.col,
         co.data,
@@ -109,6 +110,9 @@ def overlap(
         neighbour_alpha=neighbour_alpha,
         pair_weight=weigh,
     )
+    n = b.shape[1]
+    upper = sp.csr_matrix((co.data, (co.row, co.col)), shape=(n, n))
+    return replace(found, cooccurrence=upper)
 
 
 def select_edges(

@@ -68,7 +68,7 @@ def find_communities(
     subs = _unique_viewers(
         subs, sub[inside], None if placed.incidence is None else placed.incidence[:, inside]
     )
-    subs = _levels(subs, parent=found.parent, stability=None)
+    subs = _levels(subs, parent=found.parent, stability=found.sub_stability)
     communities = pa.concat_tables([top, subs])
     nodes = _nodes(placed, found, shown, meta, communities)
     ties = _memberships(graph, found, communities)
@@ -111,6 +111,7 @@ def _levels(
 ) -> pa.Table:
     """Add ``level`` (1 community, 2 sub-community), ``parent`` and ``stability``."""
     ids = table["community"].to_numpy()
+    first = 0
     if parent is None:
         level = np.ones(len(ids), np.int8)
         parents = pa.nulls(len(ids), pa.int32())
@@ -122,8 +123,9 @@ def _levels(
         stab = pa.nulls(len(ids), pa.float64())
     else:
         values = np.full(len(ids), np.nan)
-        ok = (ids >= 0) & (ids < len(stability))
-        values[ok] = stability[ids[ok]]
+        at = ids - first
+        ok = (at >= 0) & (at < len(stability))
+        values[ok] = stability[at[ok]]
         stab = pa.array(values, pa.float64(), from_pandas=True)
     # Appended: the leading columns (community, label, size, viewers, …) are a contract.
     table = table.append_column("parent", parents)
