@@ -149,8 +149,13 @@ def select_edges(
     src = a[keep].astype(np.int32)
     dst = b[keep].astype(np.int32)
     shared = shared[keep].astype(np.int64)
-    order = np.lexsort((dst, src))  # one canonical edge order, whoever counted
-    src, dst, shared = src[order], dst[order], shared[order]
+    if not _sorted_pairs(src, dst):  # one canonical edge order, whoever counted
+        order = np.lexsort((dst, src))
+        src, dst, shared = src[order], dst[order], shared[order]
+    if neighbours is not None:  # the significance test first: weights only for survivors
+        expected = expected_shared(viewers[src], viewers[dst], users)
+        sig = significant(shared, expected, neighbour_alpha)
+        src, dst, shared, expected = src[sig], dst[sig], shared[sig], expected[sig]
     if pair_weight is not None:
         w = pair_weight(src, dst)
     else:
@@ -158,15 +163,16 @@ def select_edges(
     if alpha > 0:
         from scipy.stats import poisson  # slow to import; only this option needs it
 
-        expected = viewers[src].astype(np.float64) * viewers[dst] / max(users, 1)
-        sig = poisson.sf(shared - 1, expected) < alpha
+        chance = viewers[src].astype(np.float64) * viewers[dst] / max(users, 1)
+        sig = poisson.sf(shared - 1, chance) < alpha
         src, dst, shared, w = src[sig], dst[sig], shared[sig], w[sig]
+        if neighbours is not None:
+            expected = expected[sig]
     if neighbours is not None:
-        expected = expected_shared(viewers[src], viewers[dst], users)
-        sig = significant(shared, expected, neighbour_alpha) & (w > 0)
-        src, dst, shared, w = src[sig], dst[sig], shared[sig], w[sig]
+        pos = w > 0
+        src, dst, shared, w, expected = src[pos], dst[pos], shared[pos], w[pos], expected[pos]
         # Rank by excess over chance whatever the detection weight is.
-        excess = (shared - expected[sig]) / np.sqrt(viewers[src].astype(np.float64) * viewers[dst])
+        excess = (shared - expected) / np.sqrt(viewers[src].astype(np.float64) * viewers[dst])
         chosen = top_k_per_node(src, dst, excess, len(viewers), neighbours)
         src, dst, shared, w = src[chosen], dst[chosen], shared[chosen], w[chosen]
         max_edges = None
@@ -189,6 +195,14 @@ def select_edges(
         pairs_with_any_overlap=pairs,
         threshold=threshold,
     )
+
+
+def _sorted_pairs(src: np.ndarray, dst: np.ndarray) -> bool:
+    """Whether the pairs are already in (src, dst) order (``Bᵀ·B``'s CSR output is)."""
+    if len(src) < 2:
+        return True
+    ds = np.diff(src.astype(np.int64))
+    return bool(np.all((ds > 0) | ((ds == 0) & (np.diff(dst.astype(np.int64)) > 0))))
 
 
 def loyalty_weights(matrix: sp.spmatrix, cap: int) -> sp.csc_matrix:
