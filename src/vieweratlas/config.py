@@ -390,10 +390,11 @@ class AnalysisSettings(_Section):
         gt=0,
         le=1,
         description="A channel is a member of every community that gets at least this share "
-        "of its viewers' attention beyond chance (memberships); two or more: a bridge.",
+        "of its viewers' attention beyond chance (counted over the communities it is "
+        "measurably tied to: memberships); two or more: a bridge.",
     )
     bridge_min_z: float = Field(
-        1.1,
+        1.2,
         ge=0,
         description="...and whose excess attention is at least this many times its noise "
         "(sqrt of the summed squared attention of the channel's viewers).",

