@@ -105,11 +105,11 @@ def jitter_confidence(
     weigh = node_weights or modularity_weights(n, src, dst)
     rng = np.random.default_rng(seed)
     w = np.asarray(weight, dtype=np.float64)
+    moves = LocalMoves(n, src, dst, membership)
     draws = [
-        best_moves(n, src, dst, w * rng.gamma(NOISE_SHAPE, 1 / NOISE_SHAPE, len(w)),
-                   membership, weigh, resolution)
+        moves.best(w * rng.gamma(NOISE_SHAPE, 1 / NOISE_SHAPE, len(w)), weigh, resolution)
         for _ in range(max(runs, 0))
-    ]  # fmt: skip
+    ]
     placed = membership >= 0
     if not draws:
         confidence = np.where(placed, 1.0, np.nan)
@@ -120,49 +120,56 @@ def jitter_confidence(
     return confidence, stability
 
 
-def best_moves(
-    n: int,
-    src: np.ndarray,
-    dst: np.ndarray,
-    w: np.ndarray,
-    membership: np.ndarray,
-    weigh: NodeWeights,
-    resolution: float,
-) -> np.ndarray:
-    """Each placed node's community after one simultaneous local move: its own, or the
-    neighbouring community with the largest gain ``w_iX − γ·n_i·N_X`` if that beats
-    staying (``N_X`` without the node itself)."""
-    placed = membership >= 0
-    k = int(membership.max(initial=-1)) + 1
-    if k == 0 or len(src) == 0:
-        return membership.copy()
-    node_w = weigh(w)
-    big = np.bincount(membership[placed], node_w[placed], minlength=k)
-    rows = np.concatenate([src, dst])
-    cols = np.concatenate([membership[dst], membership[src]])
-    vals = np.concatenate([w, w])
-    ok = (cols >= 0) & placed[rows]
-    tie = sp.csr_matrix((vals[ok], (rows[ok], cols[ok])), shape=(n, k))
-    tie.sum_duplicates()
-    r = np.repeat(np.arange(n), np.diff(tie.indptr))
-    c = tie.indices
-    own = membership[r] == c
-    score = tie.data - resolution * node_w[r] * (big[c] - np.where(own, node_w[r], 0.0))
-    m = np.maximum(membership, 0)
-    stay = np.full(n, -np.inf)
-    # Staying with no tie left in one's community still pays the penalty of its size.
-    stay[placed] = -resolution * node_w[placed] * (big[m[placed]] - node_w[placed])
-    stay[r[own]] = score[own]
-    out = membership.copy()
-    other = ~own
-    if other.any():
-        ro, co, so = r[other], c[other], score[other]
-        order = np.lexsort((co, -so, ro))  # best first per node, ties by lowest id
-        first = np.unique(ro[order], return_index=True)[1]
-        node, best, gain = ro[order][first], co[order][first], so[order][first]
-        go = gain > stay[node]
-        out[node[go]] = best[go]
-    return out
+class LocalMoves:
+    """One simultaneous local move of every node of a partition, for any edge weights.
+
+    The (node, neighbouring community) pairs are the same in every draw, so they are found
+    once; a draw is then a weighted ``bincount`` and a per-node maximum."""
+
+    def __init__(self, n: int, src: np.ndarray, dst: np.ndarray, membership: np.ndarray):
+        self.n, self.membership = n, membership
+        self.placed = membership >= 0
+        self.k = int(membership.max(initial=-1)) + 1
+        rows = np.concatenate([src, dst]).astype(np.int64)
+        cols = np.concatenate([membership[dst], membership[src]]).astype(np.int64)
+        ok = (cols >= 0) & self.placed[rows]
+        self.half = np.flatnonzero(ok)  # half-edges that count, into concat(w, w)
+        pair, self.inv = np.unique(rows[ok] * max(self.k, 1) + cols[ok], return_inverse=True)
+        self.row, self.col = pair // max(self.k, 1), pair % max(self.k, 1)
+        self.own = membership[self.row] == self.col
+        self.starts = np.flatnonzero(np.r_[True, self.row[1:] != self.row[:-1]])
+
+    def best(self, w: np.ndarray, weigh: NodeWeights, resolution: float) -> np.ndarray:
+        """Each placed node's community after the move: its own, or the neighbouring
+        community with the largest gain ``w_iX − γ·n_i·N_X`` if that beats staying
+        (``N_X`` without the node itself; ties to the lowest id)."""
+        out = self.membership.copy()
+        if self.k == 0 or len(self.row) == 0:
+            return out
+        node_w = weigh(w)
+        m, placed = self.membership, self.placed
+        big = np.bincount(m[placed], node_w[placed], minlength=self.k)
+        tie = np.bincount(self.inv, np.concatenate([w, w])[self.half], minlength=len(self.row))
+        r, c = self.row, self.col
+        score = tie - resolution * node_w[r] * (big[c] - np.where(self.own, node_w[r], 0.0))
+        stay = np.full(self.n, -np.inf)
+        # Staying with no tie left in one's community still pays the penalty of its size.
+        mp = m[placed]
+        stay[placed] = -resolution * node_w[placed] * (big[mp] - node_w[placed])
+        stay[r[self.own]] = score[self.own]
+        other = np.where(self.own, -np.inf, score)
+        top = np.maximum.reduceat(other, self.starts)
+        node = r[self.starts]
+        go = top > stay[node]
+        if go.any():
+            # The first (lowest-id) community reaching each moving node's top score.
+            hit = np.flatnonzero(
+                (other == np.repeat(top, np.diff(np.r_[self.starts, len(r)])))
+                & np.repeat(go, np.diff(np.r_[self.starts, len(r)]))
+            )
+            first = np.unique(r[hit], return_index=True)[1]
+            out[r[hit][first]] = c[hit][first]
+        return out
 
 
 def agreement(reference: np.ndarray, others: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
