@@ -371,8 +371,9 @@ class AnalysisSettings(_Section):
     consensus_runs: int = Field(
         10,
         ge=1,
-        description="Clusterings behind `confidence`/`stability`: one as is, the others "
-        "with noisy edge weights (1: no confidence measure, everything 1.0).",
+        description="Draws behind `confidence`/`stability`: the clustering as is, and "
+        "this minus one draws of noisy edge weights in which every channel takes its best "
+        "local move (1: no confidence measure, everything 1.0).",
     )
     sub_resolution: float = Field(
         0.7,
