@@ -29,7 +29,13 @@ import igraph as ig
 import numpy as np
 import scipy.sparse as sp
 
-from vieweratlas.analysis.communities import UNCLUSTERED, WeightedGraph, igraph_seeded, merge_small
+from vieweratlas.analysis.communities import (
+    UNCLUSTERED,
+    WeightedGraph,
+    edge_tuples,
+    igraph_seeded,
+    merge_small,
+)
 from vieweratlas.analysis.consensus import jitter_confidence
 
 
@@ -65,7 +71,7 @@ def subcommunities(
     src, dst = graph.src[inside], graph.dst[inside]
     w = np.asarray(graph.weight[inside], dtype=np.float64)
     split = _Split(n, src, dst, membership, k, resolution, min_size, min_modularity)
-    g = ig.Graph(n=n, edges=np.column_stack([src, dst]).tolist(), directed=False)
+    g = ig.Graph(n=n, edges=edge_tuples(src, dst), directed=False)
     with igraph_seeded(seed):
         parts = split.finish(split.cluster(g, w), w)
     sub, parent = _number(membership, parts, k)
