@@ -30,6 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from vieweratlas.analysis.communities import (
+    LEIDEN_ITERATIONS,
     UNCLUSTERED,
     WeightedGraph,
     edge_tuples,
@@ -119,7 +120,7 @@ class _Split:
             weights=w.tolist(),
             node_weights=self.node_weights(w).tolist(),
             resolution=self.resolution,
-            n_iterations=-1,
+            n_iterations=LEIDEN_ITERATIONS,
         )
         return np.asarray(clusters.membership, dtype=np.int64)
 
