@@ -14,16 +14,15 @@ import base64
 import json
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from testkit import LoopbackHTTP, QuietHandler, reply, serving
 from websockets.asyncio.server import ServerConnection, serve
 
 
@@ -115,17 +114,9 @@ class KickApiFake:
         self.lock = threading.Lock()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def reply(self, status: int, data: object) -> None:
-                raw = json.dumps(data).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+                reply(self, status, data)
 
             def authed(self) -> bool:
                 if self.headers.get("Authorization", "").startswith("Bearer tok-"):
@@ -199,17 +190,15 @@ class KickApiFake:
                     return self.reply(200, {"data": data, "message": "OK"})
                 return self.reply(404, {"message": "Not found"})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.http = LoopbackHTTP(Handler)
+        self.url = self.http.url
 
     def start(self) -> KickApiFake:
-        self.thread.start()
+        self.http.start()
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.stop()
 
     def drop_subscriptions(self) -> None:
         """What Kick does after a day of failed deliveries."""
@@ -317,10 +306,5 @@ class PusherFake:
         self._call(go())
 
 
-@contextmanager
-def kick_api(pem: str, **kwargs: Any) -> Iterator[KickApiFake]:
-    fake = KickApiFake(pem, **kwargs).start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
+def kick_api(pem: str, **kwargs: Any) -> AbstractContextManager[KickApiFake]:
+    return serving(KickApiFake(pem, **kwargs))

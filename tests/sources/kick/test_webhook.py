@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from kick_fake import WebhookSender, chat_body, kick_api, new_key, public_pem
-from kick_harness import MovableClock, kick_settings, running, wait_until
+from kick_harness import MovableClock, kick_settings, running
+from testkit import wait_until
 
 from vieweratlas.lake import Lake
 from vieweratlas.sources.kick.collector import seen_state
