@@ -22,8 +22,9 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from testkit import LoopbackHTTP, QuietHandler, reply, serving
 from websockets.asyncio.server import ServerConnection, serve
+
+from testkit import LoopbackHTTP, QuietHandler, reply, serving
 
 
 def new_key() -> rsa.RSAPrivateKey:

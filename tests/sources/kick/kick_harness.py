@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from testkit import in_background
-
 from vieweratlas.config import Settings, load_settings
 from vieweratlas.lake import Lake
 from vieweratlas.sources.kick.collector import KickCollector

@@ -17,8 +17,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from kick_fake import WebhookSender, chat_body, new_key, public_pem
-from testkit import wait_until
 
+from testkit import wait_until
 from vieweratlas.lake import Lake
 from vieweratlas.sources.kick.collector import seen_state
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from kick_fake import WebhookSender, chat_body, kick_api, new_key, public_pem
 from kick_harness import MovableClock, kick_settings, running
-from testkit import wait_until
 
+from testkit import wait_until
 from vieweratlas.lake import Lake
 from vieweratlas.sources.kick.collector import seen_state
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from testkit import wait_until
 from youtube_fake import Stream, replay_action, text_action, uc, youtube
 from yt_harness import running, yt_settings
 
+from testkit import wait_until
 from vieweratlas.lake import Lake
 from vieweratlas.sources.youtube.collector import channel_target, video_target
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from testkit import in_background
-
 from vieweratlas.config import Settings, load_settings
 from vieweratlas.lake import Lake
 from vieweratlas.sources.youtube.collector import Target, YouTubeCollector
@@ -33,7 +32,5 @@ def running(settings: Settings, targets: list[Target], **kwargs: Any) -> Iterato
     async def make() -> YouTubeCollector:
         return YouTubeCollector(settings, Lake.open(settings.lake), targets, **kwargs)
 
-    with in_background(
-        make, run=lambda c: c.run(), stop=lambda c: c.stop_event.set()
-    ) as collector:
+    with in_background(make, run=lambda c: c.run(), stop=lambda c: c.stop_event.set()) as collector:
         yield collector

@@ -246,8 +246,7 @@ class DataApi:
         yt = settings.youtube
         if yt.api_key is None or not yt.api_key.get_secret_value():
             raise ConfigError(
-                "collect youtube --method api needs youtube.api_key "
-                "(VIEWERATLAS_YOUTUBE__API_KEY)"
+                "collect youtube --method api needs youtube.api_key (VIEWERATLAS_YOUTUBE__API_KEY)"
             )
         self.key = yt.api_key.get_secret_value()
         self.base = yt.api_url.rstrip("/") + "/youtube/v3"
