@@ -110,6 +110,7 @@ class KickApiFake:
         self.chatrooms: dict[str, int] = {s: 5000 + i for i, s in enumerate(self.channels)}
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.posts: list[dict[str, Any]] = []
+        self.deleted: list[str] = []  # subscription ids, in the order deletions came
         self.tokens_issued = 0
         self.requests: list[str] = []
         self.lock = threading.Lock()
@@ -153,6 +154,22 @@ class KickApiFake:
                     made = [{"name": "chat.message.sent", "version": 1, "subscription_id": sid}]
                     return self.reply(200, {"data": made, "message": "OK"})
                 return None
+
+            def do_DELETE(self) -> None:
+                url = urlparse(self.path)
+                fake.requests.append("DELETE " + url.path)
+                if url.path != "/public/v1/events/subscriptions":
+                    return self.reply(404, {"message": "Not found"})
+                if not self.authed():
+                    return None
+                ids = parse_qs(url.query).get("id", [])
+                if not ids:
+                    return self.reply(400, {"message": "id is required"})
+                with fake.lock:
+                    fake.deleted.extend(ids)
+                    for sid in ids:
+                        fake.subscriptions.pop(sid, None)
+                return reply(self, 204, b"")
 
             def do_GET(self) -> None:
                 url = urlparse(self.path)
@@ -205,6 +222,20 @@ class KickApiFake:
         """What Kick does after a day of failed deliveries."""
         with self.lock:
             self.subscriptions.clear()
+
+    def add_subscription(self, broadcaster: int, event: str = "chat.message.sent") -> str:
+        """A subscription the app made earlier (another run, another channel list)."""
+        with self.lock:
+            sid = uuid.uuid4().hex
+            self.subscriptions[sid] = {
+                "id": sid, "app_id": "app", "event": event, "version": 1,
+                "broadcaster_user_id": broadcaster, "method": "webhook",
+            }  # fmt: skip
+        return sid
+
+    def set_live(self, live: list[tuple[str, int, int]]) -> None:
+        with self.lock:
+            self.live = live
 
     def subscribed(self) -> set[int]:
         with self.lock:
