@@ -179,8 +179,8 @@ def plan(files: Iterable[str], rules: tuple[Rule, ...], *, now: datetime) -> Pru
                 undated += 1
                 kept[rule.name] += 1
             elif rule.keep is not None and stamp <= now - rule.keep:
-                day = stamp.date()
-                expired.append(Expired(path, rule.name, day, (now.date() - day).days))
+                age = (now.date() - stamp.date()).days
+                expired.append(Expired(path, rule.name, stamp.date(), age))
             else:
                 kept[rule.name] += 1
             continue
