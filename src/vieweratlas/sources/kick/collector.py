@@ -43,6 +43,7 @@ from vieweratlas.sources.common.sink import (
     ChatStats,
     ChatStatus,
     WindowWriter,
+    Written,
     run_collector,
     run_windows,
 )
@@ -170,9 +171,9 @@ class KickCollector:
         except (LakeError, OSError) as exc:
             log.warning("kick: channel metadata not written: %s", exc)
 
-    def _save_seen(self, start: datetime) -> None:
+    def _save_seen(self, written: Written) -> None:
         if self.mode == "webhook":
-            self.seen.save(self.lake, start)
+            self.seen.save(self.lake, written.start)
 
     def status(self) -> ChatStatus:
         pusher = self.pusher
