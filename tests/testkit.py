@@ -166,10 +166,13 @@ def in_background(
             raise box["error"]
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Poll ``predicate`` until true (a test that waits on another thread's progress)."""
+def wait_until(
+    predicate: Callable[[], bool], timeout: float = 20.0, every: float = 0.01
+) -> None:
+    """Poll ``predicate`` every ``every`` s until true (a test waiting on another thread's or
+    process's progress; a readiness poll, not a timing assumption)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError("timed out")
-        time.sleep(0.01)
+        time.sleep(every)

@@ -38,6 +38,7 @@ from vieweratlas.sources.youtube.innertube import (
     VIDEO_ID,
     ChatItem,
     ChatPage,
+    Unknowns,
     _get,
     _int,
     _time,
@@ -154,14 +155,7 @@ def parse_messages(data: object, what: str) -> ChatPage:
     if not isinstance(items, list):
         raise MalformedAnswer(f"{what}: no items in the answer ({sample(data)[:80]})")
     out: list[ChatItem] = []
-    unknown: dict[str, str] = {}
-    count = 0
-
-    def odd(kind: str, value: object) -> None:
-        nonlocal count
-        count += 1
-        unknown.setdefault(kind, sample(value))
-
+    odd = Unknowns()
     for item in items:
         kind = _get(item, "snippet", "type")
         if not isinstance(kind, str):
@@ -187,8 +181,8 @@ def parse_messages(data: object, what: str) -> ChatPage:
         out,
         token if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN else None,
         poll if poll is not None and poll >= 0 else None,
-        unknown,
-        count,
+        odd.samples,
+        odd.count,
     )
 
 
