@@ -160,6 +160,7 @@ def test_malformed_answers_are_counted_logged_once_and_survived(
             api.say(chat.video_id, odd, odd, nameless, text_message(uc(40), now()))
             wait_until(lambda: col.stats.messages == 1)
             assert col.stats.malformed == 3 + 3  # three bodies, three items
+        assert col.api is not None and col.api.quota.used == api.units  # retries count too
     assert presence(tmp_path) == [(uc(9), uc(40), "api", "youtube")]
     assert caplog.text.count("message type brandNewEvent") == 1
     bodies = [r for r in caplog.records if "answered with" in r.message or "no items" in r.message]

@@ -251,14 +251,17 @@ class DataApi:
         await self.http.aclose()
 
     async def get(self, endpoint: str, params: dict[str, str], what: str) -> object:
-        """One call (its units spent first); Google's errors become our exceptions."""
-        self.quota.spend(COST[endpoint.split("/")[-1]], what)
+        """One call; Google's errors become our exceptions. Every attempt (a retried 5xx
+        too: Google charges it) spends the call's units first."""
+        cost = COST[endpoint.split("/")[-1]]
         url = f"{self.base}/{endpoint}"
         headers = {"X-goog-api-key": self.key, "Accept": "application/json"}
-        response = await self.http.send(
-            what,
-            lambda: self.http.client.build_request("GET", url, params=params, headers=headers),
-        )
+
+        def build() -> httpx.Request:
+            self.quota.spend(cost, what)
+            return self.http.client.build_request("GET", url, params=params, headers=headers)
+
+        response = await self.http.send(what, build)
         try:
             data: object = response.json()
         except (ValueError, RecursionError):
