@@ -166,9 +166,7 @@ def in_background(
             raise box["error"]
 
 
-def wait_until(
-    predicate: Callable[[], bool], timeout: float = 20.0, every: float = 0.01
-) -> None:
+def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, every: float = 0.01) -> None:
     """Poll ``predicate`` every ``every`` s until true (a test waiting on another thread's or
     process's progress; a readiness poll, not a timing assumption)."""
     deadline = time.monotonic() + timeout
