@@ -83,6 +83,8 @@ class ChannelGraph:
 
     def subgraph(self, keep: np.ndarray) -> ChannelGraph:
         """The graph restricted to nodes ``keep`` (sorted indices), re-indexed 0..len-1."""
+        if len(keep) == self.n:  # every node (sorted, so in order): nothing to slice
+            return self
         remap = np.full(self.n, -1, dtype=np.int32)
         remap[keep] = np.arange(len(keep), dtype=np.int32)
         src, dst = remap[self.src], remap[self.dst]
@@ -98,7 +100,5 @@ class ChannelGraph:
             shared=self.shared[inside],
             weight=self.weight[inside],
             incidence=None if self.incidence is None else self.incidence[:, keep],
-            cooccurrence=None
-            if self.cooccurrence is None
-            else sp.csr_matrix(self.cooccurrence[keep][:, keep]),
+            cooccurrence=None,  # only the structure step reads it, on the whole graph
         )

@@ -70,11 +70,16 @@ def excess_from_cooccurrence(
     return _beyond_chance(attention, total)
 
 
-def attention_noise(incidence: sp.spmatrix, membership: np.ndarray) -> np.ndarray:
-    """The noise scale of :func:`excess_attention` alone."""
+def attention_noise(
+    incidence: sp.spmatrix, membership: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The noise scale of :func:`excess_attention` alone, and (from the same pass over the
+    viewers) each community's unique viewers: those with any presence in it."""
     w = sp.csr_matrix(incidence, dtype=np.float64)
     _, onehot = _onehot(membership, w.shape[1])
-    return _noise(w, (w @ onehot).tocsr())
+    per_user = (w @ onehot).tocsr()
+    reach = np.bincount(per_user.indices[per_user.data > 0], minlength=onehot.shape[1])
+    return _noise(w, per_user), reach
 
 
 def _onehot(membership: np.ndarray, n: int) -> tuple[np.ndarray, sp.csr_matrix]:

@@ -55,7 +55,7 @@ def find_communities(
     top = label_communities(
         membership, placed.channel, placed.viewers, meta["game"], meta["language"]
     )
-    top = _unique_viewers(top, membership, placed.incidence)
+    top = _unique_viewers(top, membership, placed.incidence, known=found.community_viewers)
     top = _levels(top, parent=None, stability=found.stability)
     inside = sub >= 0
     subs = label_communities(
@@ -180,13 +180,19 @@ def with_positions(tables: RunTables, xy: np.ndarray) -> RunTables:
 
 
 def _unique_viewers(
-    communities: pa.Table, membership: np.ndarray, incidence: sp.csr_matrix | None
+    communities: pa.Table,
+    membership: np.ndarray,
+    incidence: sp.csr_matrix | None,
+    known: np.ndarray | None = None,
 ) -> pa.Table:
     """A community's ``viewers`` = unique viewers of its channels (a viewer of two of its
-    channels counts once); the plain sum over channels is kept as ``channel_viewers_sum``."""
+    channels counts once); the plain sum over channels is kept as ``channel_viewers_sum``.
+    ``known``: those counts per community id, already counted by the structure step."""
     summed = communities["viewers"]
     ids = communities["community"].to_numpy()
-    if incidence is None:
+    if known is not None and len(ids) and ids.min() >= 0 and ids.max() < len(known):
+        unique = pa.array(known[ids].astype(np.int64))
+    elif incidence is None:
         unique = pa.nulls(len(ids), pa.int64())
     else:
         b = incidence.astype(bool).astype(np.float32).tocsr()

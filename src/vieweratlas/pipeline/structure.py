@@ -47,6 +47,7 @@ class Structure:
     subcommunity: np.ndarray  # int32 sub-community id (k, k+1, …)
     parent: np.ndarray  # int32 per sub-community id − k
     sub_stability: np.ndarray | None  # float64 per sub-community id − k
+    community_viewers: np.ndarray | None  # int64 unique viewers per community, if counted
     memberships: Memberships
     unplaced_reason: list[str | None]  # per node
     modularity: float
@@ -78,6 +79,7 @@ def find_structure(graph: ChannelGraph, cfg: AnalysisSettings) -> Structure:
     clock.lap("leiden")
     membership = np.full(graph.n, UNCLUSTERED, dtype=np.int32)
     membership[connected] = found.membership
+    reach: dict[str, np.ndarray] = {}
     excess, noise = _excess(graph, membership, cfg, noise=False)
     attached = np.zeros(graph.n, dtype=bool)
     if cfg.attach_unclustered:
@@ -86,7 +88,7 @@ def find_structure(graph: ChannelGraph, cfg: AnalysisSettings) -> Structure:
     if cfg.refine_by_viewers:  # min_z 0: any gain moves, the noise scale plays no part
         membership, moved = refine(excess, np.zeros_like(excess), membership, min_z=0.0)
     if moved.any() or noise is None:  # memberships against the communities as they now are
-        excess, noise = _excess(graph, membership, cfg, noise=True)
+        excess, noise = _excess(graph, membership, cfg, noise=True, reach=reach)
     clock.lap("placement_and_vote")
     confidence, stability = jitter_confidence(
         graph.n, graph.src, graph.dst, graph.weight, membership,
@@ -132,6 +134,7 @@ def find_structure(graph: ChannelGraph, cfg: AnalysisSettings) -> Structure:
         subcommunity=hierarchy.subcommunity,
         parent=hierarchy.parent,
         sub_stability=hierarchy.stability,
+        community_viewers=reach.get("viewers"),
         memberships=ties,
         unplaced_reason=_reasons(graph, membership, has_edges, cfg),
         modularity=found.modularity,
@@ -161,14 +164,26 @@ def _weights(incidence: sp.csr_matrix, cfg: AnalysisSettings) -> sp.spmatrix:
 
 
 def _excess(
-    graph: ChannelGraph, membership: np.ndarray, cfg: AnalysisSettings, *, noise: bool
+    graph: ChannelGraph,
+    membership: np.ndarray,
+    cfg: AnalysisSettings,
+    *,
+    noise: bool,
+    reach: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """(excess attention, its noise scale or None when not asked for and not free)."""
+    """(excess attention, its noise scale or None when not asked for and not free). Where
+    the noise needs a pass over the viewers, ``reach["viewers"]`` gets each community's
+    unique viewers from it."""
     if graph.incidence is None:
         return excess_from_edges(graph.n, graph.src, graph.dst, graph.shared, membership)
     if cfg.viewer_weight == "presence" and graph.cooccurrence is not None:
         excess = excess_from_cooccurrence(graph.cooccurrence, graph.viewers, membership)
-        return excess, attention_noise(graph.incidence.astype(bool), membership) if noise else None
+        if not noise:
+            return excess, None
+        scale, viewers = attention_noise(graph.incidence.astype(bool), membership)
+        if reach is not None:
+            reach["viewers"] = viewers
+        return excess, scale
     return excess_attention(_weights(graph.incidence, cfg), membership)
 
 
