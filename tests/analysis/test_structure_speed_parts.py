@@ -36,7 +36,11 @@ def test_attention_from_shared_counts_equals_the_product_over_viewers(seed: int,
     upper = sp.csr_matrix(np.triu(counts, k=1))
     viewers = np.asarray(b.sum(axis=0)).ravel()
     assert np.allclose(excess_from_cooccurrence(upper, viewers, membership), excess)
-    assert np.allclose(attention_noise(b, membership), noise)
+    scale, reach = attention_noise(b, membership)
+    assert np.allclose(scale, noise)
+    for c in range(k):  # unique viewers: users with any presence in the community
+        members = membership == c
+        assert reach[c] == int((np.asarray(b[:, members].sum(axis=1)).ravel() > 0).sum())
 
 
 def test_significance_bounds_equal_the_poisson_tail() -> None:
