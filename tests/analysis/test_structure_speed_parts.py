@@ -38,7 +38,7 @@ def test_attention_from_shared_counts_equals_the_product_over_viewers(seed: int,
     assert np.allclose(excess_from_cooccurrence(upper, viewers, membership), excess)
     scale, reach = attention_noise(b, membership)
     assert np.allclose(scale, noise)
-    for c in range(k):  # unique viewers: users with any presence in the community
+    for c in range(len(reach)):  # unique viewers: users with any presence in it
         members = membership == c
         assert reach[c] == int((np.asarray(b[:, members].sum(axis=1)).ravel() > 0).sum())
 
