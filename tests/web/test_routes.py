@@ -133,6 +133,32 @@ def test_community_members_sorting_and_paging(client: Any, web_lake: WebLake) ->
     assert got["lineage"]["lineage"] == f"L{cid}" or got["lineage"]["events"]
 
 
+def test_community_members_show_all_and_page_bounds(client: Any, web_lake: WebLake) -> None:
+    nodes = _nodes(web_lake, RICH_RUN).to_pylist()
+    sizes: dict[int, int] = {}
+    for r in nodes:
+        sizes[r["community"]] = sizes.get(r["community"], 0) + 1
+    cid = max(sizes, key=lambda c: sizes[c])
+    truth = sorted((r["channel"] for r in nodes if r["community"] == cid), reverse=True)
+    every = client.get(f"/api/communities/{cid}?page=all&sort=channel&order=desc").json()
+    assert [m["channel"] for m in every["members"]] == truth
+    assert every["page_number"] == "all"
+    size = every["page_size"]
+    pages = (len(truth) + size - 1) // size
+    paged: list[str] = []
+    for n in range(1, pages + 1):
+        got = client.get(f"/api/communities/{cid}?page={n}&sort=channel&order=desc").json()
+        paged += [m["channel"] for m in got["members"]]
+    assert paged == truth  # pages tile the sorted members exactly
+    html = client.get(f"/communities/{cid}").text
+    if pages > 1:
+        assert "page=all" in html
+    for bad in ("0", "-1", "abc", "ALL", "1.5", str(pages + 1), "9" * 12):
+        response = client.get(f"/api/communities/{cid}?page={bad}")
+        assert response.status_code == 400, bad
+        assert "page" in response.json()["error"]
+
+
 def test_community_bridges_match_edges(client: Any, web_lake: WebLake) -> None:
     lake = Lake.open(str(web_lake.path))
     run = web_lake.plain_run
