@@ -429,7 +429,7 @@ def test_dashboard_load_balancer_only_with_a_certificate() -> None:
     assert (listener["Port"], listener["Protocol"]) == (443, "HTTPS")
     assert listener["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
     assert listener["Certificates"] == [{"CertificateArn": {"Ref": "DashboardCertificateArn"}}]
-    (only,) = [
+    (_https,) = [
         ln for ln in res.values() if ln["Type"] == "AWS::ElasticLoadBalancingV2::Listener"
     ]  # no plain-HTTP listener
     (inbound,) = res["DashboardAlbSecurityGroup"]["Properties"]["SecurityGroupIngress"]
