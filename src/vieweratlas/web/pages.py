@@ -112,7 +112,7 @@ def channel(src: DataSource, data: RunData, platform: str, name: str, top: int) 
         "has_memberships": data.has_memberships,
         "bridge": len(memberships) > 1 or bool(node.get("bridge")),
         "similar_source": "similar.parquet" if data.has_similar_file else "edges",
-        "similar": [asdict(s) for s in data.similar(i, top)],
+        "similar": [s.as_dict() for s in data.similar(i, top)],
         "history": history,
         "similar_ranks": ranks,
         "tracking": tracking is not None,

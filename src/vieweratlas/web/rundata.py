@@ -45,6 +45,17 @@ class SimilarRow:
     share_of_other: float
     lift: float | None
 
+    def as_dict(self) -> dict[str, Any]:
+        """As JSON-ready values (``dataclasses.asdict`` deep-copies: slow on every page)."""
+        return {
+            "platform": self.platform,
+            "channel": self.channel,
+            "shared": self.shared,
+            "share_of_channel": self.share_of_channel,
+            "share_of_other": self.share_of_other,
+            "lift": self.lift,
+        }
+
 
 def _strings(table: pa.Table, name: str, default: str | None = None) -> list[str | None]:
     if name not in table.column_names:
