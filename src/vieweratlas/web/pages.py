@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 __all__ = ["MEMBER_SORTS", "channel", "community", "evolution", "overview", "runs", "search"]
 
 MEMBER_SORTS = ("channel", "viewers", "confidence", "degree", "game", "language")
-PAGE_SIZE = 100
+PAGE_SIZE = 50  # members per page (?page=all: every one, rendered off the event loop)
 TABLES = ("nodes", "edges", "communities", "memberships", "similar", "bots")
 
 
