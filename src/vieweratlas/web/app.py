@@ -139,7 +139,9 @@ def create_app(settings: Settings, options: WebOptions | None = None) -> Starlet
             key = None
             query = request.url.query
             if len(query) <= MAX_CACHED_QUERY:
-                source.runs(), source.tracking()  # fresh before the versions are read
+                # fresh (or re-read, off the loop) before the versions are read
+                source.runs()
+                source.tracking()
                 key = (as_json, request.url.path, query, source.versions())
                 hit = cache.get(key)
                 if hit is not None:

@@ -123,8 +123,7 @@ class Tracking:
         self._history_index = (
             {} if self.history is None else _ranges(self.history, ["platform", "channel"])
         )
-        self.alluvial = alluvial(self)
-        self.lineage_count = len(self._sizes)
+        self.alluvial = alluvial(self)  # the evolution page's shapes, drawn once
 
     def unchanged(self, source: str, lineage: pa.Table, events: pa.Table,
                   history: pa.Table | None) -> bool:  # fmt: skip
