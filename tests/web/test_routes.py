@@ -133,7 +133,12 @@ def test_community_members_sorting_and_paging(client: Any, web_lake: WebLake) ->
     assert got["lineage"]["lineage"] == f"L{cid}" or got["lineage"]["events"]
 
 
-def test_community_members_show_all_and_page_bounds(client: Any, web_lake: WebLake) -> None:
+def test_community_members_show_all_and_page_bounds(
+    client: Any, web_lake: WebLake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vieweratlas.web import pages
+
+    monkeypatch.setattr(pages, "PAGE_SIZE", 10)  # several pages; "all" is then a big render
     nodes = _nodes(web_lake, RICH_RUN).to_pylist()
     sizes: dict[int, int] = {}
     for r in nodes:
@@ -150,9 +155,10 @@ def test_community_members_show_all_and_page_bounds(client: Any, web_lake: WebLa
         got = client.get(f"/api/communities/{cid}?page={n}&sort=channel&order=desc").json()
         paged += [m["channel"] for m in got["members"]]
     assert paged == truth  # pages tile the sorted members exactly
-    html = client.get(f"/communities/{cid}").text
-    if pages > 1:
-        assert "page=all" in html
+    assert pages > 1
+    assert "page=all" in client.get(f"/communities/{cid}").text
+    html = client.get(f"/communities/{cid}?page=all&sort=channel&order=desc").text
+    assert html.count('<a class="channel"') == len(truth)  # every member, on one page
     for bad in ("0", "-1", "abc", "ALL", "1.5", str(pages + 1), "9" * 12):
         response = client.get(f"/api/communities/{cid}?page={bad}")
         assert response.status_code == 400, bad
