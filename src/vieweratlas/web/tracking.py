@@ -29,6 +29,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from vieweratlas.lake import Lake
+from vieweratlas.lake.schema import TRACKING_DIR
 from vieweratlas.pipeline.track import LATEST_DIR
 from vieweratlas.web.rundata import DEFAULT_PLATFORM
 
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["TRACKING_DIR", "Alluvial", "Tracking", "alluvial", "find_tracking"]
 
-TRACKING_DIR = posixpath.dirname(LATEST_DIR)  # "tracking"
 HISTORY_FILE = "similar_history.parquet"
 LINEAGE_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 RANKED = 10  # a channel's similar channels shown over time: those in its top RANKED somewhere
