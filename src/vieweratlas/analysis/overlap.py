@@ -87,7 +87,9 @@ def overlap(
     b.eliminate_zeros()
     viewers = np.asarray(b.sum(axis=0)).ravel().astype(np.int64)
     bt = b.T.tocsr()
-    co = sp.triu(bt @ b, k=1).tocoo()  # upper triangle: each pair once, no diagonal
+    upper = sp.triu(bt @ b, k=1, format="csr")  # upper triangle: each pair once, no diagonal
+    upper.sort_indices()
+    rows = np.repeat(np.arange(upper.shape[0], dtype=np.int32), np.diff(upper.indptr))
     users = int((np.diff(b.indptr) > 0).sum())
     weigh = None
     if loyalty_cap:
@@ -96,12 +98,12 @@ def overlap(
             return _loyal_weight(matrix, src, dst, weight, loyalty_cap)
 
     found = select_edges(
-        co.row,
-        co.col,
-        co.data,
+        rows,
+        upper.indices,
+        upper.data,
         viewers,
         users=users,
-        pairs=int(co.nnz),
+        pairs=int(upper.nnz),
         threshold=threshold,
         weight=weight,
         alpha=alpha,
@@ -110,8 +112,6 @@ def overlap(
         neighbour_alpha=neighbour_alpha,
         pair_weight=weigh,
     )
-    n = b.shape[1]
-    upper = sp.csr_matrix((co.data, (co.row, co.col)), shape=(n, n))
     return replace(found, cooccurrence=upper)
 
 
@@ -145,10 +145,12 @@ def select_edges(
     ``pair_weight(src, dst)``, if given, replaces the weight computed from ``shared``
     (loyalty weighting needs the matrix, which only the local engine holds).
     """
-    keep = shared >= threshold
-    src = a[keep].astype(np.int32)
-    dst = b[keep].astype(np.int32)
-    shared = shared[keep].astype(np.int64)
+    if threshold > 1 or (len(shared) and shared.min() < threshold):
+        keep = shared >= threshold
+        a, b, shared = a[keep], b[keep], shared[keep]
+    src = a.astype(np.int32)  # copies: never views of the caller's arrays
+    dst = b.astype(np.int32)
+    shared = shared.astype(np.int64)
     if not _sorted_pairs(src, dst):  # one canonical edge order, whoever counted
         order = np.lexsort((dst, src))
         src, dst, shared = src[order], dst[order], shared[order]
