@@ -137,6 +137,28 @@ print(json.dumps({"seconds": out, "cpus": cpu}))
 """
 
 
+INGEST_STREAM = r"""
+import json, resource, sys, time
+from datetime import timedelta
+from vieweratlas.lake import Lake
+from vieweratlas.pipeline import write_synthetic_stream
+from vieweratlas.synth import SynthSpec, generate_stream
+spec, lake_dir, minutes = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+spec["lurker_share"] = tuple(spec["lurker_share"])
+t = time.perf_counter()
+data = generate_stream(SynthSpec(**spec, window=timedelta(minutes=minutes)))
+gen = time.perf_counter() - t
+t = time.perf_counter()
+# One lake write per hour of snapshots: parts never overlap in time.
+written = write_synthetic_stream(Lake.open(lake_dir), data, max(1, 60 // minutes))
+ingest = time.perf_counter() - t
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+result = {"generate": gen, "ingest": ingest, "rows": written["presence_rows"], "rss": rss,
+          **written}
+print("BENCH-RESULT", json.dumps(result))
+"""
+
+
 def run_child(code: str, *args: str) -> tuple[dict[str, Any], float]:
     """Run ``code`` in a fresh Python; its JSON result (plus ``cpu``: the child's user +
     system seconds, all threads) and its own peak RSS in MB."""
@@ -242,10 +264,22 @@ def section_analyze(work: Path, args: argparse.Namespace) -> list[str]:
     spec = dict(
         channels=args.channels, viewers=args.viewers, communities=args.communities,
         mixing=0.25, seed=7, windows=args.snapshots, repeat_mean=args.repeat,
-        visits_mean=args.visits,
+        visits_mean=args.visits, lurker_share=args.lurker_share,
     )  # fmt: skip
     t = time.perf_counter()
-    lake_dir, ingest = _lake(work, "analyze", spec)
+    # Generated and written an hour of snapshots at a time: memory is one hour's rows.
+    lake_dir = work / "lake-analyze"
+    kept = lake_dir / "ingest.json"
+    if args.keep is not None and kept.exists():  # --keep: the lake of an earlier run, reused
+        ingest = json.loads(kept.read_text())
+    else:
+        shutil.rmtree(lake_dir, ignore_errors=True)
+        ingest = bench_analysis.child(
+            INGEST_STREAM, json.dumps(spec), str(lake_dir), str(args.snapshot_minutes)
+        )
+        assert ingest is not None
+        if args.keep is not None:
+            kept.write_text(json.dumps(ingest))
     out_dir = work / "out-analyze"
     res = bench_analysis.child(bench_analysis.ANALYZE, str(lake_dir), str(out_dir), "5000")
     assert res is not None
@@ -263,6 +297,8 @@ def section_analyze(work: Path, args: argparse.Namespace) -> list[str]:
     c = res["counts"]
     lines[0] = f"### `analyze` at {stamp}"
     lines += [
+        f"Generated and written an hour of snapshots at a time: peak RSS of that process "
+        f"{ingest['rss'] / MB:,.0f} MB. "
         f"Maps draw {c.get('channels_drawn', 0):,} of {c['channels']:,} channels. "
         f"Section wall time (generate + write + analyze): {wall:,.0f} s.",
         "",
@@ -272,8 +308,11 @@ def section_analyze(work: Path, args: argparse.Namespace) -> list[str]:
         f"| **lake copy** (`analysis.lake_copy: map`) | **{copy / 1e6:,.1f}** |",
         "",
     ]
-    shutil.rmtree(lake_dir, ignore_errors=True)
+    if args.keep is None:
+        shutil.rmtree(lake_dir, ignore_errors=True)
     shutil.rmtree(out_dir, ignore_errors=True)
+    shutil.rmtree(lake_dir / "analysis", ignore_errors=True)
+    shutil.rmtree(lake_dir / "runs", ignore_errors=True)
     return lines
 
 
@@ -391,8 +430,13 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, default=10_000_000, help="analyze: viewers")
     parser.add_argument("--communities", type=int, default=200, help="analyze: planted")
     parser.add_argument("--snapshots", type=int, default=144, help="analyze: windows a day")
+    parser.add_argument("--snapshot-minutes", type=int, default=10, help="analyze: window")
     parser.add_argument("--visits", type=float, default=3.5, help="analyze: channels/viewer")
-    parser.add_argument("--repeat", type=float, default=3.5, help="analyze: snapshots/visit")
+    parser.add_argument("--repeat", type=float, default=4.0, help="analyze: snapshots/visit")
+    parser.add_argument(
+        "--lurker-share", type=float, nargs=2, default=(0.005, 0.02),
+        help="analyze: share of channels each lurker bot sits in (every snapshot)",
+    )  # fmt: skip
     parser.add_argument("--spark-channels", type=int, default=3_000)
     parser.add_argument("--spark-viewers", type=int, default=600_000)
     parser.add_argument("--spark-master", default="local[2]")
@@ -403,6 +447,7 @@ def main() -> None:
         args.rows, args.windows, args.window_rows = 2_000_000, 20, 100_000
         args.channels, args.viewers, args.communities = 5_000, 300_000, 30
         args.snapshots, args.visits, args.repeat = 12, 2.5, 1.5
+        args.snapshot_minutes, args.lurker_share = 60, (0.05, 0.2)
         args.spark_channels, args.spark_viewers = 500, 50_000
     sections = [x.strip() for x in args.sections.split(",") if x.strip()]
     if args.skip_import:

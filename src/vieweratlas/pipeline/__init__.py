@@ -35,7 +35,7 @@ from vieweratlas.pipeline.communities import (
     with_positions,
 )
 from vieweratlas.pipeline.publish import TABLE_FILES, RunResult, publish
-from vieweratlas.pipeline.synthetic import planted_nmi, write_synthetic
+from vieweratlas.pipeline.synthetic import planted_nmi, write_synthetic, write_synthetic_stream
 from vieweratlas.timings import Timings
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ __all__ = [
     "planted_nmi",
     "publish",
     "write_synthetic",
+    "write_synthetic_stream",
 ]
 
 
