@@ -110,5 +110,6 @@ def merge_creators(graph: ChannelGraph, creators: pa.Table, *, weight: Weight) -
         shared=shared,
         weight=w,
         incidence=incidence,
+        group_viewers=None,  # counts by channel name; a merged node has a creator's name
         stats=replace(graph.stats, channels_eligible=n_new),
     )

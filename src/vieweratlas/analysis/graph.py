@@ -8,12 +8,18 @@ so a second engine (Spark) plugs in without touching the rest. Node ``i`` is the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
+
+# Unique viewers of groups of channels: given a table ``platform, channel, group`` (int64),
+# the number of distinct viewers (after bots) of each group's channels. Engines without the
+# incidence in memory (Spark) provide it, so a community's ``viewers`` can still be exact.
+GroupViewers = Callable[[pa.Table], dict[int, int]]
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,7 @@ class ChannelGraph:
     bot_reasons: dict[str, int] = field(default_factory=dict)
     bot_examples: dict[str, list[str]] = field(default_factory=dict)
     incidence: sp.csr_matrix | None = field(default=None, repr=False)
+    group_viewers: GroupViewers | None = field(default=None, repr=False, compare=False)
 
     @property
     def n(self) -> int:
