@@ -139,9 +139,7 @@ def test_analyze_with_the_spark_engine_from_the_cli(lake: Lake, tmp_path: Path) 
     communities = pq.read_table(out / "communities.parquet").to_pylist()
     import pyarrow.csv as pacsv
 
-    removed = {
-        (r["platform"], r["user"]) for r in pacsv.read_csv(out / "bots.csv").to_pylist()
-    }
+    removed = {(r["platform"], r["user"]) for r in pacsv.read_csv(out / "bots.csv").to_pylist()}
     seen: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for row in lake.read("presence", columns=["platform", "channel", "user"]).to_pylist():
         if (row["platform"], row["user"]) not in removed:
