@@ -39,16 +39,43 @@ class Incidence:
 def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     """Integer codes and the values they stand for (every value used at least once).
 
-    A column read dictionary-encoded (its chunks sharing one unified dictionary) is used
-    as it is; anything else is dictionary-encoded here.
+    A column read dictionary-encoded from Parquet has one dictionary per row group, shared
+    by the row group's batches: each distinct dictionary is hashed once (not once per
+    batch, as ``unify_dictionaries`` does) and the batches' indices are mapped through it.
+    Anything else is dictionary-encoded here.
     """
     encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
     chunks = encoded.chunks
     if not chunks:
         return np.zeros(0, np.int32), pa.array([], pa.string())
-    dictionary = chunks[0].dictionary
-    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
-    codes = codes.astype(np.int32, copy=False)
+    first: dict[tuple[int, ...], int] = {}  # a dictionary's buffers → its offset in `parts`
+    parts: list[pa.Array] = []
+    starts: list[int] = []
+    total = 0
+    for chunk in chunks:
+        d = chunk.dictionary
+        key = (*(0 if b is None else b.address for b in d.buffers()), d.offset, len(d))
+        if key not in first:
+            first[key] = total
+            parts.append(d)
+            total += len(d)
+        starts.append(first[key])
+    if len(parts) == 1:
+        dictionary, to_global = parts[0], None
+    else:
+        merged = pc.dictionary_encode(pa.concat_arrays(parts))
+        dictionary = merged.dictionary
+        to_global = merged.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    codes = np.empty(len(encoded), np.int32)
+    pos = 0
+    for chunk, start in zip(chunks, starts, strict=True):
+        idx = chunk.indices.to_numpy(zero_copy_only=False)
+        end = pos + len(idx)
+        if to_global is None:
+            codes[pos:end] = idx
+        else:
+            np.take(to_global[start:], idx, out=codes[pos:end])
+        pos = end
     used = np.bincount(codes, minlength=len(dictionary)) > 0
     if not used.all():  # rows filtered out after reading (e.g. by time) left stale entries
         remap = (np.cumsum(used) - 1).astype(np.int32)
@@ -62,7 +89,6 @@ def aggregate(presence: pa.Table, *, default_platform: str = "twitch") -> Incide
     ``platform`` (rows without it belong to ``default_platform``)."""
     if presence.num_rows == 0:
         raise AnalysisError("no presence rows in the selected window")
-    presence = presence.unify_dictionaries()  # one dictionary per column across chunks
     user_code, users = _codes(presence["user"])
     channel_code, channels = _codes(presence["channel"])
     if "platform" in presence.column_names:
@@ -124,13 +150,13 @@ def _qualify(
 def _count_matrix(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> sp.csr_matrix:
     """CSR of how often each (row, col) pair occurs.
 
-    Lake files are sorted by (user, channel, ts), so the keys usually arrive sorted already
-    and one linear pass finds the runs; otherwise a stable sort (fast on nearly sorted
-    input) comes first.
+    Lake files are sorted by (user, channel, ts), so the keys of one file arrive sorted
+    and one linear pass finds the runs; otherwise a sort comes first (in place; equal keys
+    are interchangeable, so NumPy's fastest, unstable sort will do).
     """
     key = rows.astype(np.int64) * n_cols + cols
     if len(key) > 1 and not bool(np.all(key[1:] >= key[:-1])):
-        key = np.sort(key, kind="stable")
+        key.sort()
     starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
     counts = np.diff(np.append(starts, len(key))).astype(np.int32)
     unique = key[starts]
