@@ -111,5 +111,6 @@ def merge_creators(graph: ChannelGraph, creators: pa.Table, *, weight: Weight) -
         weight=w,
         incidence=incidence,
         group_viewers=None,  # counts by channel name; a merged node has a creator's name
+        shared_pairs=None,  # by node index: merged nodes count once per viewer, not summed
         stats=replace(graph.stats, channels_eligible=n_new),
     )

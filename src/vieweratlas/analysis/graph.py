@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
+from vieweratlas.analysis.similar import SharedPairs
+
 # Unique viewers of groups of channels: given a table ``platform, channel, group`` (int64),
 # the number of distinct viewers (after bots) of each group's channels. Engines without the
 # incidence in memory (Spark) provide it, so a community's ``viewers`` can still be exact.
@@ -61,6 +63,9 @@ class ChannelGraph:
     bot_examples: dict[str, list[str]] = field(default_factory=dict)
     incidence: sp.csr_matrix | None = field(default=None, repr=False)
     group_viewers: GroupViewers | None = field(default=None, repr=False, compare=False)
+    # Every pair sharing a viewer, as counted by the engine (local): what similar.parquet
+    # ranks. Node indices: dropped by anything that re-indexes the nodes.
+    shared_pairs: SharedPairs | None = field(default=None, repr=False, compare=False)
 
     @property
     def n(self) -> int:
@@ -101,4 +106,5 @@ class ChannelGraph:
             shared=self.shared[inside],
             weight=self.weight[inside],
             incidence=None if self.incidence is None else self.incidence[:, keep],
+            shared_pairs=None,
         )

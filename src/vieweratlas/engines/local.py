@@ -2,20 +2,24 @@
 
 Reads the window's presence dictionary-encoded (no string is hashed per row), builds the
 viewer × channel incidence in linear time, removes bots, and computes shared viewers as the
-sparse product ``Bᵀ·B`` on the eligible channels.
+sparse product ``Bᵀ·B`` on the eligible channels, a block of channels at a time
+(:func:`~vieweratlas.analysis.similar.shared_pairs`); the pair counts travel with the graph
+so the run's similar channels need no second product.
 """
 
 from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from vieweratlas.analysis.aggregate import aggregate
 from vieweratlas.analysis.bots import detect_bots
 from vieweratlas.analysis.graph import ChannelGraph, GraphStats
-from vieweratlas.analysis.overlap import edge_options, overlap, select_channels
+from vieweratlas.analysis.overlap import edge_options, overlap, select_channels, select_edges
+from vieweratlas.analysis.similar import shared_pairs
 from vieweratlas.config import AnalysisSettings, Settings
 from vieweratlas.errors import AnalysisError
 from vieweratlas.lake import Lake
@@ -71,8 +75,26 @@ class LocalEngine:
                 matrix, min_viewers=cfg.min_channel_viewers, max_channels=matrix.shape[1]
             )
             selected = matrix[:, kept]
-            loyalty = cfg.loyalty_cap if cfg.viewer_weight == "loyalty" else None
-            found = overlap(selected, **edge_options(cfg, len(kept)), loyalty_cap=loyalty)
+            del matrix
+            pairs = None
+            if cfg.viewer_weight == "loyalty":  # weights from the snapshot counts
+                found = overlap(
+                    selected, **edge_options(cfg, len(kept)), loyalty_cap=cfg.loyalty_cap
+                )
+            else:  # the counts, kept for the run's similar channels
+                pairs = shared_pairs(selected)
+                present = selected.astype(bool)
+                present.eliminate_zeros()
+                found = select_edges(
+                    pairs.a,
+                    pairs.b,
+                    pairs.shared,
+                    np.bincount(present.indices, minlength=len(kept)).astype(np.int64),
+                    users=int((np.diff(present.indptr) > 0).sum()),
+                    pairs=len(pairs),
+                    **edge_options(cfg, len(kept)),
+                )
+                del present
         take = pa.array(kept, pa.int64())
         stats = GraphStats(
             presence_rows=inc.presence_rows,
@@ -99,6 +121,7 @@ class LocalEngine:
             bot_reasons=bots.reasons,
             bot_examples=bots.examples,
             incidence=selected,
+            shared_pairs=pairs,
         )
 
 
