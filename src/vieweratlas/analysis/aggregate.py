@@ -117,7 +117,7 @@ def aggregate(presence: pa.Table, *, default_platform: str = "twitch") -> Incide
     channel_code = rank[channel_code]
     channels = channels.take(pa.array(order))
     channel_platform = channel_platform.take(pa.array(order))
-    window_code, _ = _codes(presence["ts"])
+    window_code = _window_codes(presence["ts"])
     matrix = _count_matrix(user_code, channel_code, len(users), len(channels))
     return Incidence(
         users=users,
@@ -130,6 +130,19 @@ def aggregate(presence: pa.Table, *, default_platform: str = "twitch") -> Incide
         windows=int(window_code.max()) + 1,
         presence_rows=presence.num_rows,
     )
+
+
+def _window_codes(ts: pa.ChunkedArray) -> np.ndarray:
+    """Snapshot codes in time order: the few distinct times (a hash pass with no per-row
+    output), then a binary search per chunk (no dictionary-encoded copy of the column)."""
+    times = np.sort(pc.unique(ts).cast(pa.int64()).to_numpy(zero_copy_only=False))
+    codes = np.empty(len(ts), np.int32)
+    pos = 0
+    for chunk in ts.chunks:
+        values = chunk.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        codes[pos : pos + len(values)] = np.searchsorted(times, values)
+        pos += len(values)
+    return codes
 
 
 def _repeat(platforms: pa.Array, n: int) -> pa.Array:
@@ -154,7 +167,9 @@ def _count_matrix(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) 
     and one linear pass finds the runs; otherwise a sort comes first (in place; equal keys
     are interchangeable, so NumPy's fastest, unstable sort will do).
     """
-    key = rows.astype(np.int64) * n_cols + cols
+    key = rows.astype(np.int64)
+    key *= n_cols  # in place: no int64 temporaries of every row
+    key += cols
     if len(key) > 1 and not bool(np.all(key[1:] >= key[:-1])):
         key.sort()
     starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
