@@ -69,6 +69,10 @@ class LocalEngine:
             bots = detect_bots(inc, cfg.bots)
             keep_users = ~bots.removed
             matrix = inc.matrix[keep_users]
+            # Keep what the graph needs, not the per-row codes (8 bytes a presence row).
+            seen = (inc.presence_rows, inc.windows, len(inc.users), len(inc.channels))
+            channels, channel_platform = inc.channels, inc.channel_platform
+            del inc
         with stage("overlap"):
             # Every eligible channel is analysed; max_channels only limits the drawing.
             kept = select_channels(
@@ -97,11 +101,11 @@ class LocalEngine:
                 del present
         take = pa.array(kept, pa.int64())
         stats = GraphStats(
-            presence_rows=inc.presence_rows,
-            snapshots=inc.windows,
-            users=len(inc.users),
+            presence_rows=seen[0],
+            snapshots=seen[1],
+            users=seen[2],
             users_kept=int(keep_users.sum()),
-            channels_seen=len(inc.channels),
+            channels_seen=seen[3],
             channels_eligible=len(kept),
             pairs_with_any_overlap=found.pairs_with_any_overlap,
             threshold_used=found.threshold,
@@ -109,8 +113,8 @@ class LocalEngine:
             window_end=ts_max.as_py(),
         )
         return ChannelGraph(
-            platform=inc.channel_platform.take(take),
-            channel=inc.channels.take(take),
+            platform=channel_platform.take(take),
+            channel=channels.take(take),
             viewers=found.viewers,
             src=found.src,
             dst=found.dst,
