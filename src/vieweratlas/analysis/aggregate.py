@@ -6,6 +6,7 @@ Identities are platform-qualified: a channel is ``(platform, channel)`` and a vi
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,15 +85,29 @@ def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     return codes, dictionary
 
 
-def aggregate(presence: pa.Table, *, default_platform: str = "twitch") -> Incidence:
+def aggregate(
+    presence: pa.Table | MutableMapping[str, pa.ChunkedArray], *, default_platform: str = "twitch"
+) -> Incidence:
     """``presence`` needs columns ``ts``, ``channel``, ``user`` (one row per key) and may have
-    ``platform`` (rows without it belong to ``default_platform``)."""
-    if presence.num_rows == 0:
+    ``platform`` (rows without it belong to ``default_platform``).
+
+    Given a mutable mapping of columns instead of a table, each column is removed from it
+    once encoded, so a caller that holds no other reference frees the presence column by
+    column while the matrix is built (at 100M rows, gigabytes less at the peak).
+    """
+    columns: MutableMapping[str, pa.ChunkedArray] = (
+        {name: presence.column(name) for name in presence.column_names}
+        if isinstance(presence, pa.Table)
+        else presence
+    )
+    rows = len(columns["ts"])
+    if rows == 0:
         raise AnalysisError("no presence rows in the selected window")
-    user_code, users = _codes(presence["user"])
-    channel_code, channels = _codes(presence["channel"])
-    if "platform" in presence.column_names:
-        platform_code, platforms = _codes(presence["platform"])
+    window_code = _window_codes(columns.pop("ts"))
+    user_code, users = _codes(columns.pop("user"))
+    channel_code, channels = _codes(columns.pop("channel"))
+    if "platform" in columns:
+        platform_code, platforms = _codes(columns.pop("platform"))
     else:
         platform_code, platforms = np.zeros(0, np.int32), pa.array([default_platform])
     if len(platforms) > 1:
@@ -103,6 +118,7 @@ def aggregate(presence: pa.Table, *, default_platform: str = "twitch") -> Incide
     else:
         user_platform = _repeat(platforms, len(users))
         channel_platform = _repeat(platforms, len(channels))
+    del platform_code
     # Number channels in (platform, name) order: rows sorted by (user, channel) then give
     # sorted keys, and outputs list channels in a stable order.
     order = np.asarray(
@@ -117,7 +133,6 @@ def aggregate(presence: pa.Table, *, default_platform: str = "twitch") -> Incide
     channel_code = rank[channel_code]
     channels = channels.take(pa.array(order))
     channel_platform = channel_platform.take(pa.array(order))
-    window_code = _window_codes(presence["ts"])
     matrix = _count_matrix(user_code, channel_code, len(users), len(channels))
     return Incidence(
         users=users,
@@ -128,7 +143,7 @@ def aggregate(presence: pa.Table, *, default_platform: str = "twitch") -> Incide
         row_user=user_code,
         row_window=window_code,
         windows=int(window_code.max()) + 1,
-        presence_rows=presence.num_rows,
+        presence_rows=rows,
     )
 
 

@@ -63,8 +63,10 @@ class LocalEngine:
             presence, default_platform = read_presence(lake, cfg)
             ts_min, ts_max = pc.min_max(presence["ts"]).values()
         with stage("aggregate"):
-            inc = aggregate(presence, default_platform=default_platform)
+            # Handed over column by column: aggregate frees each once it is encoded.
+            columns = {name: presence.column(name) for name in presence.column_names}
             del presence
+            inc = aggregate(columns, default_platform=default_platform)
         with stage("bots"):
             bots = detect_bots(inc, cfg.bots)
             keep_users = ~bots.removed

@@ -56,8 +56,9 @@ def load_audience(lake: Lake, settings: Settings) -> Audience:
 
     cfg = settings.analysis
     presence, default_platform = read_presence(lake, cfg)
-    inc = aggregate(presence, default_platform=default_platform)
-    del presence
+    columns = {name: presence.column(name) for name in presence.column_names}
+    del presence  # aggregate frees each column once it is encoded
+    inc = aggregate(columns, default_platform=default_platform)
     return audience_of(inc, detect_bots(inc, cfg.bots).removed)
 
 
