@@ -67,6 +67,8 @@ class LocalEngine:
             columns = {name: presence.column(name) for name in presence.column_names}
             del presence
             inc = aggregate(columns, default_platform=default_platform)
+            # Arrow's allocator keeps freed pages for reuse; nothing Arrow-sized follows.
+            pa.default_memory_pool().release_unused()
         with stage("bots"):
             bots = detect_bots(inc, cfg.bots)
             keep_users = ~bots.removed
