@@ -467,6 +467,12 @@ class RetentionSettings(_Section):
         None,
         description="Delete runs older than this (null: kept); the newest run is always kept.",
     )
+    tracking: PositiveDuration | None = Field(
+        timedelta(days=30),
+        description="Delete `track`'s per-window caches (tracking/windows/) that the latest "
+        "tracking output does not use, once made longer ago than this (null: kept); they "
+        "are recomputed when needed.",
+    )
 
 
 class TrackSettings(_Section):
