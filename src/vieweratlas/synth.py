@@ -17,6 +17,7 @@ written to the lake under ``synthetic/`` so recovery can be measured.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -72,17 +73,19 @@ class SynthData:
     creators: pa.Table | None = None  # creator, platform, channel (multi-platform worlds)
 
     def manifest(self) -> dict[str, object]:
-        spec = {k: str(v) if isinstance(v, datetime | timedelta) else v
-                for k, v in asdict(self.spec).items()}  # fmt: skip
-        return {
-            "spec": spec,
-            "presence_rows": self.presence.num_rows,
-            "channels": self.truth.num_rows,
-            "bots": list(self.bots),
-        }
+        return _manifest(self.spec, self.presence.num_rows, self.truth.num_rows, self.bots)
 
     def manifest_json(self) -> bytes:
         return json.dumps(self.manifest(), indent=2).encode()
+
+
+def _manifest(
+    spec: SynthSpec, presence_rows: int, channels: int, bots: tuple[str, ...]
+) -> dict[str, object]:
+    fields = {k: str(v) if isinstance(v, datetime | timedelta) else v
+              for k, v in asdict(spec).items()}  # fmt: skip
+    return {"spec": fields, "presence_rows": presence_rows, "channels": channels,
+            "bots": list(bots)}  # fmt: skip
 
 
 def _names(rng: np.random.Generator, n: int, prefix: str = "") -> list[str]:
@@ -101,14 +104,34 @@ def _community_sizes(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
     return sizes
 
 
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (a sort and a mask: NumPy 2's hashing ``np.unique`` is many
+    times slower on large int64 arrays)."""
+    out = np.sort(values)
+    keep: np.ndarray = out[np.concatenate(([True], out[1:] != out[:-1]))] if len(out) else out
+    return keep
+
+
 def _weighted_pick(rng: np.random.Generator, cdf: np.ndarray, count: int) -> np.ndarray:
     picks: np.ndarray = np.searchsorted(cdf, rng.random(count) * cdf[-1])
     out: np.ndarray = np.minimum(picks, len(cdf) - 1)
     return out
 
 
-def generate(spec: SynthSpec) -> SynthData:
-    rng = np.random.default_rng(spec.seed)
+@dataclass(frozen=True)
+class _World:
+    """The channels of a generated world and the (viewer, channel) pairs it watches."""
+
+    community: np.ndarray  # planted community per channel
+    popularity: np.ndarray
+    ch_game: np.ndarray  # index into GAMES per channel
+    ch_lang: np.ndarray  # index into LANGUAGES per channel
+    p_viewer: np.ndarray  # sorted (viewer, channel) pairs: viewer
+    p_channel: np.ndarray  # … and channel
+
+
+def _world(spec: SynthSpec, rng: np.random.Generator) -> _World:
+    """Channels with communities, games and languages, and the pairs viewers watch."""
     n_ch, k = spec.channels, spec.communities
     sizes = _community_sizes(rng, n_ch, k)
     k = len(sizes)
@@ -150,12 +173,24 @@ def generate(spec: SynthSpec) -> SynthData:
     u = base[h] + rng.random(len(h)) * (cum[starts[1:] - 1][h] - base[h])
     pos = np.clip(np.searchsorted(cum, u), starts[h], starts[h + 1] - 1)
     chosen[inside] = order[pos]
+    del h, u, pos
     chosen[~inside] = _weighted_pick(rng, np.cumsum(popularity), int((~inside).sum()))
-    pairs = np.unique(viewer.astype(np.int64) * n_ch + chosen)
-    p_viewer, p_channel = pairs // n_ch, pairs % n_ch
+    pairs = _distinct(viewer.astype(np.int64) * n_ch + chosen)
+    del viewer, chosen, inside
+    return _World(community, popularity, ch_game, ch_lang, pairs // n_ch, pairs % n_ch)
+
+
+def generate(spec: SynthSpec) -> SynthData:
+    """The whole data set in memory (see :func:`generate_stream` for sizes that do not fit)."""
+    rng = np.random.default_rng(spec.seed)
+    n_ch = spec.channels
+    world = _world(spec, rng)
+    p_viewer, p_channel = world.p_viewer, world.p_channel
 
     # Repeat visits: each (viewer, channel) pair is present in a few snapshots.
-    repeats = np.minimum(rng.geometric(1.0 / max(spec.repeat_mean, 1.0), len(pairs)), spec.windows)
+    repeats = np.minimum(
+        rng.geometric(1.0 / max(spec.repeat_mean, 1.0), len(p_viewer)), spec.windows
+    )
     r_viewer = np.repeat(p_viewer, repeats)
     r_channel = np.repeat(p_channel, repeats)
     r_window = rng.integers(0, spec.windows, len(r_viewer))
@@ -204,6 +239,140 @@ def generate(spec: SynthSpec) -> SynthData:
             "platform": pa.array(np.full(total, "twitch", dtype=object), pa.string()),
         }
     )
+    channels, truth = _channel_tables(spec, world, ch_names)
+    return SynthData(presence, channels, truth, (*lurkers, *SERVICE_BOTS), spec)
+
+
+@dataclass(frozen=True)
+class SynthStream:
+    """The same model as :func:`generate`, for sizes whose presence does not fit in memory
+    as one table: everything but the presence rows is here, and :meth:`parts` yields the
+    presence a run of consecutive snapshots at a time (parts never overlap in time, so
+    each write into the lake stands alone). Memory: a few bytes per row (each row's
+    snapshot as int16, each pair's offset) plus one part's table.
+    """
+
+    spec: SynthSpec
+    channels: pa.Table
+    truth: pa.Table
+    bots: tuple[str, ...]
+    pair_viewer: np.ndarray  # int32 per (viewer, channel) pair, sorted by viewer then channel
+    pair_channel: np.ndarray  # int32
+    pair_offset: np.ndarray  # int64: rows of pair i are row_window[offset[i]:offset[i + 1]]
+    row_window: np.ndarray  # int16 snapshot of every viewer row (duplicates dropped per part)
+    lurker_channels: tuple[np.ndarray, ...]  # channels each lurker bot sits in (every snapshot)
+    service_rows: tuple[np.ndarray, np.ndarray, np.ndarray]  # bot index, channel, snapshot
+
+    def manifest(self, presence_rows: int) -> dict[str, object]:
+        return _manifest(self.spec, presence_rows, self.truth.num_rows, self.bots)
+
+    def parts(self, snapshots: int) -> Iterator[pa.Table]:
+        """Presence tables of ``snapshots`` consecutive snapshots each, in time order."""
+        spec, n_lurk = self.spec, len(self.lurker_channels)
+        viewer_names = pc.binary_join_element_wise(
+            "v", pc.cast(pa.array(np.arange(spec.viewers)), pa.string()), ""
+        )
+        ch_names = self.channels["channel"].combine_chunks()
+        bot_names = pa.array(self.bots, pa.string())
+        start_us = int(spec.start.timestamp() * 1_000_000)
+        step_us = int(spec.window.total_seconds() * 1_000_000)
+        svc_bot, svc_channel, svc_window = self.service_rows
+        for w0 in range(0, spec.windows, max(1, snapshots)):
+            w1 = min(spec.windows, w0 + max(1, snapshots))
+            rows = np.flatnonzero((self.row_window >= w0) & (self.row_window < w1))
+            pair = np.searchsorted(self.pair_offset, rows, side="right") - 1
+            key = _distinct(pair * spec.windows + self.row_window[rows])  # viewer, channel, ts
+            del rows, pair
+            pair, window = key // spec.windows, key % spec.windows
+            rng = np.random.default_rng([spec.seed, 1, w0])
+            n = len(key)
+            messages = (rng.random(n) < 0.2) * rng.geometric(0.3, n)
+            wins = np.arange(w0, w1)
+            lurk_ch = [np.repeat(c, len(wins)) for c in self.lurker_channels]
+            lurk_win = [np.tile(wins, len(c)) for c in self.lurker_channels]
+            svc = (svc_window >= w0) & (svc_window < w1)
+            bot = np.concatenate(
+                [np.repeat(np.arange(n_lurk), [len(c) for c in lurk_ch]), n_lurk + svc_bot[svc]]
+            ).astype(np.int64)
+            bot_ch = np.concatenate([*lurk_ch, svc_channel[svc]]).astype(np.int64)
+            bot_win = np.concatenate([*lurk_win, svc_window[svc]]).astype(np.int64)
+            total = n + len(bot)
+            yield pa.table(
+                {
+                    "ts": pa.array(
+                        start_us + np.concatenate([window, bot_win]).astype(np.int64) * step_us, TS
+                    ),
+                    "channel": ch_names.take(
+                        pa.array(np.concatenate([self.pair_channel[pair], bot_ch]))
+                    ),
+                    "user": pa.concat_arrays(
+                        [
+                            viewer_names.take(pa.array(self.pair_viewer[pair])),
+                            bot_names.take(pa.array(bot)),
+                        ]
+                    ),
+                    "user_id": pa.nulls(total, pa.string()),
+                    "source": pa.repeat(pa.scalar("synthetic"), total),
+                    "messages": pa.array(
+                        np.concatenate([messages, (bot >= n_lurk)]).astype(np.int32)
+                    ),
+                    "platform": pa.repeat(pa.scalar("twitch"), total),
+                }
+            )
+
+
+def generate_stream(spec: SynthSpec) -> SynthStream:
+    """:func:`generate`'s model in bounded memory (not the same rows for the same seed)."""
+    rng = np.random.default_rng(spec.seed)
+    world = _world(spec, rng)
+    n_pairs = len(world.p_viewer)
+    offset = np.zeros(n_pairs + 1, np.int64)
+    window = np.empty(0, np.int16)
+    chunk = 4_000_000  # pairs at a time: bounded temporaries
+    parts = []
+    for i in range(0, n_pairs, chunk):
+        m = min(chunk, n_pairs - i)
+        repeats = np.minimum(rng.geometric(1.0 / max(spec.repeat_mean, 1.0), m), spec.windows)
+        offset[i + 1 : i + 1 + m] = repeats
+        parts.append(rng.integers(0, spec.windows, int(repeats.sum()), dtype=np.int16))
+    window = np.concatenate(parts) if parts else window
+    del parts
+    np.cumsum(offset, out=offset)
+    ch_names = np.array(_names(rng, spec.channels), dtype=object)
+    lurkers = tuple(_names(rng, spec.lurker_bots, prefix="lurk"))
+    lurker_channels = tuple(
+        np.flatnonzero(rng.random(spec.channels) < rng.uniform(*spec.lurker_share)) for _ in lurkers
+    )
+    svc = [np.flatnonzero(rng.random(spec.channels) < spec.service_bot_share) for _ in SERVICE_BOTS]
+    service = (
+        np.repeat(np.arange(len(SERVICE_BOTS)), [3 * len(c) for c in svc]),
+        np.concatenate([np.repeat(c, 3) for c in svc]),
+        rng.integers(0, spec.windows, 3 * sum(len(c) for c in svc)),
+    )
+    channels, truth = _channel_tables(spec, world, ch_names)
+    return SynthStream(
+        spec=spec,
+        channels=channels,
+        truth=truth,
+        bots=(*lurkers, *SERVICE_BOTS),
+        pair_viewer=world.p_viewer.astype(np.int32),
+        pair_channel=world.p_channel.astype(np.int32),
+        pair_offset=offset,
+        row_window=window,
+        lurker_channels=lurker_channels,
+        service_rows=service,
+    )
+
+
+def _channel_tables(
+    spec: SynthSpec, world: _World, ch_names: np.ndarray
+) -> tuple[pa.Table, pa.Table]:
+    """The channels' metadata rows and the planted truth."""
+    n_ch = spec.channels
+    ch_game, ch_lang, community, popularity = (
+        world.ch_game, world.ch_lang, world.community, world.popularity
+    )  # fmt: skip
+    p_channel = world.p_channel
     game_names = np.array(GAMES, dtype=object)[ch_game]
     lang_names = np.array(LANGUAGES, dtype=object)[ch_lang]
     unique_viewers = np.bincount(p_channel, minlength=n_ch)
@@ -229,7 +398,7 @@ def generate(spec: SynthSpec) -> SynthData:
             "popularity": pa.array(popularity),
         }
     )
-    return SynthData(presence, channels, truth, (*lurkers, *SERVICE_BOTS), spec)
+    return channels, truth
 
 
 def _add_bot(

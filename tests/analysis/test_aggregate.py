@@ -80,3 +80,45 @@ def test_dictionary_columns_with_unused_entries_give_the_same_matrix() -> None:
     order_a = np.argsort(a.users.to_pylist())
     order_b = np.argsort(b.users.to_pylist())
     assert (a.matrix.toarray()[order_a] == b.matrix.toarray()[order_b]).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.sampled_from("abcd"), st.sampled_from(["x", "y", "z"])),
+        min_size=1,
+        max_size=40,
+        unique=True,
+    ),
+    st.integers(1, 4),
+)
+def test_chunks_with_their_own_and_shared_dictionaries_give_a_plain_count(
+    rows: list[tuple[int, str, str]], files: int
+) -> None:
+    """As a Parquet read gives: one dictionary per file (row group), shared by its batches,
+    different between files, each listing its values in its own order."""
+    table = presence(rows)
+    encoded: dict[str, pa.ChunkedArray] = {}
+    for name in ("channel", "user"):
+        chunks = []
+        for f in range(files):
+            part = table[name].combine_chunks()[f::files]
+            dictionary = pa.array(sorted(set(part.to_pylist()), reverse=f % 2 == 1) or ["q"])
+            idx = pa.array([dictionary.to_pylist().index(v) for v in part.to_pylist()], pa.int32())
+            whole = pa.DictionaryArray.from_arrays(idx, dictionary)
+            chunks += [whole.slice(0, 1), whole.slice(1)]  # two batches, one dictionary
+        encoded[name] = pa.chunked_array(chunks, pa.dictionary(pa.int32(), pa.string()))
+    ts = pa.concat_arrays(
+        [
+            table["ts"].combine_chunks()[f::files].slice(*span)
+            for f in range(files)
+            for span in ((0, 1), (1,))
+        ]
+    )
+    inc = aggregate(pa.table({"ts": ts, **encoded}))
+    users, channels = inc.users.to_pylist(), inc.channels.to_pylist()
+    assert sorted(users) == sorted({u for _, _, u in rows})
+    expected = np.zeros((len(users), len(channels)), dtype=np.int64)
+    for _, c, u in rows:
+        expected[users.index(u), channels.index(c)] += 1
+    assert (inc.matrix.toarray() == expected).all()

@@ -17,6 +17,7 @@ from vieweratlas.analysis.similar import (
     Audience,
     audience_of,
     compare,
+    shared_pairs,
     similar_to,
     top_from_edges,
     top_similar,
@@ -159,6 +160,28 @@ def test_top_from_edges_agrees_with_the_matrix(
         users=audience.users, top=4,
     )  # fmt: skip
     assert via_edges.equals(top_similar(audience, top=4))
+
+
+@pytest.mark.parametrize("block", [1, 7, 4096])
+def test_shared_pairs_are_every_pair_once_with_brute_force_counts(case: Case, block: int) -> None:
+    presence, audience, bots = case
+    sets, _ = brute(presence, bots)
+    idents = list(zip(audience.platform.to_pylist(), audience.channel.to_pylist(), strict=True))
+    pairs = shared_pairs(audience.matrix, block=block)
+    assert (pairs.a < pairs.b).all()
+    got = {
+        (idents[a], idents[b]): s
+        for a, b, s in zip(pairs.a.tolist(), pairs.b.tolist(), pairs.shared.tolist(), strict=True)
+    }
+    assert len(got) == len(pairs)  # each pair once
+    expect = {
+        (idents[i], idents[j]): len(sets[idents[i]] & sets[idents[j]])
+        for i, j in itertools.combinations(range(len(idents)), 2)
+        if sets[idents[i]] & sets[idents[j]]
+    }
+    assert got == expect
+    # The run's similar channels from these counts are the ones from the matrix.
+    assert top_similar(audience, top=4, block=5, pairs=pairs).equals(top_similar(audience, top=4))
 
 
 def test_comparison_matches_brute_force(

@@ -266,6 +266,17 @@ def test_spark_job_is_optional_scheduled_like_the_analysis_and_scoped() -> None:
     assert f"COPY deploy/aws/spark/emr_analyze.py {script}" in dockerfile
     args = [a if "${" not in a else "s3://bucket/lake" for a in driver["EntryPointArguments"]]
     assert _cli_ok(["analyze", "--engine", "spark", *args]) == 0
+    # Settings passed to the driver by environment are real settings with valid values.
+    env = dict(
+        c.removeprefix("spark.emr-serverless.driverEnv.").split("=", 1)
+        for c in driver["SparkSubmitParameters"].split("--conf ")
+        if c.startswith("spark.emr-serverless.driverEnv.VIEWERATLAS_")
+    )
+    assert env, "the job sizes its shuffles for the cluster"
+    from vieweratlas.config import load_settings
+
+    cfg = load_settings(environ={k: v.strip() for k, v in env.items()})
+    assert cfg.analysis.spark.shuffle_partitions >= 3 * 12  # executors × cores, ×3
     logs = request["ConfigurationOverrides"]["MonitoringConfiguration"]
     assert logs["CloudWatchLoggingConfiguration"]["LogGroupName"] == "${AnalysisLogGroup}"
     # The job's role may do what the analysis task may, on the lake only.

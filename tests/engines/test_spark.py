@@ -130,3 +130,31 @@ def test_analyze_with_the_spark_engine_from_the_cli(lake: Lake, tmp_path: Path) 
     assert summary["engine"] == "spark"
     assert summary["counts"]["communities"] >= 4
     assert "spark_start" in summary["timings"]
+
+    # Each community's (and sub-community's) viewers: exact distinct non-bot viewers of its
+    # channels, counted here by brute force from the lake's rows.
+    import pyarrow.parquet as pq
+
+    nodes = pq.read_table(out / "nodes.parquet").to_pylist()
+    communities = pq.read_table(out / "communities.parquet").to_pylist()
+    import pyarrow.csv as pacsv
+
+    removed = {(r["platform"], r["user"]) for r in pacsv.read_csv(out / "bots.csv").to_pylist()}
+    seen: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for row in lake.read("presence", columns=["platform", "channel", "user"]).to_pylist():
+        if (row["platform"], row["user"]) not in removed:
+            seen.setdefault((row["platform"], row["channel"]), set()).add(
+                (row["platform"], row["user"])
+            )
+    members: dict[int, set[tuple[str, str]]] = {}
+    for node in nodes:
+        key = (node["platform"], node["channel"])
+        for group in (node["community"], node["subcommunity"]):
+            if group is not None and group >= 0:
+                members.setdefault(group, set()).update(seen.get(key, set()))
+    checked = 0
+    for row in communities:
+        if row["community"] in members:
+            assert row["viewers"] == len(members[row["community"]]), row["community"]
+            checked += 1
+    assert checked >= summary["counts"]["communities"]

@@ -6,6 +6,7 @@ Identities are platform-qualified: a channel is ``(platform, channel)`` and a vi
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,16 +40,43 @@ class Incidence:
 def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     """Integer codes and the values they stand for (every value used at least once).
 
-    A column read dictionary-encoded (its chunks sharing one unified dictionary) is used
-    as it is; anything else is dictionary-encoded here.
+    A column read dictionary-encoded from Parquet has one dictionary per row group, shared
+    by the row group's batches: each distinct dictionary is hashed once (not once per
+    batch, as ``unify_dictionaries`` does) and the batches' indices are mapped through it.
+    Anything else is dictionary-encoded here.
     """
     encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
     chunks = encoded.chunks
     if not chunks:
         return np.zeros(0, np.int32), pa.array([], pa.string())
-    dictionary = chunks[0].dictionary
-    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
-    codes = codes.astype(np.int32, copy=False)
+    first: dict[tuple[int, ...], int] = {}  # a dictionary's buffers → its offset in `parts`
+    parts: list[pa.Array] = []
+    starts: list[int] = []
+    total = 0
+    for chunk in chunks:
+        d = chunk.dictionary
+        key = (*(0 if b is None else b.address for b in d.buffers()), d.offset, len(d))
+        if key not in first:
+            first[key] = total
+            parts.append(d)
+            total += len(d)
+        starts.append(first[key])
+    if len(parts) == 1:
+        dictionary, to_global = parts[0], None
+    else:
+        merged = pc.dictionary_encode(pa.concat_arrays(parts))
+        dictionary = merged.dictionary
+        to_global = merged.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    codes = np.empty(len(encoded), np.int32)
+    pos = 0
+    for chunk, start in zip(chunks, starts, strict=True):
+        idx = chunk.indices.to_numpy(zero_copy_only=False)
+        end = pos + len(idx)
+        if to_global is None:
+            codes[pos:end] = idx
+        else:
+            np.take(to_global[start:], idx, out=codes[pos:end])
+        pos = end
     used = np.bincount(codes, minlength=len(dictionary)) > 0
     if not used.all():  # rows filtered out after reading (e.g. by time) left stale entries
         remap = (np.cumsum(used) - 1).astype(np.int32)
@@ -57,16 +85,29 @@ def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     return codes, dictionary
 
 
-def aggregate(presence: pa.Table, *, default_platform: str = "twitch") -> Incidence:
+def aggregate(
+    presence: pa.Table | MutableMapping[str, pa.ChunkedArray], *, default_platform: str = "twitch"
+) -> Incidence:
     """``presence`` needs columns ``ts``, ``channel``, ``user`` (one row per key) and may have
-    ``platform`` (rows without it belong to ``default_platform``)."""
-    if presence.num_rows == 0:
+    ``platform`` (rows without it belong to ``default_platform``).
+
+    Given a mutable mapping of columns instead of a table, each column is removed from it
+    once encoded, so a caller that holds no other reference frees the presence column by
+    column while the matrix is built (at 100M rows, gigabytes less at the peak).
+    """
+    columns: MutableMapping[str, pa.ChunkedArray] = (
+        {name: presence.column(name) for name in presence.column_names}
+        if isinstance(presence, pa.Table)
+        else presence
+    )
+    rows = len(columns["ts"])
+    if rows == 0:
         raise AnalysisError("no presence rows in the selected window")
-    presence = presence.unify_dictionaries()  # one dictionary per column across chunks
-    user_code, users = _codes(presence["user"])
-    channel_code, channels = _codes(presence["channel"])
-    if "platform" in presence.column_names:
-        platform_code, platforms = _codes(presence["platform"])
+    window_code = _window_codes(columns.pop("ts"))
+    user_code, users = _codes(columns.pop("user"))
+    channel_code, channels = _codes(columns.pop("channel"))
+    if "platform" in columns:
+        platform_code, platforms = _codes(columns.pop("platform"))
     else:
         platform_code, platforms = np.zeros(0, np.int32), pa.array([default_platform])
     if len(platforms) > 1:
@@ -77,6 +118,7 @@ def aggregate(presence: pa.Table, *, default_platform: str = "twitch") -> Incide
     else:
         user_platform = _repeat(platforms, len(users))
         channel_platform = _repeat(platforms, len(channels))
+    del platform_code
     # Number channels in (platform, name) order: rows sorted by (user, channel) then give
     # sorted keys, and outputs list channels in a stable order.
     order = np.asarray(
@@ -91,7 +133,6 @@ def aggregate(presence: pa.Table, *, default_platform: str = "twitch") -> Incide
     channel_code = rank[channel_code]
     channels = channels.take(pa.array(order))
     channel_platform = channel_platform.take(pa.array(order))
-    window_code, _ = _codes(presence["ts"])
     matrix = _count_matrix(user_code, channel_code, len(users), len(channels))
     return Incidence(
         users=users,
@@ -102,8 +143,21 @@ def aggregate(presence: pa.Table, *, default_platform: str = "twitch") -> Incide
         row_user=user_code,
         row_window=window_code,
         windows=int(window_code.max()) + 1,
-        presence_rows=presence.num_rows,
+        presence_rows=rows,
     )
+
+
+def _window_codes(ts: pa.ChunkedArray) -> np.ndarray:
+    """Snapshot codes in time order: the few distinct times (a hash pass with no per-row
+    output), then a binary search per chunk (no dictionary-encoded copy of the column)."""
+    times = np.sort(pc.unique(ts).cast(pa.int64()).to_numpy(zero_copy_only=False))
+    codes = np.empty(len(ts), np.int32)
+    pos = 0
+    for chunk in ts.chunks:
+        values = chunk.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        codes[pos : pos + len(values)] = np.searchsorted(times, values)
+        pos += len(values)
+    return codes
 
 
 def _repeat(platforms: pa.Array, n: int) -> pa.Array:
@@ -124,13 +178,15 @@ def _qualify(
 def _count_matrix(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> sp.csr_matrix:
     """CSR of how often each (row, col) pair occurs.
 
-    Lake files are sorted by (user, channel, ts), so the keys usually arrive sorted already
-    and one linear pass finds the runs; otherwise a stable sort (fast on nearly sorted
-    input) comes first.
+    Lake files are sorted by (user, channel, ts), so the keys of one file arrive sorted
+    and one linear pass finds the runs; otherwise a sort comes first (in place; equal keys
+    are interchangeable, so NumPy's fastest, unstable sort will do).
     """
-    key = rows.astype(np.int64) * n_cols + cols
+    key = rows.astype(np.int64)
+    key *= n_cols  # in place: no int64 temporaries of every row
+    key += cols
     if len(key) > 1 and not bool(np.all(key[1:] >= key[:-1])):
-        key = np.sort(key, kind="stable")
+        key.sort()
     starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
     counts = np.diff(np.append(starts, len(key))).astype(np.int32)
     unique = key[starts]

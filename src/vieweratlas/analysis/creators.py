@@ -110,6 +110,7 @@ def merge_creators(graph: ChannelGraph, creators: pa.Table, *, weight: Weight) -
         shared=shared,
         weight=w,
         incidence=incidence,
-        cooccurrence=None,  # merged nodes: the structure step multiplies the incidence
+        group_viewers=None,  # counts by channel name; a merged node has a creator's name
+        shared_pairs=None,  # merged nodes: the structure step multiplies the incidence
         stats=replace(graph.stats, channels_eligible=n_new),
     )

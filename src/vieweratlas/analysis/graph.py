@@ -8,12 +8,20 @@ so a second engine (Spark) plugs in without touching the rest. Node ``i`` is the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
+
+from vieweratlas.analysis.similar import SharedPairs
+
+# Unique viewers of groups of channels: given a table ``platform, channel, group`` (int64),
+# the number of distinct viewers (after bots) of each group's channels. Engines without the
+# incidence in memory (Spark) provide it, so a community's ``viewers`` can still be exact.
+GroupViewers = Callable[[pa.Table], dict[int, int]]
 
 
 @dataclass(frozen=True)
@@ -40,9 +48,10 @@ class ChannelGraph:
     viewers two channels have in common; ``weight`` the normalised weight communities are
     found on. ``incidence`` (users × channels, snapshot counts, bots removed) is kept by
     engines that have it in memory (the local one) for the stages that can use it, and with
-    it ``cooccurrence``: the shared viewers of *every* pair (the upper triangle of ``Bᵀ·B``,
+    it ``shared_pairs``: the shared viewers of *every* pair (the upper triangle of ``Bᵀ·B``,
     before edges are chosen), which the structure step reuses to compute where each
-    channel's viewers go without multiplying the incidence again.
+    channel's viewers go, and the run's ``similar.parquet`` ranks, without multiplying the
+    incidence again.
     """
 
     platform: pa.Array  # string, per node
@@ -57,7 +66,10 @@ class ChannelGraph:
     bot_reasons: dict[str, int] = field(default_factory=dict)
     bot_examples: dict[str, list[str]] = field(default_factory=dict)
     incidence: sp.csr_matrix | None = field(default=None, repr=False)
-    cooccurrence: sp.csr_matrix | None = field(default=None, repr=False)  # upper triangle
+    group_viewers: GroupViewers | None = field(default=None, repr=False, compare=False)
+    # Every pair sharing a viewer, as counted by the engine (local): what similar.parquet
+    # ranks. Node indices: dropped by anything that re-indexes the nodes.
+    shared_pairs: SharedPairs | None = field(default=None, repr=False, compare=False)
 
     @property
     def n(self) -> int:
@@ -100,5 +112,5 @@ class ChannelGraph:
             shared=self.shared[inside],
             weight=self.weight[inside],
             incidence=None if self.incidence is None else self.incidence[:, keep],
-            cooccurrence=None,  # only the structure step reads it, on the whole graph
+            shared_pairs=None,
         )

@@ -8,7 +8,7 @@ weight (cosine by default: ``shared / sqrt(n_a · n_b)``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,6 @@ class Overlap:
     viewers: np.ndarray  # int64 unique viewers per channel
     pairs_with_any_overlap: int  # edges before the threshold
     threshold: int = 1  # the shared-viewer threshold in effect (may be raised by a budget)
-    cooccurrence: sp.csr_matrix | None = None  # shared viewers of every pair, upper triangle
 
     @property
     def n(self) -> int:
@@ -112,7 +111,7 @@ def overlap(
         neighbour_alpha=neighbour_alpha,
         pair_weight=weigh,
     )
-    return replace(found, cooccurrence=upper)
+    return found
 
 
 def select_edges(

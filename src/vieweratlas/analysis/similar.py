@@ -128,18 +128,82 @@ def similar_to(
     )
 
 
-def top_similar(audience: Audience, *, top: int, block: int = 1024) -> pa.Table:
-    """The ``top`` most-shared channels of every channel (SIMILAR_SCHEMA), from ``Bᵀ·B``
-    computed ``block`` channels at a time so memory stays bounded by one block of rows."""
-    b = audience.matrix.astype(bool).astype(np.int32)
-    viewers = audience.viewers()
+@dataclass(frozen=True)
+class SharedPairs:
+    """Every pair of channels sharing at least one viewer, each once (``a < b``): the upper
+    triangle of ``Bᵀ·B`` without its diagonal (int32 arrays)."""
+
+    a: np.ndarray
+    b: np.ndarray
+    shared: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def upper(self, n: int) -> sp.csr_matrix:
+        """The upper triangle of ``Bᵀ·B`` without its diagonal as an n × n CSR."""
+        return sp.csr_matrix((self.shared, (self.a, self.b)), shape=(n, n))
+
+    def symmetric(self, n: int) -> sp.csr_matrix:
+        """``Bᵀ·B`` without its diagonal as an n × n CSR (both halves)."""
+        upper = self.upper(n)
+        full: sp.csr_matrix = (upper + upper.T.tocsr()).tocsr()
+        return full
+
+
+def shared_pairs(matrix: sp.csr_matrix, *, block: int = 4096) -> SharedPairs:
+    """:class:`SharedPairs` of the columns of ``matrix`` (users × channels, any value > 0
+    means present), computed ``block`` channels at a time in int32: memory is the pairs
+    themselves plus one block of the product, never the whole symmetric product."""
+    b = matrix.astype(bool).astype(np.int32)
+    b.eliminate_zeros()
     bt = b.T.tocsr()
+    parts_a: list[np.ndarray] = []
+    parts_b: list[np.ndarray] = []
+    parts_s: list[np.ndarray] = []
+    for start in range(0, b.shape[1], block):
+        co = (bt[start : start + block] @ b).tocoo()
+        row = co.row.astype(np.int32) + np.int32(start)
+        upper = co.col > row
+        # The product is canonical (rows, then columns, in order): so are these pieces.
+        parts_a.append(row[upper])
+        parts_b.append(co.col[upper].astype(np.int32))
+        parts_s.append(co.data[upper].astype(np.int32))
+        del co, row, upper
+    empty = np.zeros(0, np.int32)
+    return SharedPairs(
+        np.concatenate(parts_a) if parts_a else empty,
+        np.concatenate(parts_b) if parts_b else empty,
+        np.concatenate(parts_s) if parts_s else empty,
+    )
+
+
+def top_similar(
+    audience: Audience, *, top: int, block: int = 1024, pairs: SharedPairs | None = None
+) -> pa.Table:
+    """The ``top`` most-shared channels of every channel (SIMILAR_SCHEMA), ``block``
+    channels at a time so memory stays bounded by one block of rows: from ``pairs`` (the
+    counts the graph build already made, see :func:`shared_pairs`) when given, else from
+    ``Bᵀ·B`` computed here."""
+    viewers = audience.viewers()
+    if pairs is not None:
+        full = pairs.symmetric(audience.n)
+
+        def rows_of(start: int) -> sp.coo_matrix:
+            return full[start : start + block].tocoo()
+    else:
+        b = audience.matrix.astype(bool).astype(np.int32)
+        bt = b.T.tocsr()
+
+        def rows_of(start: int) -> sp.coo_matrix:
+            return (bt[start : start + block] @ b).tocoo()
+
     names = np.asarray(audience.channel.cast(pa.string()).to_pylist(), dtype=object).astype(str)
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     counts: list[np.ndarray] = []
     for start in range(0, audience.n, block):
-        co = (bt[start : start + block] @ b).tocoo()
+        co = rows_of(start)
         r = co.row.astype(np.int64) + start
         off = co.col != r  # not the channel itself
         r, c, s = r[off], co.col[off].astype(np.int64), co.data[off].astype(np.int64)

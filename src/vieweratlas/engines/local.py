@@ -2,20 +2,24 @@
 
 Reads the window's presence dictionary-encoded (no string is hashed per row), builds the
 viewer × channel incidence in linear time, removes bots, and computes shared viewers as the
-sparse product ``Bᵀ·B`` on the eligible channels.
+sparse product ``Bᵀ·B`` on the eligible channels, a block of channels at a time
+(:func:`~vieweratlas.analysis.similar.shared_pairs`); the pair counts travel with the graph
+so the run's similar channels need no second product.
 """
 
 from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from vieweratlas.analysis.aggregate import aggregate
 from vieweratlas.analysis.bots import detect_bots
 from vieweratlas.analysis.graph import ChannelGraph, GraphStats
-from vieweratlas.analysis.overlap import edge_options, overlap, select_channels
+from vieweratlas.analysis.overlap import edge_options, overlap, select_channels, select_edges
+from vieweratlas.analysis.similar import shared_pairs
 from vieweratlas.config import AnalysisSettings, Settings
 from vieweratlas.errors import AnalysisError
 from vieweratlas.lake import Lake
@@ -59,27 +63,53 @@ class LocalEngine:
             presence, default_platform = read_presence(lake, cfg)
             ts_min, ts_max = pc.min_max(presence["ts"]).values()
         with stage("aggregate"):
-            inc = aggregate(presence, default_platform=default_platform)
+            # Handed over column by column: aggregate frees each once it is encoded.
+            columns = {name: presence.column(name) for name in presence.column_names}
             del presence
+            inc = aggregate(columns, default_platform=default_platform)
+            # Arrow's allocator keeps freed pages for reuse; nothing Arrow-sized follows.
+            pa.default_memory_pool().release_unused()
         with stage("bots"):
             bots = detect_bots(inc, cfg.bots)
             keep_users = ~bots.removed
             matrix = inc.matrix[keep_users]
+            # Keep what the graph needs, not the per-row codes (8 bytes a presence row).
+            seen = (inc.presence_rows, inc.windows, len(inc.users), len(inc.channels))
+            channels, channel_platform = inc.channels, inc.channel_platform
+            del inc
         with stage("overlap"):
             # Every eligible channel is analysed; max_channels only limits the drawing.
             kept = select_channels(
                 matrix, min_viewers=cfg.min_channel_viewers, max_channels=matrix.shape[1]
             )
             selected = matrix[:, kept]
-            loyalty = cfg.loyalty_cap if cfg.viewer_weight == "loyalty" else None
-            found = overlap(selected, **edge_options(cfg, len(kept)), loyalty_cap=loyalty)
+            del matrix
+            pairs = None
+            if cfg.viewer_weight == "loyalty":  # weights from the snapshot counts
+                found = overlap(
+                    selected, **edge_options(cfg, len(kept)), loyalty_cap=cfg.loyalty_cap
+                )
+            else:  # the counts, kept for the run's similar channels
+                pairs = shared_pairs(selected)
+                present = selected.astype(bool)
+                present.eliminate_zeros()
+                found = select_edges(
+                    pairs.a,
+                    pairs.b,
+                    pairs.shared,
+                    np.bincount(present.indices, minlength=len(kept)).astype(np.int64),
+                    users=int((np.diff(present.indptr) > 0).sum()),
+                    pairs=len(pairs),
+                    **edge_options(cfg, len(kept)),
+                )
+                del present
         take = pa.array(kept, pa.int64())
         stats = GraphStats(
-            presence_rows=inc.presence_rows,
-            snapshots=inc.windows,
-            users=len(inc.users),
+            presence_rows=seen[0],
+            snapshots=seen[1],
+            users=seen[2],
             users_kept=int(keep_users.sum()),
-            channels_seen=len(inc.channels),
+            channels_seen=seen[3],
             channels_eligible=len(kept),
             pairs_with_any_overlap=found.pairs_with_any_overlap,
             threshold_used=found.threshold,
@@ -87,8 +117,8 @@ class LocalEngine:
             window_end=ts_max.as_py(),
         )
         return ChannelGraph(
-            platform=inc.channel_platform.take(take),
-            channel=inc.channels.take(take),
+            platform=channel_platform.take(take),
+            channel=channels.take(take),
             viewers=found.viewers,
             src=found.src,
             dst=found.dst,
@@ -99,7 +129,7 @@ class LocalEngine:
             bot_reasons=bots.reasons,
             bot_examples=bots.examples,
             incidence=selected,
-            cooccurrence=found.cooccurrence,
+            shared_pairs=pairs,
         )
 
 

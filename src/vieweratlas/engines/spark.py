@@ -13,6 +13,10 @@ bot rules run first, and they bound every kept viewer to at most
 explode the join; what remains uneven (big channels' viewers) is split by Spark's adaptive
 skew-join handling, which cuts oversized join partitions into salted sub-partitions.
 
+Community viewers. The graph carries ``group_viewers``: after the communities are found on
+the driver, one more Spark job counts each community's distinct viewers exactly, from the
+cached viewer rows (see :func:`_group_viewers`).
+
 Settings: ``analysis.spark.master`` (default ``local[*]``; empty when ``spark-submit``
 starts the driver, as on EMR Serverless, so that its master and memory hold),
 ``analysis.spark.conf`` (any Spark option, e.g. executor memory). S3 lakes are read as
@@ -22,6 +26,7 @@ starts the driver, as on EMR Serverless, so that its master and memory hold),
 from __future__ import annotations
 
 import logging
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 
 from vieweratlas.analysis.bots import shipped_blocklist
-from vieweratlas.analysis.graph import ChannelGraph, GraphStats
+from vieweratlas.analysis.graph import ChannelGraph, GraphStats, GroupViewers
 from vieweratlas.analysis.overlap import edge_options, select_edges
 from vieweratlas.config import Settings
 from vieweratlas.errors import AnalysisError, ConfigError
@@ -164,7 +169,7 @@ class SparkEngine:
                 pairs=pairs,
                 **edge_options(cfg, len(eligible)),
             )
-            for frame in (rows, pairs_uc, kept, counted):
+            for frame in (rows, pairs_uc, counted):
                 frame.unpersist()
         stats = GraphStats(
             presence_rows=int(overview["rows"]),
@@ -200,6 +205,7 @@ class SparkEngine:
             bot_reasons=reasons,
             bot_examples=examples,
             incidence=None,
+            group_viewers=_group_viewers(spark, kept, nodes),
         )
 
     def _presence(self, spark: SparkSession, lake: Lake, settings: Settings) -> DataFrame:
@@ -272,6 +278,32 @@ class SparkEngine:
             .where(F.col("reason").isNotNull())
             .select("user", "platform", "reason", F.col("channels").cast("long"))
         )
+
+
+def _group_viewers(spark: SparkSession, kept: DataFrame, nodes: pa.Table) -> GroupViewers:
+    """Exact unique viewers per group of channels (a community's ``viewers``): the kept
+    ``(platform, user, idx)`` rows joined to each channel's group, ``countDistinct`` per
+    group — one more shuffle of the viewer rows, exact rather than a HyperLogLog estimate.
+    ``kept`` stays cached for it and is released when the counter is garbage-collected."""
+    from pyspark.sql import functions as F
+
+    def count(groups: pa.Table) -> dict[int, int]:
+        table = groups.select(["platform", "channel", "group"]).join(
+            nodes, ["platform", "channel"], join_type="inner"
+        )
+        if table.num_rows == 0:
+            return {}
+        frame = _frame(spark, table.select(["idx", "group"]))
+        counted = (
+            kept.join(F.broadcast(frame), "idx")
+            .groupBy("group")
+            .agg(F.countDistinct("platform", "user").alias("n"))
+        )
+        got = _arrow(counted)
+        return dict(zip(got["group"].to_pylist(), got["n"].to_pylist(), strict=True))
+
+    weakref.finalize(count, kept.unpersist)
+    return count
 
 
 def _frame(spark: SparkSession, table: pa.Table) -> DataFrame:

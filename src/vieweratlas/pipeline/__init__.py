@@ -34,8 +34,9 @@ from vieweratlas.pipeline.communities import (
     find_communities,
     with_positions,
 )
+from vieweratlas.pipeline.community_viewers import fill_community_viewers
 from vieweratlas.pipeline.publish import TABLE_FILES, RunResult, publish
-from vieweratlas.pipeline.synthetic import planted_nmi, write_synthetic
+from vieweratlas.pipeline.synthetic import planted_nmi, write_synthetic, write_synthetic_stream
 from vieweratlas.timings import Timings
 
 log = logging.getLogger(__name__)
@@ -48,11 +49,13 @@ __all__ = [
     "build_graph",
     "channel_metadata",
     "drawn",
+    "fill_community_viewers",
     "find_communities",
     "lay_out",
     "planted_nmi",
     "publish",
     "write_synthetic",
+    "write_synthetic_stream",
 ]
 
 
@@ -86,7 +89,7 @@ def analyze(
     graph = build_graph(lake, settings, timings=timings)
     with timings.stage("communities"):
         meta = channel_metadata(lake, graph, until=settings.analysis.until)
-        tables = find_communities(graph, settings.analysis, meta)
+        tables = fill_community_viewers(find_communities(graph, settings.analysis, meta))
     if render:
         with timings.stage("layout"):
             previous = previous_positions(lake) if settings.analysis.layout_from_previous else {}

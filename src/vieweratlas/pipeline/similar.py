@@ -56,8 +56,9 @@ def load_audience(lake: Lake, settings: Settings) -> Audience:
 
     cfg = settings.analysis
     presence, default_platform = read_presence(lake, cfg)
-    inc = aggregate(presence, default_platform=default_platform)
-    del presence
+    columns = {name: presence.column(name) for name in presence.column_names}
+    del presence  # aggregate frees each column once it is encoded
+    inc = aggregate(columns, default_platform=default_platform)
     return audience_of(inc, detect_bots(inc, cfg.bots).removed)
 
 
@@ -161,7 +162,8 @@ def run_similar(graph: ChannelGraph, top: int) -> pa.Table:
     """A run's ``similar.parquet``: the ``top`` channels sharing the most viewers with every
     channel of the graph (the eligible channels).
 
-    From the graph's incidence when the engine kept it (the exact top of ``Bᵀ·B``); an
+    From the graph's incidence when the engine kept it (the exact top of ``Bᵀ·B``, from the
+    pair counts the engine made when it kept those too); an
     engine without it (Spark) gives the top among the graph's edges, i.e. pairs that passed
     the edge threshold.
     """
@@ -172,7 +174,7 @@ def run_similar(graph: ChannelGraph, top: int) -> pa.Table:
             channel=graph.channel,
             users=graph.stats.users_kept,
         )
-        return top_similar(audience, top=top)
+        return top_similar(audience, top=top, pairs=graph.shared_pairs)
     return top_from_edges(
         graph.src, graph.dst, graph.shared, graph.viewers, graph.platform, graph.channel,
         users=graph.stats.users_kept, top=top,

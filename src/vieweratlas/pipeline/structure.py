@@ -176,8 +176,9 @@ def _excess(
     unique viewers from it."""
     if graph.incidence is None:
         return excess_from_edges(graph.n, graph.src, graph.dst, graph.shared, membership)
-    if cfg.viewer_weight == "presence" and graph.cooccurrence is not None:
-        excess = excess_from_cooccurrence(graph.cooccurrence, graph.viewers, membership)
+    if cfg.viewer_weight == "presence" and graph.shared_pairs is not None:
+        upper = graph.shared_pairs.upper(graph.n)
+        excess = excess_from_cooccurrence(upper, graph.viewers, membership)
         if not noise:
             return excess, None
         scale, viewers = attention_noise(graph.incidence.astype(bool), membership)

@@ -3,6 +3,8 @@ run's communities against that truth."""
 
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -11,7 +13,7 @@ from vieweratlas.analysis.quality import nmi
 from vieweratlas.csvsafe import safe_csv_bytes
 from vieweratlas.lake import Lake
 from vieweratlas.lake.schema import creator_rows
-from vieweratlas.synth import SynthData
+from vieweratlas.synth import SynthData, SynthStream
 
 
 def write_synthetic(lake: Lake, data: SynthData) -> dict[str, int]:
@@ -23,6 +25,19 @@ def write_synthetic(lake: Lake, data: SynthData) -> dict[str, int]:
     lake.write_bytes("synthetic/truth.csv", safe_csv_bytes(data.truth))
     lake.write_bytes("synthetic/manifest.json", data.manifest_json())
     return {"presence_rows": presence.rows_written, "channel_rows": channels.rows_written}
+
+
+def write_synthetic_stream(lake: Lake, data: SynthStream, snapshots: int) -> dict[str, int]:
+    """:func:`write_synthetic` for a streamed data set: one lake write per ``snapshots``
+    consecutive snapshots (parts never overlap in time), so memory is one part's."""
+    rows = 0
+    for part in data.parts(snapshots):
+        rows += lake.write("presence", part).rows_written
+    channels = lake.write("channels", data.channels)
+    lake.write_bytes("synthetic/truth.csv", safe_csv_bytes(data.truth))
+    manifest = json.dumps(data.manifest(rows), indent=2).encode()
+    lake.write_bytes("synthetic/manifest.json", manifest)
+    return {"presence_rows": rows, "channel_rows": channels.rows_written}
 
 
 def planted_nmi(lake: Lake, nodes: pa.Table) -> float | None:

@@ -197,6 +197,7 @@ def analyse_window(
     from vieweratlas.pipeline import (
         build_graph,
         channel_metadata,
+        fill_community_viewers,
         find_communities,
         lay_out,
         publish,
@@ -218,7 +219,7 @@ def analyse_window(
     try:
         graph = build_graph(lake, wsettings, timings=Timings())
         meta = channel_metadata(lake, graph, until=window.end)
-        tables = find_communities(graph, wsettings.analysis, meta)
+        tables = fill_community_viewers(find_communities(graph, wsettings.analysis, meta))
     except AnalysisError as exc:
         log.warning("window %s skipped: %s", window.label, exc)
         cache.write_bytes(
