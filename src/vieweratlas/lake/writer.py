@@ -367,21 +367,26 @@ def distinct_sql(spec: TableSpec, relation: str, *, columns: list[str] | None = 
     Presence keeps the duplicate with most messages; every remaining tie is broken by the
     other columns, so the same rows always give the same output, byte for byte.
     """
-    key = ["platform", *spec.key] if "platform" not in spec.key else list(spec.key)
     cols = columns or [*spec.schema.names]
-    names = set(cols) | set(key)
-    prefer = ['"messages" DESC'] if "messages" in names else []
-    rest = [f'"{c}" ASC NULLS FIRST' for c in sorted(names - set(key) - {"messages", "date"})]
-    tiebreak = ", ".join([*prefer, *rest]) or "1"
+    partition, tiebreak = dedup_window(spec, cols)
     order = [*spec.sort, *[k for k in spec.key if k not in spec.sort]]
     select = ", ".join(_q(c) for c in cols)
-    partition = ", ".join(_q(k) for k in key)
     # Column names come from the table specs; ``relation`` is the caller's own view name.
     return (
         f"SELECT {select} FROM {relation} "  # noqa: S608
         f"QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {tiebreak}) = 1 "
         f"ORDER BY {', '.join(_q(c) for c in order)}"
     )
+
+
+def dedup_window(spec: TableSpec, columns: list[str]) -> tuple[str, str]:
+    """The ``PARTITION BY`` and ``ORDER BY`` lists of the window that numbers a key's
+    duplicates, the preferred one first (shared by readers and the Athena views)."""
+    key = ["platform", *spec.key] if "platform" not in spec.key else list(spec.key)
+    names = set(columns) | set(key)
+    prefer = ['"messages" DESC'] if "messages" in names else []
+    rest = [f'"{c}" ASC NULLS FIRST' for c in sorted(names - set(key) - {"messages", "date"})]
+    return ", ".join(_q(k) for k in key), ", ".join([*prefer, *rest]) or "1"
 
 
 def _q(name: str) -> str:
