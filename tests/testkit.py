@@ -6,10 +6,29 @@ System programs the tests need are skipped locally when missing, a failure under
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import os
 import shutil
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol, TypeVar
 
 import pytest
+
+R = TypeVar("R")
+
+
+class _Startable(Protocol):
+    def start(self) -> object: ...
+    def stop(self) -> None: ...
+
+
+F = TypeVar("F", bound=_Startable)
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -49,3 +68,109 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+# ---------------------------------------------------------------- loopback servers, threads
+
+
+def reply(handler: BaseHTTPRequestHandler, status: int, body: bytes | object,
+          ctype: str = "application/json") -> None:  # fmt: skip
+    """Answer a request: bytes as they are, anything else as JSON."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", ctype)
+    handler.send_header("Content-Length", str(len(raw)))
+    handler.end_headers()
+    handler.wfile.write(raw)
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that does not print each request."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class LoopbackHTTP:
+    """A threaded HTTP server on 127.0.0.1 (a fake platform): ``url``, ``start``, ``stop``."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@contextmanager
+def serving(fake: F) -> Iterator[F]:
+    """Start a fake (anything with ``start()``/``stop()``) for the block."""
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@contextmanager
+def in_background(
+    make: Callable[[], Awaitable[R]], *, ready: Callable[[R], Awaitable[None]] | None = None,
+    run: Callable[[R], Awaitable[object]], stop: Callable[[R], None],
+) -> Iterator[R]:  # fmt: skip
+    """Run an async object in its own thread and event loop for the block.
+
+    ``make()`` builds it inside the loop, ``ready(obj)`` waits until it is usable (optional),
+    ``run(obj)`` is its main coroutine; leaving the block calls ``stop(obj)`` in the loop and
+    joins the thread. An exception of the run is raised in the test.
+    """
+    box: dict[str, Any] = {}
+    started = threading.Event()
+
+    async def main() -> None:
+        obj = await make()
+        box["obj"], box["loop"] = obj, asyncio.get_running_loop()
+        task = asyncio.ensure_future(run(obj))
+        if ready is not None:
+            waiting = asyncio.ensure_future(ready(obj))
+            await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+        started.set()
+        await task
+
+    def target() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # surfaced to the test
+            box["error"] = exc
+            started.set()
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    started.wait(30)
+    if "error" in box:
+        raise box["error"]
+    obj: R = box["obj"]
+    try:
+        yield obj
+    finally:
+        if thread.is_alive():  # a run that ended by itself needs no stop
+            with contextlib.suppress(RuntimeError):
+                box["loop"].call_soon_threadsafe(stop, obj)
+        thread.join(30)
+        if "error" in box:
+            raise box["error"]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, every: float = 0.01) -> None:
+    """Poll ``predicate`` every ``every`` s until true (a test waiting on another thread's or
+    process's progress; a readiness poll, not a timing assumption)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(every)

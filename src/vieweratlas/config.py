@@ -114,6 +114,7 @@ Weight = Literal["excess", "cosine", "jaccard", "shared"]
 Algorithm = Literal["leiden", "louvain"]
 EdgeSelection = Literal["neighbours", "budget"]
 ViewerWeight = Literal["presence", "loyalty"]
+YouTubeMethod = Literal["innertube", "api"]
 
 
 class _Section(BaseModel):
@@ -204,6 +205,23 @@ class YouTubeSettings(_Section):
     )
     bucket_len: Duration = Field(
         timedelta(seconds=300), description="Presence bucket length for chat replays."
+    )
+    method: YouTubeMethod = Field(
+        "innertube",
+        description="innertube: the web client's live-chat continuations (no key, no quota); "
+        "api: the official YouTube Data API v3 (needs youtube.api_key; costs quota).",
+    )
+    api_key: SecretStr | None = Field(
+        None, description="YouTube Data API v3 key for method api (secret, never logged)."
+    )
+    api_url: str = Field(
+        "https://www.googleapis.com", description="YouTube Data API base URL (method api)."
+    )
+    api_quota: int = Field(
+        10_000,
+        ge=0,
+        description="Data API units this collector may spend per day (Google's default "
+        "daily quota is 10,000); the collector stops cleanly before exceeding it.",
     )
 
 

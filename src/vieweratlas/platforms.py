@@ -67,7 +67,7 @@ YOUTUBE = Platform(
     login_rule=re.compile(r"UC[A-Za-z0-9_-]{22}|@[A-Za-z0-9._-]{3,30}"),
     case_insensitive=False,
     settings_section="youtube",
-    sources=("innertube",),
+    sources=("innertube", "api"),
 )
 
 PLATFORMS: dict[str, Platform] = {p.name: p for p in (TWITCH, KICK, YOUTUBE)}

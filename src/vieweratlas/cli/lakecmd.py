@@ -21,7 +21,7 @@ from vieweratlas.lake.athena import create_tables
 from vieweratlas.lake.compact import compact as compact_lake
 from vieweratlas.lake.health import check_lake, scan_lake
 from vieweratlas.lake.inventory import describe
-from vieweratlas.lake.retention import PrunePlan, apply_prune, plan_prune
+from vieweratlas.lake.retention import PrunePlan, apply_prune, deliveries_keep, plan_prune
 
 
 @lake_app.command()
@@ -58,8 +58,8 @@ def prune(
     ] = None,
     show: Annotated[int, typer.Option("--show", min=0, help="Files listed per rule.")] = 20,
 ) -> None:
-    """Delete data past its retention (raw 30d, VOD raw 7d; runs when asked); dry run unless
-    --apply."""
+    """Delete data past its retention (raw 30d, VOD raw 7d, Kick delivery ids past the replay
+    window; runs when asked); dry run unless --apply."""
     settings = resolve(
         lake,
         config,
@@ -78,7 +78,8 @@ def prune(
         raise ConfigError(f"--now: {exc}") from None
     the_lake = checks.existing_lake(settings)
     with err_console.status("listing the lake"):
-        result = plan_prune(the_lake, settings.retention, now=at)
+        keep = deliveries_keep(settings.kick.max_age, settings.collect.interval)
+        result = plan_prune(the_lake, settings.retention, now=at, deliveries=keep)
     _render(result, show=show)
     if not result.expired and not result.runs:
         line("nothing to prune")

@@ -165,14 +165,23 @@ def youtube(
     base_url: Annotated[
         str | None, typer.Option("--base-url", help="YouTube base URL [https://www.youtube.com].")
     ] = None,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            "--method",
+            help="innertube (web client, no key) [default] or api (YouTube Data API v3: "
+            "needs youtube.api_key, costs quota).",
+        ),
+    ] = None,
     interval: IntervalOpt = None,
     duration: DurationOpt = None,
 ) -> None:
-    """Collect presence from YouTube live chat (source=innertube) into the lake.
+    """Collect presence from YouTube live chat (source=innertube, or api) into the lake.
 
     Live chats are polled by continuation (the server's timeout hints respected); with
-    --replay, finished streams' chat replay is bucketed like VOD replay. SIGTERM or Ctrl-C
-    flushes the open window and exits 0.
+    --replay, finished streams' chat replay is bucketed like VOD replay. With --method api
+    the official Data API is polled instead, within the youtube.api_quota budget. SIGTERM
+    or Ctrl-C flushes the open window and exits 0.
     """
     from vieweratlas.sources.youtube.collector import run_youtube
 
@@ -180,11 +189,15 @@ def youtube(
         lake,
         config,
         preset,
-        **{"youtube.base_url": base_url, "collect.interval": interval},
+        **{"youtube.base_url": base_url, "youtube.method": method, "collect.interval": interval},
     )
     until = _duration(duration)
     if channels_file is None and not video:
         raise ConfigError("collect youtube needs --channels-file F or --video ID")
+    if settings.youtube.method == "api" and settings.youtube.api_key is None:
+        raise ConfigError(
+            "collect youtube --method api needs youtube.api_key (VIEWERATLAS_YOUTUBE__API_KEY)"
+        )
 
     def start(view: Callable[[ChatStatus], None]) -> Coroutine[Any, Any, ChatStats]:
         return run_youtube(

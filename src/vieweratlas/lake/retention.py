@@ -11,7 +11,13 @@ Rules, most specific prefix first (see :class:`~vieweratlas.config.RetentionSett
 * ``raw/…``      — ``retention.raw`` (30 days): raw snapshots (e.g. ``raw/irc/seen``);
 * ``curated/…``  — ``retention.curated``: unset by default, so curated presence and channel
   metadata are kept (the analysis needs history; on AWS the bucket lifecycle moves them to
-  Glacier after 90 days instead of deleting them).
+  Glacier after 90 days instead of deleting them). The creator map (``curated/creators``)
+  is not a time series: its rows carry one fixed time so that re-imports de-duplicate and
+  the first import wins, so it is never aged;
+* ``state/kick/deliveries/…`` — the Kick webhook receiver's replay protection, one file per
+  presence window named by the window's start: kept while a redelivery of its ids would
+  still pass the age check (``kick.max_age``) plus one window, at least an hour
+  (:func:`deliveries_keep`), aged by that name.
 
 Runs (``analysis/<run-id>/`` and their index entry ``runs/<run-id>.json``) are aged by
 their creation time, as whole runs: ``retention.keep_runs`` keeps the newest N,
@@ -33,11 +39,14 @@ from pathlib import Path
 
 from vieweratlas.config import RetentionSettings
 from vieweratlas.errors import LakeError
+from vieweratlas.lake.schema import CREATORS, KICK_DELIVERIES
 from vieweratlas.lake.store import Lake
 
 log = logging.getLogger(__name__)
 
 _DATE_SEGMENT = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+_STAMP_NAME = re.compile(r"(\d{8}T\d{6}Z)\.json$")
+TIMELESS = (f"{CREATORS.path}/",)  # tables whose rows are not observations in time
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ class Rule:
     name: str
     prefix: str
     keep: timedelta | None
+    by_name: bool = False  # aged by the time stamp in the file name, not a date= partition
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,28 @@ def rules_from(settings: RetentionSettings) -> tuple[Rule, ...]:
     )
 
 
+def deliveries_keep(max_age: timedelta, interval: timedelta) -> timedelta:
+    """How long the Kick receiver's delivery ids are needed: a delivery older than
+    ``max_age`` is refused anyway, and a window's file is named by its start, so one window
+    more (at least an hour, for a collector run with a longer ``--interval``)."""
+    return max_age + max(interval, timedelta(hours=1))
+
+
+def deliveries_rule(keep: timedelta) -> Rule:
+    return Rule("kick_deliveries", f"{KICK_DELIVERIES}/", keep, by_name=True)
+
+
+def name_time(path: str) -> datetime | None:
+    """The ``YYYYmmddTHHMMSSZ`` time a state file is named by, or ``None``."""
+    m = _STAMP_NAME.search(path)
+    if m is None:
+        return None
+    try:
+        return datetime.strptime(m.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def partition_day(path: str) -> date | None:
     """The ``date=YYYY-MM-DD`` partition of a lake path, or ``None`` (absent or invalid)."""
     for segment in path.split("/"):
@@ -137,6 +169,20 @@ def plan(files: Iterable[str], rules: tuple[Rule, ...], *, now: datetime) -> Pru
     for path in files:
         rule = match_rule(path, rules)
         if rule is None:
+            continue
+        if path.startswith(TIMELESS):
+            kept[rule.name] += 1
+            continue
+        if rule.by_name:
+            stamp = name_time(path)
+            if stamp is None:
+                undated += 1
+                kept[rule.name] += 1
+            elif rule.keep is not None and stamp <= now - rule.keep:
+                age = (now.date() - stamp.date()).days
+                expired.append(Expired(path, rule.name, stamp.date(), age))
+            else:
+                kept[rule.name] += 1
             continue
         day = partition_day(path)
         if day is None:
@@ -195,9 +241,18 @@ def run_ages(lake: Lake) -> list[RunAge]:
     return out
 
 
-def plan_prune(lake: Lake, settings: RetentionSettings, *, now: datetime) -> PrunePlan:
-    """List the lake's retained prefixes and plan what would be deleted at ``now``."""
+def plan_prune(
+    lake: Lake,
+    settings: RetentionSettings,
+    *,
+    now: datetime,
+    deliveries: timedelta | None = None,
+) -> PrunePlan:
+    """List the lake's retained prefixes and plan what would be deleted at ``now``; with
+    ``deliveries`` (see :func:`deliveries_keep`), Kick delivery ids older than that too."""
     rules = rules_from(settings)
+    if deliveries is not None:
+        rules = (deliveries_rule(deliveries), *rules)
     roots = sorted({r.prefix.split("/", 1)[0] for r in rules if r.keep is not None})
     files: list[str] = []
     for root in roots:

@@ -153,6 +153,10 @@ them into one node). A channel belongs to at most one creator; the first import 
 
 CREATORS_TS = datetime(2005, 1, 1, tzinfo=UTC)  # the earliest time the lake accepts
 
+# The Kick webhook receiver's replay protection: accepted delivery ids, one JSON file per
+# presence window (``<window start YYYYmmddTHHMMSSZ>.json``); aged by ``lake prune``.
+KICK_DELIVERIES = "state/kick/deliveries"
+
 
 def creator_rows(table: pa.Table) -> pa.Table:
     """Rows of the ``creators`` table (plus ``platform``) for a map ``creator, platform,

@@ -14,10 +14,8 @@ import base64
 import json
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -25,6 +23,8 @@ import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from websockets.asyncio.server import ServerConnection, serve
+
+from testkit import LoopbackHTTP, QuietHandler, reply, serving
 
 
 def new_key() -> rsa.RSAPrivateKey:
@@ -110,22 +110,15 @@ class KickApiFake:
         self.chatrooms: dict[str, int] = {s: 5000 + i for i, s in enumerate(self.channels)}
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.posts: list[dict[str, Any]] = []
+        self.deleted: list[str] = []  # subscription ids, in the order deletions came
         self.tokens_issued = 0
         self.requests: list[str] = []
         self.lock = threading.Lock()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def reply(self, status: int, data: object) -> None:
-                raw = json.dumps(data).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+                reply(self, status, data)
 
             def authed(self) -> bool:
                 if self.headers.get("Authorization", "").startswith("Bearer tok-"):
@@ -161,6 +154,22 @@ class KickApiFake:
                     made = [{"name": "chat.message.sent", "version": 1, "subscription_id": sid}]
                     return self.reply(200, {"data": made, "message": "OK"})
                 return None
+
+            def do_DELETE(self) -> None:
+                url = urlparse(self.path)
+                fake.requests.append("DELETE " + url.path)
+                if url.path != "/public/v1/events/subscriptions":
+                    return self.reply(404, {"message": "Not found"})
+                if not self.authed():
+                    return None
+                ids = parse_qs(url.query).get("id", [])
+                if not ids:
+                    return self.reply(400, {"message": "id is required"})
+                with fake.lock:
+                    fake.deleted.extend(ids)
+                    for sid in ids:
+                        fake.subscriptions.pop(sid, None)
+                return reply(self, 204, b"")
 
             def do_GET(self) -> None:
                 url = urlparse(self.path)
@@ -199,22 +208,34 @@ class KickApiFake:
                     return self.reply(200, {"data": data, "message": "OK"})
                 return self.reply(404, {"message": "Not found"})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.http = LoopbackHTTP(Handler)
+        self.url = self.http.url
 
     def start(self) -> KickApiFake:
-        self.thread.start()
+        self.http.start()
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.stop()
 
     def drop_subscriptions(self) -> None:
         """What Kick does after a day of failed deliveries."""
         with self.lock:
             self.subscriptions.clear()
+
+    def add_subscription(self, broadcaster: int, event: str = "chat.message.sent") -> str:
+        """A subscription the app made earlier (another run, another channel list)."""
+        with self.lock:
+            sid = uuid.uuid4().hex
+            self.subscriptions[sid] = {
+                "id": sid, "app_id": "app", "event": event, "version": 1,
+                "broadcaster_user_id": broadcaster, "method": "webhook",
+            }  # fmt: skip
+        return sid
+
+    def set_live(self, live: list[tuple[str, int, int]]) -> None:
+        with self.lock:
+            self.live = live
 
     def subscribed(self) -> set[int]:
         with self.lock:
@@ -317,10 +338,5 @@ class PusherFake:
         self._call(go())
 
 
-@contextmanager
-def kick_api(pem: str, **kwargs: Any) -> Iterator[KickApiFake]:
-    fake = KickApiFake(pem, **kwargs).start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
+def kick_api(pem: str, **kwargs: Any) -> AbstractContextManager[KickApiFake]:
+    return serving(KickApiFake(pem, **kwargs))

@@ -18,6 +18,8 @@ from testkit import run_cli
         (["collect", "kick", "--top", "5", "--transport", "carrier-pigeon"], "kick.transport"),
         (["collect", "youtube"], "--channels-file F or --video ID"),
         (["collect", "youtube", "--video", "no!"], "not a YouTube video id"),
+        (["collect", "youtube", "--video", "vidAAAAAAAA", "--method", "api"], "youtube.api_key"),
+        (["collect", "youtube", "--video", "vidAAAAAAAA", "--method", "web"], "youtube.method"),
     ],
 )
 def test_bad_invocations_exit_2(

@@ -17,8 +17,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from kick_fake import WebhookSender, chat_body, new_key, public_pem
-from kick_harness import wait_until
 
+from testkit import wait_until
 from vieweratlas.lake import Lake
 from vieweratlas.sources.kick.collector import seen_state
 
@@ -92,7 +92,7 @@ def test_kill_restart_and_sigterm(tmp_path: Path) -> None:
             sent.append(f"M{i}")
             return bool(parquet_files(lake_dir)) and bool(seen_state(Lake.open(str(lake_dir))))
 
-        wait_until(flushed, timeout=30)
+        wait_until(flushed, timeout=30, every=0.02)
         assert deliver(sender, "inflight", "INFLIGHT") == 204
         sent.append("INFLIGHT")
         sender.close()

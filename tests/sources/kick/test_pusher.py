@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from kick_fake import PusherFake, kick_api
-from kick_harness import kick_settings, running, wait_until
+from kick_harness import kick_settings, running
 
+from testkit import wait_until
 from vieweratlas.lake import Lake
 
 pytestmark = pytest.mark.server

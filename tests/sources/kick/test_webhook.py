@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 from kick_fake import WebhookSender, chat_body, kick_api, new_key, public_pem
-from kick_harness import MovableClock, kick_settings, running, wait_until
+from kick_harness import MovableClock, kick_settings, running
 
+from testkit import wait_until
 from vieweratlas.lake import Lake
 from vieweratlas.sources.kick.collector import seen_state
 
@@ -154,6 +155,42 @@ def test_subscriptions_follow_the_channel_list_and_come_back_when_dropped(
             assert len(api.posts) == posts + 2
             assert all(p["events"] == [{"name": "chat.message.sent", "version": 1}]
                        and p["method"] == "webhook" for p in api.posts)  # fmt: skip
+
+
+def test_subscriptions_of_channels_no_longer_wanted_are_deleted(key, tmp_path: Path) -> None:
+    clock = MovableClock(T0)
+    with kick_api(public_pem(key), channels={"alpha": 11, "beta": 12, "gamma": 13}) as api:
+        stale = api.add_subscription(99)  # a channel an earlier run watched
+        twins = {api.add_subscription(11), api.add_subscription(11)}  # one of them goes
+        other = api.add_subscription(99, event="channel.followed")  # not ours to touch
+        settings = kick_settings(
+            tmp_path / "lake", api.url, client_id="app", client_secret="s3cret-kick",
+            collect={"refresh": "0.05s"},
+        )  # fmt: skip
+        channels = _channels(tmp_path, "alpha", "beta")
+        with running(settings, clock, channels_file=channels):
+            wait_until(lambda: api.subscribed() == {11, 12, 99} and stale in api.deleted)
+            assert len(twins & set(api.deleted)) == 1 and len(twins & set(api.subscriptions)) == 1
+            assert other in api.subscriptions and other not in api.deleted
+            channels.write_text("beta\ngamma\n")  # the list changes
+            wait_until(lambda: api.subscribed() == {12, 13, 99})
+            chat = {s["broadcaster_user_id"] for s in api.subscriptions.values()
+                    if s["event"] == "chat.message.sent"}  # fmt: skip
+            assert chat == {12, 13}
+    assert "DELETE /public/v1/events/subscriptions" in api.requests
+
+
+def test_top_live_channels_that_leave_the_top_are_unsubscribed(key, tmp_path: Path) -> None:
+    live = [(f"ch{i}", 100 + i, 1000 - i) for i in range(5)]
+    with kick_api(public_pem(key), live=live) as api:
+        settings = kick_settings(tmp_path / "lake", api.url, client_id="app",
+                                 client_secret="s3cret-kick",
+                                 collect={"refresh": "0.05s"})  # fmt: skip
+        with running(settings, MovableClock(T0), top=2):
+            wait_until(lambda: api.subscribed() == {100, 101})
+            api.set_live([("ch9", 109, 5000), *live[1:]])  # ch0 ends, ch9 comes on top
+            wait_until(lambda: api.subscribed() == {109, 101})
+        assert len(api.deleted) == 1
 
 
 def test_top_live_channels_are_subscribed(key, tmp_path: Path) -> None:

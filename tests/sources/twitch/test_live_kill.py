@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from twitch_server import TwitchServer, joined_all
 
+from testkit import wait_until
 from vieweratlas.lake import Lake
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -44,14 +45,6 @@ def collector_process(
         if proc.poll() is None:
             proc.kill()
         proc.wait(30)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
 
 
 def visible_files(lake_dir: Path) -> dict[str, str]:
@@ -99,7 +92,7 @@ def test_sigkill_loses_only_the_open_window_and_restart_adds_no_duplicates(
             server.privmsg("alpha" if i % 2 else "beta", f"user{i}", user_id=str(i))
             return any(f.endswith(".parquet") for f in visible_files(lake_dir))
 
-        wait_until(flushed)
+        wait_until(flushed, timeout=30, every=0.05)
         server.privmsg("alpha", "inflight")
         settle(server)
         # Best effort to kill *during* a write: watch for the writer's hidden temp file

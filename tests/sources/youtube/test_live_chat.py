@@ -12,20 +12,11 @@ import pytest
 from youtube_fake import Stream, replay_action, text_action, uc, youtube
 from yt_harness import running, yt_settings
 
+from testkit import wait_until
 from vieweratlas.lake import Lake
 from vieweratlas.sources.youtube.collector import channel_target, video_target
 
 pytestmark = pytest.mark.server
-
-
-def wait_until(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.01)
 
 
 def now_us() -> int:

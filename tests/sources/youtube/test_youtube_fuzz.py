@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import contextlib
 import json
+from datetime import UTC, datetime
 
+from dataapi_fake import text_message
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from youtube_fake import Stream, YouTubeFake, replay_action, text_action, uc
 
-from vieweratlas.errors import YouTubeError
-from vieweratlas.sources.youtube.innertube import parse_chat_page, parse_watch_page
+from vieweratlas.errors import VieweratlasError, YouTubeError
+from vieweratlas.sources.youtube.dataapi import (
+    parse_channel,
+    parse_messages,
+    parse_search,
+    parse_video,
+)
+from vieweratlas.sources.youtube.innertube import ChatPage, parse_chat_page, parse_watch_page
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
@@ -65,3 +73,42 @@ def test_the_real_shaped_page_parses() -> None:
     page = parse_watch_page(real_html, "page")
     assert (page.video_id, page.channel, page.is_live) == ("vidAAAAAAAA", uc(1), True)
     assert not page.continuation.endswith("top")  # "Live chat", not "Top chat"
+
+
+# ---------------------------------------------------------------- the Data API's answers
+
+api_item = (
+    st.sampled_from([text_message(uc(3), datetime(2026, 1, 1, tzinfo=UTC))])
+    | json_values
+    | st.fixed_dictionaries({}, optional={
+        "snippet": st.fixed_dictionaries({}, optional={
+            "type": st.sampled_from(["textMessageEvent", "superChatEvent", "tombstone", "odd"])
+            | json_values, "publishedAt": st.text(max_size=30) | json_values}) | json_values,
+        "authorDetails": st.fixed_dictionaries({}, optional={
+            "channelId": st.sampled_from([uc(4), "@handle", ""]) | json_values}) | json_values})
+)  # fmt: skip
+api_page = st.fixed_dictionaries({}, optional={
+    "items": st.lists(api_item, max_size=5) | json_values,
+    "nextPageToken": st.text(max_size=20) | json_values,
+    "pollingIntervalMillis": st.integers(-5, 10**6) | json_values,
+    "offlineAt": st.text(max_size=30) | json_values,
+})  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(api_page | json_values)
+def test_data_api_answers(data: object) -> None:
+    """Every Data API parser: a result or a project error, nothing else."""
+    for parse in (
+        lambda: parse_messages(data, "fuzz"),
+        lambda: parse_video(data, "vidAAAAAAAA", "fuzz"),
+        lambda: parse_search(data, "fuzz"),
+        lambda: parse_channel(data, "fuzz"),
+    ):
+        try:
+            out = parse()
+        except VieweratlasError:
+            continue
+        if isinstance(out, ChatPage):
+            assert all(item.user.startswith("UC") for item in out.items)
+            assert out.timeout_ms is None or out.timeout_ms >= 0

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from testkit import LoopbackHTTP, QuietHandler, reply, serving
 
 API_KEY = "AIzaFakeKey_123"
 
@@ -59,16 +59,9 @@ class YouTubeFake:
         self.lock = threading.Lock()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def send(self, status: int, body: bytes, ctype: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                reply(self, status, body, ctype)
 
             def do_GET(self) -> None:
                 url = urlparse(self.path)
@@ -127,9 +120,8 @@ class YouTubeFake:
                         )
                 self.send(200, json.dumps(data).encode(), "application/json")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.http = LoopbackHTTP(Handler)
+        self.url = self.http.url
 
     # ------------------------------------------------------------------ shapes
 
@@ -203,18 +195,12 @@ class YouTubeFake:
             self.fail_next.extend(how)
 
     def start(self) -> YouTubeFake:
-        self.thread.start()
+        self.http.start()
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.stop()
 
 
-@contextmanager
-def youtube() -> Iterator[YouTubeFake]:
-    fake = YouTubeFake().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
+def youtube() -> AbstractContextManager[YouTubeFake]:
+    return serving(YouTubeFake())

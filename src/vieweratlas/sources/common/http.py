@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol, TypeVar
 
 import httpx
@@ -226,6 +227,28 @@ class Transport:
                 continue
             return response
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def client_transport(
+    deadline: timedelta,
+    *,
+    clock: Clock | None = None,
+    policy: RetryPolicy | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    timeout: float = 15.0,
+    error: type[VieweratlasError] = TwitchError,
+) -> Transport:
+    """The :class:`Transport` of a platform client whose settings give the per-attempt
+    ``deadline`` (``twitch.request_deadline`` for Helix and GraphQL); ``clock``, ``policy``,
+    ``transport`` and ``timeout`` are what tests inject."""
+    return Transport(
+        clock=clock,
+        policy=policy,
+        transport=transport,
+        timeout=timeout,
+        deadline=deadline.total_seconds(),
+        error=error,
+    )
 
 
 def parse(

@@ -2,11 +2,15 @@
 
 :class:`WindowWriter` owns a :class:`~vieweratlas.sources.common.windows.PresenceWindows`
 and writes each window once it has closed (``flush()``), or every window including the open
-one (``flush(everything=True)``, on SIGTERM or at the end of a run). Writes run in a worker
-thread; a failed write puts the window back for the next flush. ``after_write(start)`` runs
-in the same thread right after a window's presence is in the lake (the Kick receiver records
-the delivery ids of that window there). :func:`run_windows` is the loop every collector
-shares: wake at each window boundary, flush, stop on request or after a duration.
+one (``flush(everything=True)``, on SIGTERM or at the end of a run); every collector (Twitch
+IRC, Kick, YouTube) writes through it. Writes run in a worker thread; a failed write puts
+the window back for the next flush. Hooks: ``at_boundary(now)`` runs once per new window
+before closed windows are taken (Twitch carries its channel members into the new window);
+``after_write(written)`` runs in the worker thread right after a window's presence is in
+the lake (Twitch writes its ``irc_seen`` side table, the Kick receiver records the window's
+delivery ids); ``on_flushed(rows)`` runs on the event loop after each window (Twitch's
+metrics). :func:`run_windows` is the loop the chat collectors share: wake at each window
+boundary, flush, stop on request or after a duration.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Protocol, TypeVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from vieweratlas.errors import LakeError
 from vieweratlas.lake import Lake
@@ -58,6 +65,23 @@ class ChatStatus:
     rows_written: int
 
 
+class FlushCounters(Protocol):
+    """The counters a :class:`WindowWriter` keeps (``ChatStats``, Twitch's ``LiveStats``)."""
+
+    windows_flushed: int
+    rows_written: int
+
+
+@dataclass(frozen=True)
+class Written:
+    """A window just written: its start, its tables and the presence rows that were new."""
+
+    start: datetime
+    presence: pa.Table
+    seen: pa.Table  # how each user was seen (Twitch's ``irc_seen`` side table)
+    rows: int
+
+
 class WindowWriter:
     """Writes closed windows of ``windows`` to ``lake`` (see the module docstring)."""
 
@@ -65,16 +89,21 @@ class WindowWriter:
         self,
         lake: Lake,
         windows: PresenceWindows,
-        stats: ChatStats,
+        stats: FlushCounters,
         *,
         now: Callable[[], datetime],
-        after_write: Callable[[datetime], None] | None = None,
+        at_boundary: Callable[[datetime], None] | None = None,
+        after_write: Callable[[Written], None] | None = None,
+        on_flushed: Callable[[int], None] | None = None,
     ) -> None:
         self.lake = lake
         self.windows = windows
         self.stats = stats
         self.now = now
+        self.at_boundary = at_boundary
         self.after_write = after_write
+        self.on_flushed = on_flushed
+        self._boundary: datetime | None = None
         self._lock = asyncio.Lock()
 
     def open_users(self) -> int:
@@ -83,36 +112,46 @@ class WindowWriter:
     async def flush(self, *, everything: bool = False) -> int:
         """Write closed windows (all with ``everything``); returns new presence rows."""
         async with self._lock:
-            before = None if everything else window_start(self.now(), self.windows.interval)
+            now = self.now()
+            before = None if everything else window_start(now, self.windows.interval)
+            if before is not None and before != self._boundary:
+                if self.at_boundary is not None:
+                    self.at_boundary(now)
+                self._boundary = before
             written = 0
             for start, window in self.windows.take(before):
                 if not len(window):
                     continue
                 try:
-                    rows = await asyncio.to_thread(self._write, start, window)
+                    done = await asyncio.to_thread(self._write, start, window)
                 except (LakeError, OSError) as exc:
                     log.error("window %s: lake write failed, will retry: %s", start, exc)
                     self.windows.restore(start, window)
                     if everything:
                         raise
                     continue
-                written += rows
+                written += done.rows
                 self.stats.windows_flushed += 1
-                self.stats.rows_written += rows
+                self.stats.rows_written += done.rows
                 log.info(
-                    "%s window %s flushed: %d new rows",
+                    "%s window %s flushed: %d users in %d channels, %d new rows",
                     self.windows.platform,
                     start.isoformat(),
-                    rows,
+                    done.presence.num_rows,
+                    len(pc.unique(done.presence.column("channel"))),
+                    done.rows,
                 )
+                if self.on_flushed is not None:
+                    self.on_flushed(done.rows)
             return written
 
-    def _write(self, start: datetime, window: Window) -> int:
-        presence, _ = self.windows.tables(start, window)
+    def _write(self, start: datetime, window: Window) -> Written:
+        presence, seen = self.windows.tables(start, window)
         result = self.lake.write("presence", presence)
+        done = Written(start, presence, seen, result.rows_written)
         if self.after_write is not None:
-            self.after_write(start)
-        return result.rows_written
+            self.after_write(done)
+        return done
 
 
 async def run_windows(

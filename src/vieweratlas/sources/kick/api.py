@@ -5,9 +5,10 @@
 * ``GET /public/v1/public-key`` → the PEM key that signs webhook deliveries.
 * ``GET /public/v1/channels?slug=…`` → broadcaster user ids of channel slugs.
 * ``GET /public/v1/livestreams?sort=viewer_count&limit=N`` → the current top live channels.
-* ``GET/POST /public/v1/events/subscriptions`` → the app's webhook subscriptions; a
+* ``GET/POST/DELETE /public/v1/events/subscriptions`` → the app's webhook subscriptions; a
   subscription Kick dropped (after a day of failed deliveries) is simply missing from the
-  list, and :meth:`KickApi.ensure_subscribed` creates it again.
+  list, and :meth:`KickApi.sync_subscriptions` creates it again; the ones for channels no
+  longer watched (and duplicates) are deleted (``DELETE …?id=a&id=b``).
 * ``GET {kick.web_url}/api/v2/channels/<slug>`` (the web client's API, no token) → the
   chatroom id the Pusher transport subscribes to.
 
@@ -174,18 +175,37 @@ class KickApi:
         }
         await self.call("POST", "/public/v1/events/subscriptions", "kick subscribe", json=body)
 
-    async def ensure_subscribed(self, broadcasters: Iterable[int]) -> int:
-        """Subscribe ``chat.message.sent`` for every broadcaster missing from the app's
-        subscriptions (new ones, and ones Kick dropped); returns how many were created."""
-        have = {s.broadcaster_user_id for s in await self.subscriptions() if s.event == CHAT_EVENT}
-        created = 0
-        for broadcaster in broadcasters:
-            if broadcaster not in have:
-                await self.subscribe(broadcaster)
-                created += 1
-        if created:
-            log.info("kick: %d chat subscriptions created or renewed", created)
-        return created
+    async def unsubscribe(self, ids: Sequence[str]) -> None:
+        """Delete subscriptions by id (``PAGE`` ids a call)."""
+        for i in range(0, len(ids), PAGE):
+            params: list[tuple[str, str | int]] = [("id", sid) for sid in ids[i : i + PAGE]]
+            await self.call(
+                "DELETE", "/public/v1/events/subscriptions", "kick unsubscribe", params=params
+            )
+
+    async def sync_subscriptions(self, broadcasters: Iterable[int]) -> tuple[int, int]:
+        """Make the app's ``chat.message.sent`` subscriptions exactly ``broadcasters``: create
+        the missing ones (new channels, and ones Kick dropped), delete those of channels no
+        longer watched and duplicates. Other events are left alone. (created, deleted)."""
+        wanted = set(broadcasters) - {0}
+        keep: set[int] = set()
+        unwanted: list[str] = []
+        for sub in await self.subscriptions():
+            if sub.event != CHAT_EVENT:
+                continue
+            if sub.broadcaster_user_id in wanted and sub.broadcaster_user_id not in keep:
+                keep.add(sub.broadcaster_user_id)
+            else:
+                unwanted.append(sub.id)
+        if unwanted:
+            await self.unsubscribe(unwanted)
+        missing = sorted(wanted - keep)
+        for broadcaster in missing:
+            await self.subscribe(broadcaster)
+        if missing or unwanted:
+            log.info("kick: %d chat subscriptions created or renewed, %d deleted",
+                     len(missing), len(unwanted))  # fmt: skip
+        return len(missing), len(unwanted)
 
     async def chatroom(self, slug: str) -> int:
         """The chatroom id of ``slug`` (the web client's channel API; no token)."""

@@ -4,7 +4,8 @@ Webhook (``kick.transport: webhook``, ``source=webhook``): a small ASGI receiver
 (:mod:`vieweratlas.sources.kick.webhook`) verifies each delivery and records the sender in
 the window of the message's time; a subscription manager keeps a ``chat.message.sent``
 subscription for every watched channel (a channel list, or the current top live channels),
-re-creating the ones Kick dropped, every ``collect.refresh``. Kick delivers to the webhook
+re-creating the ones Kick dropped and deleting those of channels no longer watched, every
+``collect.refresh``. Kick delivers to the webhook
 URL registered for the app, so the receiver must be reachable there (a reverse proxy or a
 tunnel to ``kick.listen_host:kick.listen_port``).
 
@@ -42,6 +43,7 @@ from vieweratlas.sources.common.sink import (
     ChatStats,
     ChatStatus,
     WindowWriter,
+    Written,
     run_collector,
     run_windows,
 )
@@ -169,9 +171,9 @@ class KickCollector:
         except (LakeError, OSError) as exc:
             log.warning("kick: channel metadata not written: %s", exc)
 
-    def _save_seen(self, start: datetime) -> None:
+    def _save_seen(self, written: Written) -> None:
         if self.mode == "webhook":
-            self.seen.save(self.lake, start)
+            self.seen.save(self.lake, written.start)
 
     def status(self) -> ChatStatus:
         pusher = self.pusher
@@ -207,7 +209,7 @@ class KickCollector:
             channels = await self.wanted()
             if self.mode == "webhook":
                 if self.api.has_credentials:
-                    await self.api.ensure_subscribed(channels.values())
+                    await self.api.sync_subscriptions(channels.values())
             else:
                 assert self.pusher is not None
                 rooms: dict[int, str] = {}

@@ -40,6 +40,7 @@ from starlette.routing import Route
 
 from vieweratlas.errors import KickError, LakeError
 from vieweratlas.lake import Lake
+from vieweratlas.lake.schema import KICK_DELIVERIES
 from vieweratlas.sources.common.sink import ChatStats
 from vieweratlas.sources.kick.models import MAX_FRAME, ChatMessage, cut, parse_time
 
@@ -51,7 +52,7 @@ HEADER_SIG = "kick-event-signature"
 HEADER_TYPE = "kick-event-type"
 CHAT_EVENT = "chat.message.sent"
 WEBHOOK_PATH = "/kick/webhook"
-STATE_DIR = "state/kick/deliveries"
+STATE_DIR = KICK_DELIVERIES
 
 
 class Rejected(KickError):

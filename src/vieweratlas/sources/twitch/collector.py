@@ -23,11 +23,11 @@ from datetime import UTC, datetime, timedelta
 
 from vieweratlas import metrics
 from vieweratlas.config import Settings
-from vieweratlas.errors import ConfigError, LakeError
+from vieweratlas.errors import ConfigError
 from vieweratlas.lake import Lake
 from vieweratlas.sources.common.channels import ChannelSource, validate_channels
-from vieweratlas.sources.common.sink import run_collector
-from vieweratlas.sources.common.windows import PresenceWindows, Window, window_start
+from vieweratlas.sources.common.sink import WindowWriter, Written, run_collector
+from vieweratlas.sources.common.windows import PresenceWindows, window_start
 from vieweratlas.sources.twitch.connection import Connection, JoinLimiter, parse_irc_url
 from vieweratlas.sources.twitch.irc import normalize_login
 
@@ -125,12 +125,19 @@ class LiveCollector:
         self.windows = PresenceWindows(self.interval)
         self.stats = LiveStats()
         self.members: dict[str, dict[str, int]] = {}
-        self._carried: datetime | None = None
         self.connections: list[Connection] = []
         self._account_limiter = JoinLimiter(cs.joins_per_window, cs.join_window.total_seconds())
         self._tasks: dict[Connection, asyncio.Task[None]] = {}
         self._stop = asyncio.Event()
-        self._flush_lock = asyncio.Lock()
+        self.writer = WindowWriter(
+            lake,
+            self.windows,
+            self.stats,
+            now=clock,
+            at_boundary=self._carry_members,
+            after_write=self._write_seen,
+            on_flushed=self._emit_metrics,
+        )
         self._reconnects_reported = 0
         self._failed: BaseException | None = None
         self._running = False
@@ -230,38 +237,10 @@ class LiveCollector:
     async def flush(self, *, everything: bool = False) -> int:
         """Write closed windows (all windows with ``everything``) to the lake; rows written.
 
-        A failed write puts the window back so the next flush retries it.
+        A failed write puts the window back so the next flush retries it
+        (:class:`~vieweratlas.sources.common.sink.WindowWriter`).
         """
-        async with self._flush_lock:
-            now = self.now()
-            before = None if everything else window_start(now, self.interval)
-            if before is not None and before != self._carried:
-                self._carry_members(now)
-                self._carried = before
-            written = 0
-            for start, window in self.windows.take(before):
-                if not len(window):
-                    continue
-                try:
-                    users, channels, result = await asyncio.to_thread(self._write, start, window)
-                except (LakeError, OSError) as exc:
-                    log.error("window %s: lake write failed, will retry: %s", start, exc)
-                    self.windows.restore(start, window)
-                    if everything:
-                        raise
-                    continue
-                written += result
-                self.stats.windows_flushed += 1
-                self.stats.rows_written += result
-                log.info(
-                    "window %s flushed: %d users in %d channels, %d new rows",
-                    start.isoformat(),
-                    users,
-                    channels,
-                    result,
-                )
-                self._emit_metrics(result)
-            return written
+        return await self.writer.flush(everything=everything)
 
     def _emit_metrics(self, rows: int) -> None:
         """One CloudWatch EMF line per flushed window (a no-op outside AWS)."""
@@ -277,14 +256,9 @@ class LiveCollector:
         )
         self._reconnects_reported = status.reconnects
 
-    def _write(self, start: datetime, window: Window) -> tuple[int, int, int]:
-        """Build the window's tables and write them (in a worker thread): users, channels,
-        new presence rows."""
-        presence, seen = self.windows.tables(start, window)
-        result = self.lake.write("presence", presence)
-        self.lake.write("irc_seen", seen)
-        channels = len(set(presence.column("channel").to_pylist()))
-        return presence.num_rows, channels, result.rows_written
+    def _write_seen(self, written: Written) -> None:
+        """The ``irc_seen`` side table of a window just written (in the writer's thread)."""
+        self.lake.write("irc_seen", written.seen)
 
     # ------------------------------------------------------------------ running
 

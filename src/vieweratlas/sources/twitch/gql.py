@@ -18,7 +18,7 @@ import httpx
 
 from vieweratlas.config import TwitchSettings
 from vieweratlas.errors import TwitchError, shorten
-from vieweratlas.sources.common.http import Clock, RetryPolicy, Transport, validate
+from vieweratlas.sources.common.http import Clock, RetryPolicy, client_transport, validate
 from vieweratlas.sources.common.paging import Page, pages
 from vieweratlas.sources.twitch.models import GqlEdge, GqlResponse
 
@@ -63,12 +63,12 @@ class GqlClient:
     ) -> None:
         self.url = twitch.gql_url
         self.client_id = twitch.gql_client_id
-        self.http = Transport(
+        self.http = client_transport(
+            twitch.request_deadline,
             clock=clock,
             policy=policy,
             transport=transport,
             timeout=timeout,
-            deadline=twitch.request_deadline.total_seconds(),
         )
 
     async def __aenter__(self) -> GqlClient:

@@ -32,7 +32,7 @@ from vieweratlas.sources.common.http import (
     Clock,
     HTTPStatusError,
     RetryPolicy,
-    Transport,
+    client_transport,
     error_detail,
     parse,
 )
@@ -73,12 +73,12 @@ class HelixClient:
             raise ConfigError("Helix needs twitch.client_id")
         self.twitch = twitch
         self.base = twitch.helix_url.rstrip("/")
-        self.http = Transport(
+        self.http = client_transport(
+            twitch.request_deadline,
             clock=clock,
             policy=policy,
             transport=transport,
             timeout=timeout,
-            deadline=twitch.request_deadline.total_seconds(),
         )
         self.app = AppToken(twitch, self.http) if twitch.client_secret is not None else None
         self.user = user_token(twitch)

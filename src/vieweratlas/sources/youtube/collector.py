@@ -15,6 +15,14 @@ Each target (a channel's ``/@handle/live`` or ``/channel/UC…/live`` page, or a
   authors by ``videoOffsetTimeMsec`` from the stream's start (``youtube.bucket_len``), like
   Twitch VOD replay; written as one batch (the lake key makes a re-run a no-op).
 
+With ``youtube.method: api`` (``--method api``) the official Data API v3 is used instead
+(:mod:`vieweratlas.sources.youtube.dataapi`; ``source=api``): a channel's live video from
+``search`` (100 quota units), its ``activeLiveChatId`` from ``videos`` (1), then
+``liveChat/messages`` (5 a call) page by page, waiting ``pollingIntervalMillis`` (at least
+``youtube.min_poll``) between calls. Before a call would pass ``youtube.api_quota`` units
+in a day, or when Google answers ``quotaExceeded``, the collector logs one line and stops
+cleanly (the open window is written); a refused key stops it with a one-line error.
+
 Unknown shapes are counted (``malformed``) and logged once per kind with a short sample.
 Windows are written like every live collector (closed ones every ``collect.interval``, the
 open one on SIGTERM/SIGINT).
@@ -49,8 +57,17 @@ from vieweratlas.sources.common.sink import (
     run_windows,
 )
 from vieweratlas.sources.common.windows import PresenceWindows
+from vieweratlas.sources.youtube.dataapi import (
+    ApiRefused,
+    ChatGone,
+    DataApi,
+    LiveVideo,
+    MalformedAnswer,
+    QuotaExhausted,
+)
 from vieweratlas.sources.youtube.innertube import (
     VIDEO_ID,
+    ChatItem,
     ChatPage,
     WatchPage,
     parse_chat_page,
@@ -116,6 +133,9 @@ class YouTubeCollector:
         self.lake = lake
         self.targets = targets
         self.replay = replay
+        self.method = yt.method
+        if replay and self.method == "api":
+            raise ConfigError("collect youtube --replay reads chat replay: use --method innertube")
         self.now = now
         self.min_poll = yt.min_poll.total_seconds()
         self.max_poll = max(yt.max_poll.total_seconds(), self.min_poll)
@@ -123,7 +143,7 @@ class YouTubeCollector:
         self.backoff_max = max(cs.reconnect_max.total_seconds(), self.backoff_min)
         self.refresh = max(cs.refresh.total_seconds(), 0.05)
         self.stats = ChatStats()
-        self.windows = PresenceWindows(cs.interval, platform="youtube", source="innertube")
+        self.windows = PresenceWindows(cs.interval, platform="youtube", source=self.method)
         self.writer = WindowWriter(lake, self.windows, self.stats, now=now)
         self.http = Transport(
             transport=transport,
@@ -131,10 +151,18 @@ class YouTubeCollector:
             user_agent=BROWSER_UA,
             policy=RetryPolicy(attempts=2, backoff=self.backoff_min, max_wait=self.backoff_max),
         )
+        policy = RetryPolicy(attempts=2, backoff=self.backoff_min, max_wait=self.backoff_max)
+        self.api = (
+            DataApi(settings, transport=transport, policy=policy, now=now)
+            if self.method == "api"
+            else None
+        )
+        self.halted: str | None = None  # why the run stopped by itself (quota)
         self.stop_event = asyncio.Event()
         self.live: set[str] = set()  # targets with a working continuation
         self.replayed: list[str] = []
         self._logged: set[str] = set()
+        self._channels: dict[str, str] = {}  # handle → channel id (Data API)
 
     # ------------------------------------------------------------------ helpers
 
@@ -147,9 +175,25 @@ class YouTubeCollector:
     def _note_unknown(self, page: ChatPage, what: str) -> None:
         self.stats.malformed += page.unknown_count
         for kind, text in page.unknown.items():
-            if kind not in self._logged:
-                self._logged.add(kind)
-                log.warning("%s: unknown shape %s (logged once), sample: %s", what, kind, text)
+            self._warn_once(kind, "%s: unknown shape %s (logged once), sample: %s", what, kind,
+                            text)  # fmt: skip
+
+    def _warn_once(self, kind: str, message: str, *args: object) -> None:
+        if kind not in self._logged:
+            self._logged.add(kind)
+            log.warning(message, *args)
+
+    def _record(self, channel: str, items: list[ChatItem]) -> None:
+        """Authors into the window of their message's time (now when implausible)."""
+        now = self.now()
+        for item in items:
+            when = now
+            if item.sent_us is not None:
+                sent = datetime.fromtimestamp(item.sent_us / 1e6, tz=UTC)
+                if abs(sent - now) <= timedelta(minutes=10):
+                    when = sent
+            self.windows.message(when, channel, item.user, item.user)
+            self.stats.messages += 1
 
     async def _page(self, target: Target) -> WatchPage:
         url = self.base + target.path
@@ -191,6 +235,15 @@ class YouTubeCollector:
 
     async def follow(self, target: Target) -> None:
         """Follow one target until stopped (or its replay is done)."""
+        if self.api is not None:
+            try:
+                await self._follow_api(target, self.api)
+            except QuotaExhausted as exc:
+                self._halt("quota exhausted", exc)
+            except ApiRefused:
+                self.stop_event.set()  # the key is wrong for every target
+                raise
+            return
         backoff = self.backoff_min
         while not self.stop_event.is_set():
             try:
@@ -237,21 +290,100 @@ class YouTubeCollector:
                     return
                 continue
             failures = 0
-            now = self.now()
-            for item in chat.items:
-                when = now
-                if item.sent_us is not None:
-                    sent = datetime.fromtimestamp(item.sent_us / 1e6, tz=UTC)
-                    if abs(sent - now) <= timedelta(minutes=10):
-                        when = sent
-                self.windows.message(when, page.channel, item.user, item.user)
-                self.stats.messages += 1
+            self._record(page.channel, chat.items)
             if chat.continuation is None:
                 raise ContinuationDied("the answer carried no next continuation")
             continuation = chat.continuation
             hint = (chat.timeout_ms or 0) / 1000
             if await self._wait(min(max(hint, self.min_poll), self.max_poll)):
                 return
+
+    # ------------------------------------------------------------------ the Data API
+
+    def _halt(self, why: str, exc: Exception) -> None:
+        if self.halted is None:
+            self.halted = why
+            log.warning("youtube api: %s; stopping (the open window is written)", exc)
+        self.stop_event.set()
+
+    async def _find_live(self, target: Target, api: DataApi) -> LiveVideo | None:
+        """The target's live video now (None when not live); the channel id is cached."""
+        video_id: str | None = target.name
+        if not target.video:
+            channel = self._channels.get(target.name)
+            if channel is None:
+                channel = target.name
+                if target.name.startswith("@"):
+                    found = await api.channel_id(target.name)
+                    if found is None:
+                        raise ChatGone(f"{target.name}: no such YouTube handle")
+                    channel = found
+                self._channels[target.name] = channel
+            video_id = await api.live_video(channel)
+        return await api.video(video_id) if video_id else None
+
+    async def _follow_api(self, target: Target, api: DataApi) -> None:
+        backoff = self.backoff_min
+        while not self.stop_event.is_set():
+            try:
+                live = await self._find_live(target, api)
+                if live is None or live.chat_id is None:
+                    raise ChatGone(f"{target.name}: not live (no active live chat)")
+                await self._poll_api(live, live.chat_id, api, target)
+                backoff = self.backoff_min
+            except MalformedAnswer as exc:
+                self.stats.malformed += 1
+                self._warn_once("api " + str(exc)[:40], "%s (logged once)", exc)
+            except ChatGone as exc:
+                log.info("%s: %s", target.name, exc)
+                if target.video:
+                    return
+                backoff = self.refresh  # a channel is looked at again (100 units) later
+            except (QuotaExhausted, ApiRefused):
+                raise
+            except YouTubeError as exc:
+                log.info("%s: %s; trying again in %.1f s", target.name, exc, backoff)
+                self.stats.reconnects += 1
+            if await self._wait(backoff):
+                return
+            backoff = min(max(backoff * 2, self.backoff_min), max(self.backoff_max, backoff))
+
+    async def _poll_api(self, live: LiveVideo, chat_id: str, api: DataApi, target: Target) -> None:
+        token: str | None = None
+        failures = 0
+        self.live.add(target.name)
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    page = await api.messages(chat_id, token)
+                except MalformedAnswer as exc:
+                    self.stats.malformed += 1
+                    self._warn_once("api messages", "%s (logged once)", exc)
+                    failures += 1
+                except (QuotaExhausted, ApiRefused, ChatGone):
+                    raise
+                except YouTubeError as exc:
+                    log.info("%s: %s", target.name, exc)
+                    failures += 1
+                else:
+                    failures = 0
+                    self._note_unknown(page, "youtube api liveChat/messages")
+                    self._record(live.channel, page.items)
+                    if page.continuation is None:
+                        raise ChatGone(f"{target.name}: no nextPageToken, the chat is over")
+                    token = page.continuation
+                    wait = max((page.timeout_ms or 0) / 1000, self.min_poll)
+                    if await self._wait(wait):
+                        return
+                    continue
+                if failures >= 4:
+                    raise YouTubeError(f"{target.name}: {failures} failed polls in a row")
+                if await self._wait(min(self.backoff_min * 2**failures, self.backoff_max)):
+                    return
+        finally:
+            self.live.discard(target.name)
+
+    # ------------------------------------------------------------------ replay
 
     async def replay_chat(self, page: WatchPage) -> int:
         """Bucket a finished stream's chat replay into presence; rows written."""
@@ -296,8 +428,14 @@ class YouTubeCollector:
     # ------------------------------------------------------------------ running
 
     def status(self) -> ChatStatus:
+        what = "youtube"
+        if self.api is not None:
+            quota = self.api.quota
+            what = f"youtube api, quota {quota.used:,}/{quota.budget:,}"
+            if self.halted:
+                what += f", stopped: {self.halted}"
         return ChatStatus(
-            what="youtube",
+            what=what,
             channels=len(self.targets),
             connected=len(self.live),
             messages=self.stats.messages,
@@ -324,6 +462,8 @@ class YouTubeCollector:
             self.stop_event.set()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.http.aclose()
+            if self.api is not None:
+                await self.api.aclose()
             try:
                 await self.writer.flush(everything=True)
             except (LakeError, OSError) as exc:

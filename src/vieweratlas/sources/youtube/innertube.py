@@ -208,20 +208,25 @@ class ChatPage:
     unknown_count: int = 0
 
 
+class Unknowns:
+    """Shapes a parser did not know: counted, with one short sample per kind."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, str] = {}
+        self.count = 0
+
+    def __call__(self, kind: str, value: object) -> None:
+        self.count += 1
+        self.samples.setdefault(kind, sample(value))
+
+
 def parse_chat_page(data: object, what: str) -> ChatPage:
     """A ``get_live_chat`` / ``get_live_chat_replay`` answer → :class:`ChatPage`."""
     body = _get(data, "continuationContents", "liveChatContinuation")
     if not isinstance(body, dict):
         raise YouTubeError(f"{what}: no liveChatContinuation in the answer ({sample(data)[:80]})")
     items: list[ChatItem] = []
-    unknown: dict[str, str] = {}
-    count = 0
-
-    def odd(kind: str, value: object) -> None:
-        nonlocal count
-        count += 1
-        unknown.setdefault(kind, sample(value))
-
+    odd = Unknowns()
     actions = body.get("actions")
     for action in actions if isinstance(actions, list) else []:
         offset: int | None = None
@@ -248,7 +253,7 @@ def parse_chat_page(data: object, what: str) -> ChatPage:
         known = (*CHAT_CONTINUATIONS, "playerSeekContinuationData")
         if isinstance(cont, dict) and not any(k in cont for k in known):
             odd("continuation " + ",".join(sorted(map(str, cont)))[:60], cont)
-    return ChatPage(items, continuation, timeout, unknown, count)
+    return ChatPage(items, continuation, timeout, odd.samples, odd.count)
 
 
 def _read_action(act: object, offset: int | None, items: list[ChatItem], odd: Any) -> None:
