@@ -217,7 +217,7 @@ class Stage:
         sorted_bucket = bucket[order]
         sorted_codes = codes[order]
         # One spilled record batch per (platform, bucket) run: a commit later reads back only
-        # the runs of one group, so its memory is one group whatever the input's size.
+        # the runs of one group, so its memory is WORKERS groups whatever the input's size.
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
             k = (names[int(sorted_codes[s])], int(sorted_bucket[s]))
             self._writer.write_batch(batch.slice(s, e - s))
