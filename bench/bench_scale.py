@@ -14,9 +14,10 @@ Sections (each a function below):
   runs in a fresh process; seconds and the child's peak RSS (``wait4``) are printed with
   the ratio import / COPY.
 * :func:`section_appends`: ``--windows`` windows of ``--window-rows`` rows written one at a
-  time into one day's partition (what the live collector does); the median cost of the
-  first windows (after one warm-up window that pays the imports), the middle and the last
-  ones, wall and CPU, and last / first (flat means a write costs what it adds).
+  time into one day's partition (what the live collector does): window 1, window 2 and
+  window N with N / 2, and the median cost of the first windows (after window 1, which
+  pays the imports), the middle and the last ones, wall and CPU, and last / first (flat
+  means a write costs what it adds).
   With ``--delta`` the same windows are appended to a Delta table (``deltalake``, when
   installed) for comparison.
 * :func:`section_analyze`: ``vieweratlas.synth`` data with planted communities
