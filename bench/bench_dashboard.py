@@ -2,14 +2,22 @@
 
     uv run python bench/bench_dashboard.py [--channels 100000] [--clients 20]
                                            [--requests 1000] [--seed 0] [--keep DIR]
+                                           [--client raw|httpx]
 
 Writes a run straight into a temporary lake (nodes, edges, communities, similar tables made
 with NumPy, not through ``analyze``, to keep it quick): heavy-tailed community sizes and
 viewers, ~10 links and 20 similar channels per channel. Starts ``vieweratlas serve`` on
 127.0.0.1 in its own process, times the first request (the run read and indexed once),
 then sends a bounded number of requests per kind from ``--clients`` concurrent clients and
-prints median / p95 latency and throughput, with the ratio against a static file served by
-the same server in the same run (the floor: no data work at all).
+prints median / p95 latency, throughput and the server process's CPU time per request,
+with the ratio against a static file served by the same server in the same run (the floor:
+no data work at all). Every page kind asks for pages picked at random (with repeats, as
+users do); one more row asks again for pages already asked (the page cache's answer).
+
+The clients: ``raw`` (default) are asyncio streams speaking HTTP/1.1 with keep-alive, a few
+microseconds of CPU per request, so that on a 2-core machine the load generator does not
+take the CPU the server is measured on; ``httpx`` uses httpx's AsyncClient (a millisecond or
+more of CPU per request in the client, which on 2 cores shows up as server latency).
 """
 
 from __future__ import annotations
@@ -153,6 +161,88 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class RawClient:
+    """One keep-alive HTTP/1.1 connection: GET, read the status, headers and whole body."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length, chunked, close = 0, False, False
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True
+            elif name == b"connection" and b"close" in value.lower():
+                close = True
+        if chunked:
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+        else:
+            await self.reader.readexactly(length)
+        if close:
+            await self.close()
+        return status
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+async def load_raw(base: str, paths: list[str], clients: int) -> tuple[list[float], int]:
+    """Like :func:`load`, with :class:`RawClient` connections (one per client)."""
+    host, port = base.removeprefix("http://").split(":")
+    queue = list(reversed(paths))
+    times: list[float] = []
+    retried = 0
+
+    async def worker() -> None:
+        nonlocal retried
+        client = RawClient(host, int(port))
+        try:
+            while queue:
+                path = queue.pop()
+                t = time.perf_counter()
+                try:
+                    status = await client.get(path)
+                except (OSError, asyncio.IncompleteReadError):
+                    retried += 1
+                    await client.close()
+                    status = await client.get(path)
+                times.append(time.perf_counter() - t)
+                if status != 200:
+                    raise RuntimeError(f"{path}: {status}")
+        finally:
+            await client.close()
+
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return times, retried
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def load(base: str, paths: list[str], clients: int) -> tuple[list[float], int]:
     """Each of ``clients`` workers takes the next path until none is left; seconds each,
     and how many requests were retried (a keep-alive connection the server had closed
@@ -188,6 +278,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=1000, help="per kind of page")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", type=Path, help="keep the lake here")
+    ap.add_argument("--client", choices=("raw", "httpx"), default="raw", help="load generator")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
     root = args.keep or tmp / "lake"
@@ -221,24 +312,35 @@ def main() -> None:
             "community page": [f"/communities/{communities[i]}" for i in pick_community[0]],
             "community JSON": [f"/api/communities/{communities[i]}" for i in pick_community[1]],
         }
+        # the same channel and community pages again: answered from the page cache
+        kinds["channel + community page, again"] = (
+            kinds["channel page"][: args.requests // 2]
+            + kinds["community page"][: args.requests - args.requests // 2]
+        )
+        run_load = load_raw if args.client == "raw" else load
         rows = []
         for kind, paths in kinds.items():
             t = time.perf_counter()
-            seconds, retried = asyncio.run(load(base, paths, args.clients))
+            cpu = cpu_seconds(server.pid)
+            seconds, retried = asyncio.run(run_load(base, paths, args.clients))
+            cpu = cpu_seconds(server.pid) - cpu
             times = np.array(seconds) * 1000
             if retried:
                 print(f"{kind}: {retried} request(s) retried on a closed connection")
             wall = time.perf_counter() - t
             rows.append(
-                (kind, len(paths), np.median(times), np.percentile(times, 95), len(paths) / wall)
-            )
+                (kind, len(paths), np.median(times), np.percentile(times, 95), len(paths) / wall,
+                 cpu * 1000 / len(paths))
+            )  # fmt: skip
         floor_med, floor_p95 = rows[0][2], rows[0][3]
         print(f"\nfirst request (run read and indexed once): {cold:.2f}s")
-        print(f"{args.clients} concurrent clients, {args.requests} requests per kind, loopback\n")
-        print("| request | n | median ms | p95 ms | req/s | median / floor | p95 / floor |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
-        for kind, count, med, p95, rps in rows:
-            print(f"| {kind} | {count} | {med:.1f} | {p95:.1f} | {rps:.0f} | "
+        print(f"{args.clients} concurrent clients ({args.client}), {args.requests} requests per "
+              "kind, loopback\n")  # fmt: skip
+        print("| request | n | median ms | p95 ms | req/s | server CPU ms/req "
+              "| median / floor | p95 / floor |")  # fmt: skip
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for kind, count, med, p95, rps, cpu_ms in rows:
+            print(f"| {kind} | {count} | {med:.1f} | {p95:.1f} | {rps:.0f} | {cpu_ms:.2f} | "
                   f"{med / floor_med:.1f}x | {p95 / floor_p95:.1f}x |")  # fmt: skip
         print(f"\nload average: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:

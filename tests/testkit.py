@@ -1,5 +1,5 @@
 """Helpers every test folder can import by name (a plain module, not a conftest):
-``from testkit import CHROMIUM_ARGS, require_program, run_cli``.
+``from testkit import launch_chromium, require_program, run_cli``.
 
 System programs the tests need are skipped locally when missing, a failure under CI=true.
 """
@@ -68,6 +68,32 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+# Names, games and titles that are markup: every HTML output must show them as text.
+XSS_IMG = "<img src=x onerror=alert(1)>"
+XSS_SCRIPT = "</script><script>alert(2)</script>"
+
+# Added to every page before its scripts run: Content-Security-Policy violations are kept in
+# window.__csp, so a test can require none.
+WATCH_CSP = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective));
+"""
+
+
+@contextmanager
+def launch_chromium() -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright (never Playwright's own browsers):
+    the one launch every browser test uses (wrap it in a fixture of the scope you need)."""
+    executable = require_program("chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 # ---------------------------------------------------------------- loopback servers, threads

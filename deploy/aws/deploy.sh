@@ -12,8 +12,10 @@
 #       [--channels 100] [--budget 50] [--stack vieweratlas] [--region us-east-1] \
 #       [--image-tag TAG] [--disabled] [--no-data-hours 3] [--cfn-role ARN] [--yes] [--dry-run]
 #       [--dashboard-cidr 203.0.113.7/32]   # also run the web dashboard, reachable from there
+#       [--dashboard-certificate ARN]       # with TLS: a load balancer with this ACM certificate
 #       [--spark-engine none|emr-serverless]  # the daily analysis as a Spark job (EMR Serverless)
 #   deploy/aws/deploy.sh --estimate-only [--channels N] [--spark-engine E]  # just the cost table
+#       [--dashboard-cidr C [--dashboard-certificate ARN]]                 # (with the dashboard)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -31,6 +33,7 @@ ENABLED="true"
 NO_DATA_HOURS=3
 CFN_ROLE=""
 DASHBOARD_CIDR=""
+DASHBOARD_CERT=""
 SPARK_ENGINE="none"
 YES=0
 DRY_RUN=0
@@ -39,7 +42,7 @@ ESTIMATE_ONLY=0
 die() { echo "deploy: $*" >&2; exit 2; }
 refuse() { echo "deploy: REFUSED: $*" >&2; exit 3; }
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -54,6 +57,7 @@ while [ $# -gt 0 ]; do
     --no-data-hours) NO_DATA_HOURS="${2:?}"; shift 2 ;;
     --cfn-role) CFN_ROLE="${2:?}"; shift 2 ;;
     --dashboard-cidr) DASHBOARD_CIDR="${2:?}"; shift 2 ;;
+    --dashboard-certificate) DASHBOARD_CERT="${2:?}"; shift 2 ;;
     --spark-engine) SPARK_ENGINE="${2:?}"; shift 2 ;;
     --disabled) ENABLED="false"; shift ;;
     --yes|-y) YES=1; shift ;;
@@ -76,6 +80,18 @@ case "$SPARK_ENGINE" in
   none|emr-serverless) ;;
   *) die "--spark-engine must be none or emr-serverless (got '$SPARK_ENGINE')" ;;
 esac
+if [ -n "$DASHBOARD_CIDR" ] \
+   && ! [[ "$DASHBOARD_CIDR" =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}/(1[6-9]|2[0-9]|3[0-2])$ ]]; then
+  die "--dashboard-cidr must be one IPv4 network from /16 to /32, e.g. 203.0.113.7/32"
+fi
+if [ -n "$DASHBOARD_CERT" ]; then
+  [ -n "$DASHBOARD_CIDR" ] || die "--dashboard-certificate needs --dashboard-cidr (who may reach it)"
+  [[ "$DASHBOARD_CERT" =~ ^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$ ]] \
+    || die "--dashboard-certificate must be an ACM certificate ARN (got '$DASHBOARD_CERT')"
+fi
+DASHBOARD="none"
+[ -z "$DASHBOARD_CIDR" ] || DASHBOARD="direct"
+[ -z "$DASHBOARD_CERT" ] || DASHBOARD="alb"
 if ! [[ "$NO_DATA_HOURS" =~ ^[0-9]+$ ]] || [ "$NO_DATA_HOURS" -lt 1 ] \
    || [ "$NO_DATA_HOURS" -gt 24 ]; then
   die "--no-data-hours must be 1-24"
@@ -84,8 +100,9 @@ fi
 # ---------------------------------------------------------------- cost estimate
 # Monthly USD, us-east-1 list prices (Linux/x86). Fargate Spot is taken at 70 % off the
 # on-demand price (it varies); sizes and run lengths follow the task definitions.
+# estimate CHANNELS SPARK_ENGINE DASHBOARD (none | direct | alb)
 estimate() {
-  awk -v ch="$1" -v spark="$2" '
+  awk -v ch="$1" -v spark="$2" -v dash="${3:-none}" '
   function fargate(vcpu, gb, hours) { return hours * (vcpu * 0.04048 + gb * 0.004445) * 0.30 }
   BEGIN {
     # collector: long-running; a bigger size above 500 / 2000 channels
@@ -117,7 +134,17 @@ estimate() {
     secrets = 0.40
     ecr = 0.10
     if (spark == "emr-serverless") ecr += 0.30  # the -spark image (EMR base, ~3 GB)
-    total = collector + analysis + emr + vod + ipv4 + s3 + cw + secrets + ecr
+    # the web dashboard (optional): 0.25 vCPU / 1 GB 24/7, its public IPv4 address, its
+    # token secret; with TLS an Application Load Balancer: $0.0225/h, ~0.1 LCU on average
+    # ($0.008/LCU-h), and one public IPv4 address in each of (at least) two subnets
+    web = 0; alb = 0
+    if (dash != "none") {
+      web = fargate(0.25, 1, 730)
+      ipv4 += 0.005 * 730
+      secrets += 0.40
+    }
+    if (dash == "alb") alb = 730 * (0.0225 + 0.1 * 0.008) + 2 * 0.005 * 730
+    total = collector + analysis + emr + vod + ipv4 + s3 + cw + secrets + ecr + web + alb
     printf "%-50s %9s\n", "item (channels: " ch ")", "USD/month"
     printf "%-50s %9.2f\n", sprintf("collector  Fargate Spot %.2g vCPU / %g GB, 24/7", cv, cg), collector
     if (spark == "emr-serverless") {
@@ -127,17 +154,23 @@ estimate() {
       printf "%-50s %9.2f\n", sprintf("analysis   1 vCPU / 2 GB, daily, ~%d min", amin), analysis
     }
     printf "%-50s %9.2f\n", sprintf("vod        0.5 vCPU / 1 GB, 4x daily, ~%d min", vmin), vod
+    if (dash != "none") {
+      printf "%-50s %9.2f\n", "dashboard  Fargate Spot 0.25 vCPU / 1 GB, 24/7", web
+    }
+    if (dash == "alb") {
+      printf "%-50s %9.2f\n", "dashboard  load balancer (TLS), 2 public IPv4", alb
+    }
     printf "%-50s %9.2f\n", "public IPv4 addresses (no NAT gateway)", ipv4
     printf "%-50s %9.2f\n", "S3 lake (storage + requests)", s3
     printf "%-50s %9.2f\n", "CloudWatch metrics, alarms, logs (7 days)", cw
-    printf "%-50s %9.2f\n", "Secrets Manager (1 secret)", secrets
+    printf "%-50s %9.2f\n", sprintf("Secrets Manager (%d secret%s)", secrets / 0.40 + 0.5, secrets > 0.5 ? "s" : ""), secrets
     printf "%-50s %9.2f\n", "ECR image storage", ecr
     printf "%-50s %9.2f\n", "TOTAL (estimate)", total
   }'
 }
 
 if [ "$ESTIMATE_ONLY" -eq 1 ]; then
-  estimate "$CHANNELS" "$SPARK_ENGINE"
+  estimate "$CHANNELS" "$SPARK_ENGINE" "$DASHBOARD"
   exit 0
 fi
 
@@ -153,6 +186,9 @@ grep -q 'NotificationsWithSubscribers:' "$TEMPLATE" \
 [[ "$VPC" =~ ^vpc-[0-9a-f]+$ ]] || die "--vpc vpc-… is required (the default VPC is fine)"
 [[ "$SUBNETS" =~ ^subnet-[0-9a-f]+(,subnet-[0-9a-f]+)*$ ]] \
   || die "--subnets subnet-…[,subnet-…] is required (public subnets of the VPC)"
+if [ "$DASHBOARD" = alb ] && [[ "$SUBNETS" != *,* ]]; then
+  die "--dashboard-certificate needs two or more --subnets (a load balancer spans two zones)"
+fi
 if [ -n "$CFN_ROLE" ] && ! [[ "$CFN_ROLE" =~ ^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$ ]]; then
   die "--cfn-role must be an IAM role ARN"
 fi
@@ -162,8 +198,8 @@ if [ -z "$IMAGE_TAG" ]; then
 fi
 
 echo "Estimated monthly cost:"
-estimate "$CHANNELS" "$SPARK_ENGINE" | sed 's/^/  /'
-TOTAL="$(estimate "$CHANNELS" "$SPARK_ENGINE" | awk '/^TOTAL/ { print $NF }')"
+estimate "$CHANNELS" "$SPARK_ENGINE" "$DASHBOARD" | sed 's/^/  /'
+TOTAL="$(estimate "$CHANNELS" "$SPARK_ENGINE" "$DASHBOARD" | awk '/^TOTAL/ { print $NF }')"
 if awk -v t="$TOTAL" -v b="$BUDGET" 'BEGIN { exit !(t > b) }'; then
   refuse "the estimate (${TOTAL} USD) is above the budget (${BUDGET} USD); raise --budget or lower --channels"
 fi
@@ -184,6 +220,7 @@ PARAMS=(
   "ParameterKey=MonthlyBudgetUsd,ParameterValue=${BUDGET}"
   "ParameterKey=NoDataHours,ParameterValue=${NO_DATA_HOURS}"
   "ParameterKey=DashboardCidr,ParameterValue=${DASHBOARD_CIDR}"
+  "ParameterKey=DashboardCertificateArn,ParameterValue=${DASHBOARD_CERT}"
   "ParameterKey=SparkEngine,ParameterValue=${SPARK_ENGINE}"
 )
 

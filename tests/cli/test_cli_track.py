@@ -179,3 +179,48 @@ def test_bad_every_exits_2(
     )
     assert code == 2 and err.startswith("error: track.every")
     assert not (tmp_path / "x").exists()
+
+
+def test_prune_deletes_only_the_window_caches_no_longer_used(
+    tracked: tuple[PlantedWeek, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, original, _ = tracked
+    lake = tmp_path / "lake"
+    shutil.copytree(original, lake)
+    windows = lake / "tracking" / "windows"
+    before = {p.name for p in windows.iterdir()}
+    # other settings, other keys: the first run's caches are no longer what latest uses
+    code, _, err = run(
+        ["track", "--lake", str(lake), "--out", str(tmp_path / "o"), "--every", "1d",
+         "--preset", "explorer"], capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    used = {
+        w["key"] for w in json.loads((lake / "tracking/latest/summary.json").read_text())["windows"]
+    }
+    assert used and not used & before
+    prune = ["lake", "prune", "--lake", str(lake)]
+    # made just now: nothing is old enough yet
+    code, out, err = run(prune, capsys)
+    assert code == 0, err
+    assert f"tracking caches: 0 expired, {len(before | used)} kept" in out
+    # forty days on, the unused caches go (dry run first), the used ones stay
+    later = ["--now", "2099-01-01T00:00:00+00:00"]
+    code, out, err = run([*prune, *later], capsys)
+    assert code == 0, err
+    assert f"{len(before)} tracking cache(s)" in " ".join(out.split())
+    assert {p.name for p in windows.iterdir()} == before | used  # a dry run deletes nothing
+    code, out, err = run([*prune, *later, "--apply"], capsys)
+    assert code == 0, err
+    assert {p.name for p in windows.iterdir()} == used
+    # what latest uses is still reused as it is
+    code, _, err = run(
+        ["track", "--lake", str(lake), "--out", str(tmp_path / "p"), "--every", "1d",
+         "--preset", "explorer"], capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    summary = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert all(w["reused"] for w in summary["windows"])
+    # --tracking-older-than is checked like every duration
+    code, _, err = run([*prune, "--tracking-older-than", "soon"], capsys)
+    assert code == 2 and err.startswith("error: retention.tracking")

@@ -202,6 +202,36 @@ def test_shellcheck_clean() -> None:
     assert proc.returncode == 0, proc.stdout
 
 
+def test_estimate_with_the_dashboard() -> None:
+    """The dashboard adds its task (and its IPv4 address and secret); with a certificate a
+    load balancer line too; the budget check uses the same total."""
+    cidr = ["--dashboard-cidr", "203.0.113.7/32"]
+    cert = ["--dashboard-certificate", "arn:aws:acm:us-east-1:123456789012:certificate/ab-12"]
+    base = run(["--estimate-only", "--channels", "100"]).stdout
+    direct = run(["--estimate-only", "--channels", "100", *cidr]).stdout
+    alb = run(["--estimate-only", "--channels", "100", *cidr, *cert]).stdout
+    assert "dashboard" not in base
+    for out in (base, direct, alb):
+        assert total(out) == pytest.approx(sum(items(out)), abs=0.02)
+    task = 730 * (0.25 * 0.04048 + 1 * 0.004445) * 0.30
+    assert total(direct) - total(base) == pytest.approx(task + 730 * 0.005 + 0.40, abs=0.02)
+    (line,) = [ln for ln in alb.splitlines() if "load balancer" in ln]
+    assert float(line.split()[-1]) == pytest.approx(730 * (0.0225 + 0.0008) + 2 * 3.65, abs=0.02)
+    assert total(alb) - total(direct) == pytest.approx(float(line.split()[-1]), abs=0.02)
+    # a certificate needs the network, two subnets and an ACM ARN
+    assert run(["--estimate-only", *cert]).returncode == 2
+    assert run(["--estimate-only", *cidr, "--dashboard-certificate", "nope"]).returncode == 2
+    assert run(["--estimate-only", "--dashboard-cidr", "0.0.0.0/0"]).returncode == 2
+    one_subnet = [a if a != "subnet-01,subnet-02" else "subnet-01" for a in GOOD]
+    proc = run([*one_subnet, *cidr, *cert, "--dry-run", "--image-tag", "t"])
+    assert proc.returncode == 2 and "two or more --subnets" in proc.stderr
+    proc = run([*GOOD, *cidr, *cert, "--dry-run", "--image-tag", "t", "--budget", "30"])
+    assert proc.returncode == 3 and "above the budget" in proc.stderr  # 42.87 > 30
+    proc = run([*GOOD, *cidr, *cert, "--dry-run", "--image-tag", "t"])
+    assert proc.returncode == 0, proc.stderr
+    assert "ParameterKey=DashboardCertificateArn,ParameterValue=arn:aws:acm:" in proc.stdout
+
+
 def test_deployment_doc_cost_table_matches_the_estimate() -> None:
     """docs/DEPLOYMENT.md shows what the script computes, for 100, 1,000 and 5,000 channels."""
     doc = (ROOT / "docs" / "DEPLOYMENT.md").read_text()

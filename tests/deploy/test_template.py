@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -389,5 +390,63 @@ def test_dashboard_is_optional_read_only_and_token_guarded() -> None:
     (container,) = res["DashboardTaskDefinition"]["Properties"]["ContainerDefinitions"]
     assert container["Command"][:3] == ["serve", "--host", "0.0.0.0"]
     assert [s["Name"] for s in container["Secrets"]] == ["VIEWERATLAS_AUTH_TOKEN"]
-    ingress = res["DashboardSecurityGroup"]["Properties"]["SecurityGroupIngress"]
-    assert [(r["FromPort"], r["CidrIp"]) for r in ingress] == [(8000, {"Ref": "DashboardCidr"})]
+    # the token comes from Secrets Manager, never as a plain environment value
+    assert container["Secrets"][0]["ValueFrom"] == {"Ref": "DashboardToken"}
+    assert not any("TOKEN" in e["Name"] for e in container.get("Environment", []))
+    # without a load balancer: port 8000 from DashboardCidr; with one: nothing inline
+    cond, with_alb, direct = res["DashboardSecurityGroup"]["Properties"]["SecurityGroupIngress"][
+        "Fn::If"
+    ]
+    assert cond == "HasDashboardAlb" and with_alb == {"Ref": "AWS::NoValue"}
+    assert [(r["FromPort"], r["CidrIp"]) for r in direct] == [(8000, {"Ref": "DashboardCidr"})]
+
+
+def test_dashboard_load_balancer_only_with_a_certificate() -> None:
+    template = load_template()
+    res = template["Resources"]
+    cert = template["Parameters"]["DashboardCertificateArn"]
+    assert cert["Default"] == ""
+    pattern = re.compile(cert["AllowedPattern"])
+    assert pattern.fullmatch("") and pattern.fullmatch(
+        "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-1234567890ab"
+    )
+    assert not pattern.fullmatch("arn:aws:iam::123456789012:server-certificate/x")
+    assert template["Conditions"]["HasDashboardAlb"] == {
+        "Fn::And": [
+            {"Fn::Condition": "HasDashboard"},
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "DashboardCertificateArn"}, ""]}]},
+        ]
+    }
+    alb = {
+        "DashboardAlbSecurityGroup",
+        "DashboardFromLoadBalancer",
+        "DashboardLoadBalancer",
+        "DashboardTargetGroup",
+        "DashboardHttpsListener",
+    }
+    assert {n for n, r in res.items() if r.get("Condition") == "HasDashboardAlb"} == alb
+    listener = res["DashboardHttpsListener"]["Properties"]
+    assert (listener["Port"], listener["Protocol"]) == (443, "HTTPS")
+    assert listener["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+    assert listener["Certificates"] == [{"CertificateArn": {"Ref": "DashboardCertificateArn"}}]
+    (_https,) = [
+        ln for ln in res.values() if ln["Type"] == "AWS::ElasticLoadBalancingV2::Listener"
+    ]  # no plain-HTTP listener
+    (inbound,) = res["DashboardAlbSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert (inbound["FromPort"], inbound["CidrIp"]) == (443, {"Ref": "DashboardCidr"})
+    (outbound,) = res["DashboardAlbSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    assert outbound["DestinationSecurityGroupId"] == {"Ref": "DashboardSecurityGroup"}
+    rule = res["DashboardFromLoadBalancer"]["Properties"]
+    assert rule["SourceSecurityGroupId"] == {"Ref": "DashboardAlbSecurityGroup"}
+    assert rule["GroupId"] == {"Ref": "DashboardSecurityGroup"}
+    target = res["DashboardTargetGroup"]["Properties"]
+    assert (target["TargetType"], target["Port"], target["HealthCheckPath"]) == (
+        "ip",
+        8000,
+        "/healthz",
+    )
+    service = res["DashboardService"]
+    assert service["Properties"]["LoadBalancers"]["Fn::If"][0] == "HasDashboardAlb"
+    # the service waits for the listener (through a handle: DependsOn cannot be conditional)
+    ready = res[service["DependsOn"]]
+    assert ready["Metadata"]["Listener"]["Fn::If"][1] == {"Ref": "DashboardHttpsListener"}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from render_graphs import Planted, atlas_tables, planted_graph
 
-from testkit import CHROMIUM_ARGS, require_program
+from testkit import launch_chromium
 from vieweratlas.render import write_atlas
 
 
@@ -28,12 +28,5 @@ def atlas_dir(tmp_path_factory: pytest.TempPathFactory, planted: Planted) -> Pat
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Debian's headless Chromium driven by Playwright (never Playwright's own browsers)."""
-    executable = require_program("chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launch_chromium() as browser:
+        yield browser

@@ -14,17 +14,10 @@ import pyarrow as pa
 import pytest
 from render_graphs import atlas_tables, planted_graph
 
+from testkit import WATCH_CSP, XSS_IMG, XSS_SCRIPT
 from vieweratlas.render import write_atlas
 
 pytestmark = pytest.mark.browser
-
-XSS_IMG = "<img src=x onerror=alert(1)>"
-XSS_SCRIPT = "</script><script>alert(2)</script>"
-
-WATCH_CSP = """
-window.__csp = [];
-document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective));
-"""
 
 
 @dataclass

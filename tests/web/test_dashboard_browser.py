@@ -15,14 +15,9 @@ import numpy as np
 import pytest
 from weblakes import XSS_IMG, XSS_SCRIPT, LiveServer, WebLake
 
-from testkit import CHROMIUM_ARGS, require_program
+from testkit import WATCH_CSP, launch_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
-
-WATCH_CSP = """
-window.__csp = [];
-document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective));
-"""
 
 
 @dataclass
@@ -45,14 +40,8 @@ class Session:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    executable = require_program("chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launch_chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
@@ -135,6 +124,9 @@ def test_user_path_overview_search_channel_similar_community_evolution(
     page.wait_for_selector("body[data-page=channel]")
     assert first in page.locator("h1").text_content()
     assert page.locator("#similar tbody tr").count() > 0
+    # ranks over the tracked windows: one column per window, a row per similar channel
+    assert page.locator("#similar-ranks thead th").count() >= 2
+    assert page.locator("#similar-ranks tbody tr").count() > 0
     not_blank(shot(page, "channel"))
 
     other = page.locator("#similar a.channel").first

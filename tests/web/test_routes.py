@@ -123,7 +123,7 @@ def test_community_members_sorting_and_paging(client: Any, web_lake: WebLake) ->
     truth = sorted(r["channel"] for r in nodes if r["community"] == cid)
     got = client.get(f"/api/communities/{cid}?sort=channel&order=asc").json()
     assert got["member_count"] == len(truth)
-    assert [m["channel"] for m in got["members"]] == truth[:100]
+    assert [m["channel"] for m in got["members"]] == truth[: got["page_size"]]
     by_viewers = client.get(f"/api/communities/{cid}").json()["members"]
     assert [m["viewers"] for m in by_viewers] == sorted(
         (m["viewers"] for m in by_viewers), reverse=True
@@ -131,6 +131,38 @@ def test_community_members_sorting_and_paging(client: Any, web_lake: WebLake) ->
     neighbours = got["neighbours"]
     assert neighbours and all(n["community"] != cid for n in neighbours)
     assert got["lineage"]["lineage"] == f"L{cid}" or got["lineage"]["events"]
+
+
+def test_community_members_show_all_and_page_bounds(
+    client: Any, web_lake: WebLake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vieweratlas.web import pages
+
+    monkeypatch.setattr(pages, "PAGE_SIZE", 10)  # several pages; "all" is then a big render
+    nodes = _nodes(web_lake, RICH_RUN).to_pylist()
+    sizes: dict[int, int] = {}
+    for r in nodes:
+        sizes[r["community"]] = sizes.get(r["community"], 0) + 1
+    cid = max(sizes, key=lambda c: sizes[c])
+    truth = sorted((r["channel"] for r in nodes if r["community"] == cid), reverse=True)
+    every = client.get(f"/api/communities/{cid}?page=all&sort=channel&order=desc").json()
+    assert [m["channel"] for m in every["members"]] == truth
+    assert every["page_number"] == "all"
+    size = every["page_size"]
+    pages = (len(truth) + size - 1) // size
+    paged: list[str] = []
+    for n in range(1, pages + 1):
+        got = client.get(f"/api/communities/{cid}?page={n}&sort=channel&order=desc").json()
+        paged += [m["channel"] for m in got["members"]]
+    assert paged == truth  # pages tile the sorted members exactly
+    assert pages > 1
+    assert "page=all" in client.get(f"/communities/{cid}").text
+    html = client.get(f"/communities/{cid}?page=all&sort=channel&order=desc").text
+    assert html.count('<a class="channel"') == len(truth)  # every member, on one page
+    for bad in ("0", "-1", "abc", "ALL", "1.5", str(pages + 1), "9" * 12):
+        response = client.get(f"/api/communities/{cid}?page={bad}")
+        assert response.status_code == 400, bad
+        assert "page" in response.json()["error"]
 
 
 def test_community_bridges_match_edges(client: Any, web_lake: WebLake) -> None:

@@ -23,14 +23,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from testkit import run_cli
+from testkit import XSS_IMG, XSS_SCRIPT, run_cli
 from vieweratlas.config import load_settings
 from vieweratlas.lake import Lake
 from vieweratlas.runs import RunInfo, list_runs
 from vieweratlas.web import WebOptions, create_app
 
-XSS_IMG = "<img src=x onerror=alert(1)>"
-XSS_SCRIPT = "</script><script>alert(2)</script>"
 RICH_RUN = "20991231T235959Z-00c0de"  # created last: the latest run of the lake
 
 
@@ -41,6 +39,7 @@ class WebLake:
     rich_run: str
     windows: tuple[str, ...]
     lineage: pa.Table  # the planted tracking table
+    history: pa.Table  # the planted similar_history.parquet (ranks per window)
 
 
 def _csv(table: pa.Table) -> bytes:
@@ -203,13 +202,52 @@ def add_tracking(lake: Lake, nodes: pa.Table) -> tuple[tuple[str, ...], pa.Table
     return windows, lineage
 
 
+def add_similar_history(lake: Lake, similar: pa.Table, windows: tuple[str, ...]) -> pa.Table:
+    """A planted ``similar_history.parquet`` beside the lineages: in window ``w`` each
+    channel's list is its brute-force similar channels with shared viewers shifted by a
+    known amount ((len(other) * 7 + 3 * w) % 11), re-ranked, cut to 12; channel ``i`` in
+    five misses window one."""
+    rows = []
+    owners = sorted(set(similar["channel"].to_pylist()))
+    skip = set(owners[::5])
+    by_owner: dict[str, list[dict]] = {}
+    for r in similar.to_pylist():
+        by_owner.setdefault(r["channel"], []).append(r)
+    for w, window in enumerate(windows):
+        for owner in owners:
+            if w == 1 and owner in skip:
+                continue
+            shifted = [
+                {**r, "shared": r["shared"] + (len(r["other"]) * 7 + 3 * w) % 11}
+                for r in by_owner[owner]
+            ]
+            shifted.sort(key=lambda r: (-r["shared"], r["other"]))
+            for rank, r in enumerate(shifted[:12], 1):
+                rows.append({"window": window, **r, "rank": rank})
+    history = pa.Table.from_pylist(rows)
+    lake.write_bytes("tracking/2026-01-track/similar_history.parquet", _parquet(history))
+    return history
+
+
 def build_web_lake(root: Path, out: Path) -> WebLake:
     lake = analysed_lake(root, out)
     (plain,) = [r.run_id for r in list_runs(lake)]
-    add_rich_run(lake, plain)
+    similar = add_rich_run(lake, plain)
     nodes = pq.read_table(lake.path(f"analysis/{plain}/nodes.parquet"))
     windows, lineage = add_tracking(lake, nodes)
-    return WebLake(root, plain, RICH_RUN, windows, lineage)
+    history = add_similar_history(lake, similar, windows)
+    return WebLake(root, plain, RICH_RUN, windows, lineage, history)
+
+
+def tracked_lake(root: Path, out: Path) -> Lake:
+    """A synthetic lake followed by the real ``vieweratlas track`` (four 6-hour windows):
+    the tracking outputs exactly as the product writes them."""
+    lake_url = str(root)
+    args = ["--channels", "120", "--viewers", "4000", "--communities", "4", "--seed", "5"]
+    assert run_cli(["synth", "--lake", lake_url, *args]) == 0
+    assert run_cli(["track", "--lake", lake_url, "--out", str(out), "--every", "6h"]) == 0
+    assert run_cli(["analyze", "--lake", lake_url, "--out", str(out / "run"), "--seed", "1"]) == 0
+    return Lake.open(lake_url)
 
 
 def hostile_lake(root: Path, out: Path) -> tuple[Lake, str]:

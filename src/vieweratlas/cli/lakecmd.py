@@ -53,13 +53,21 @@ def prune(
             help="Delete runs made longer ago than this, e.g. 30d (the newest run is kept).",
         ),
     ] = None,
+    tracking_older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--tracking-older-than",
+            help="Delete track's window caches the latest tracking output does not use, "
+            "made longer ago than this (default 30d).",
+        ),
+    ] = None,
     now: Annotated[
         str | None, typer.Option("--now", help="Pretend it is this time (ISO-8601; tests).")
     ] = None,
     show: Annotated[int, typer.Option("--show", min=0, help="Files listed per rule.")] = 20,
 ) -> None:
     """Delete data past its retention (raw 30d, VOD raw 7d, Kick delivery ids past the replay
-    window; runs when asked); dry run unless --apply."""
+    window, unused tracking caches after 30d; runs when asked); dry run unless --apply."""
     settings = resolve(
         lake,
         config,
@@ -70,6 +78,7 @@ def prune(
             "retention.curated": curated,
             "retention.keep_runs": keep_runs,
             "retention.runs": runs_older_than,
+            "retention.tracking": tracking_older_than,
         },
     )
     try:
@@ -81,20 +90,24 @@ def prune(
         keep = deliveries_keep(settings.kick.max_age, settings.collect.interval)
         result = plan_prune(the_lake, settings.retention, now=at, deliveries=keep)
     _render(result, show=show)
-    if not result.expired and not result.runs:
+    if not result.expired and not result.runs and not result.caches:
         line("nothing to prune")
         return
-    files = len(result.expired) + sum(len(r.files) for r in result.runs)
+    files = len(result.expired) + sum(len(r.files) for r in (*result.runs, *result.caches))
     if not apply:
         line(
             f"dry run: {files} file(s) would be deleted ({len(result.expired)} data file(s), "
-            f"{len(result.runs)} run(s)); run again with --apply to delete them"
+            f"{len(result.runs)} run(s), {len(result.caches)} tracking cache(s)); "
+            "run again with --apply to delete them"
         )
         return
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("deleting", total=len(result.expired))
         deleted = apply_prune(the_lake, result, progress=lambda _: progress.advance(task))
-    line(f"deleted {deleted} file(s), {len(result.runs)} run(s)")
+    line(
+        f"deleted {deleted} file(s), {len(result.runs)} run(s), "
+        f"{len(result.caches)} tracking cache(s)"
+    )
 
 
 @lake_app.command()
@@ -228,6 +241,12 @@ def _render(result: PrunePlan, *, show: int) -> None:
             line(f"  … and {len(result.runs) - show} more runs")
     if not result.runs and not result.runs_kept:
         note("runs are kept: prune them with --keep-runs N or --runs-older-than 30d")
+    if result.caches or result.caches_kept:
+        line(f"tracking caches: {len(result.caches)} expired, {result.caches_kept} kept")
+        for cache in result.caches[:show]:
+            line(f"  expired cache {cache.run_id} ({cache.reason}; {len(cache.files)} file(s))")
+        if len(result.caches) > show:
+            line(f"  … and {len(result.caches) - show} more caches")
 
 
 @lake_app.command()

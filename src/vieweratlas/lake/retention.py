@@ -19,6 +19,11 @@ Rules, most specific prefix first (see :class:`~vieweratlas.config.RetentionSett
   still pass the age check (``kick.max_age``) plus one window, at least an hour
   (:func:`deliveries_keep`), aged by that name.
 
+``track``'s window caches (``tracking/windows/<key>/``, each a small lake holding one run)
+are recomputed when needed: those the latest tracking output (``tracking/latest/``) does
+not use are deleted once made longer ago than ``retention.tracking`` (30 days), aged by
+the creation time in their run id; a cache of a skipped window has no run and is kept.
+
 Runs (``analysis/<run-id>/`` and their index entry ``runs/<run-id>.json``) are aged by
 their creation time, as whole runs: ``retention.keep_runs`` keeps the newest N,
 ``retention.runs`` deletes those older than a duration; both unset by default, and the
@@ -30,7 +35,9 @@ partition outside ``analysis/`` are never pruned. Planning is pure over a listin
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -39,7 +46,7 @@ from pathlib import Path
 
 from vieweratlas.config import RetentionSettings
 from vieweratlas.errors import LakeError
-from vieweratlas.lake.schema import CREATORS, KICK_DELIVERIES
+from vieweratlas.lake.schema import CREATORS, KICK_DELIVERIES, TRACKING_LATEST, TRACKING_WINDOWS
 from vieweratlas.lake.store import Lake
 
 log = logging.getLogger(__name__)
@@ -99,6 +106,8 @@ class PrunePlan:
     undated: int  # files under a rule's prefix without a date= partition (kept)
     runs: tuple[ExpiredRun, ...] = ()
     runs_kept: int = 0
+    caches: tuple[ExpiredRun, ...] = ()  # track's window caches; run_id is the cache key
+    caches_kept: int = 0
 
     def by_rule(self) -> dict[str, list[Expired]]:
         out: dict[str, list[Expired]] = {r.name: [] for r in self.rules}
@@ -241,6 +250,58 @@ def run_ages(lake: Lake) -> list[RunAge]:
     return out
 
 
+_CREATED = re.compile(r"^\d{8}T\d{4}_\d{8}T\d{4}_(\d{8}T\d{6})_[0-9a-z]+\.json$")
+
+
+def tracking_ages(lake: Lake) -> tuple[list[RunAge], set[str]]:
+    """``track``'s window caches with the creation time of their run (files: the cache's run
+    index first), and the keys the latest tracking output uses."""
+    root = TRACKING_WINDOWS
+    used: set[str] = set()
+    summary = f"{TRACKING_LATEST}/summary.json"
+    if lake.exists(summary):
+        try:
+            doc = json.loads(lake.read_bytes(summary))
+            used = {str(w["key"]) for w in doc.get("windows", []) if w.get("key")}
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise LakeError(f"{summary}: not a tracking summary ({exc})") from None
+    files: dict[str, list[str]] = {}
+    for rel in lake.list_files(root):
+        parts = rel[len(root) + 1 :].split("/")
+        if len(parts) >= 2:
+            files.setdefault(parts[0], []).append(rel)
+    out: list[RunAge] = []
+    for key, paths in sorted(files.items()):
+        created = None
+        for rel in paths:
+            m = _CREATED.match(rel.rsplit("/", 1)[-1]) if "/runs/" in rel else None
+            if m is not None:
+                stamp = datetime.strptime(m.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+                created = stamp if created is None else max(created, stamp)
+        if created is None:  # a skipped window (or a cache being written): kept
+            continue
+        index = sorted(p for p in paths if "/runs/" in p)
+        rest = sorted(p for p in paths if "/runs/" not in p)
+        out.append(RunAge(key, created, (*index, *rest)))
+    return out, used
+
+
+def plan_caches(
+    caches: Iterable[RunAge], used: set[str], *, older_than: timedelta | None, now: datetime
+) -> tuple[tuple[ExpiredRun, ...], int]:
+    """Pure: the caches not in ``used`` made before ``now - older_than``; (expired, kept)."""
+    expired: list[ExpiredRun] = []
+    kept = 0
+    for cache in caches:
+        too_old = older_than is not None and cache.created_at <= now - older_than
+        if too_old and cache.run_id not in used:
+            reason = f"unused, older than {older_than.days}d" if older_than else "unused"
+            expired.append(ExpiredRun(cache.run_id, cache.created_at, reason, cache.files))
+        else:
+            kept += 1
+    return tuple(expired), kept
+
+
 def plan_prune(
     lake: Lake,
     settings: RetentionSettings,
@@ -263,12 +324,17 @@ def plan_prune(
             run_ages(lake), keep_last=settings.keep_runs, older_than=settings.runs, now=now
         )
         result = replace(result, runs=runs, runs_kept=runs_kept)
+    if settings.tracking is not None:
+        ages, used = tracking_ages(lake)
+        caches, caches_kept = plan_caches(ages, used, older_than=settings.tracking, now=now)
+        result = replace(result, caches=caches, caches_kept=caches_kept)
     log.info(
-        "retention at %s: %d file(s) expired, %d kept; %d run(s) expired",
+        "retention at %s: %d file(s) expired, %d kept; %d run(s), %d tracking cache(s) expired",
         now.isoformat(),
         len(result.expired),
         sum(result.kept.values()),
         len(result.runs),
+        len(result.caches),
     )
     return result
 
@@ -298,7 +364,20 @@ def apply_prune(
         if lake.is_local:  # a folder left empty; object stores have no folders
             with contextlib.suppress(OSError):
                 Path(lake.path("analysis", run.run_id)).rmdir()
-    log.info("retention: deleted %d file(s), %d run(s)", deleted, len(prune.runs))
+    for cache in prune.caches:  # its run index first: a half-deleted cache is not reused
+        for path in cache.files:
+            _delete(lake, path)
+            deleted += 1
+        if lake.is_local:  # the folders left empty (never a file it did not list)
+            for folder, _, _ in os.walk(lake.path(TRACKING_WINDOWS, cache.run_id), topdown=False):
+                with contextlib.suppress(OSError):
+                    Path(folder).rmdir()
+    log.info(
+        "retention: deleted %d file(s), %d run(s), %d tracking cache(s)",
+        deleted,
+        len(prune.runs),
+        len(prune.caches),
+    )
     return deleted
 
 

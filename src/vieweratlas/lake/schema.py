@@ -157,6 +157,12 @@ CREATORS_TS = datetime(2005, 1, 1, tzinfo=UTC)  # the earliest time the lake acc
 # presence window (``<window start YYYYmmddTHHMMSSZ>.json``); aged by ``lake prune``.
 KICK_DELIVERIES = "state/kick/deliveries"
 
+# ``vieweratlas track``: per-window caches (``windows/<key>/``, each a small lake with one run)
+# and the latest tracking output (``latest/``, read by the dashboard); aged by ``lake prune``.
+TRACKING_DIR = "tracking"
+TRACKING_WINDOWS = f"{TRACKING_DIR}/windows"
+TRACKING_LATEST = f"{TRACKING_DIR}/latest"
+
 
 def creator_rows(table: pa.Table) -> pa.Table:
     """Rows of the ``creators`` table (plus ``platform``) for a map ``creator, platform,

@@ -41,14 +41,14 @@ from vieweratlas.csvsafe import safe_csv_bytes
 from vieweratlas.errors import AnalysisError
 from vieweratlas.fileio import atomic_file
 from vieweratlas.lake import Lake
+from vieweratlas.lake.schema import TRACKING_LATEST, TRACKING_WINDOWS
 from vieweratlas.runs import Run, list_runs
 from vieweratlas.timings import Timings
 
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
-TRACKING_DIR = "tracking"
-LATEST_DIR = f"{TRACKING_DIR}/latest"
+LATEST_DIR = TRACKING_LATEST
 OUTPUT_FILES = (
     "lineage.csv",
     "events.csv",
@@ -173,7 +173,7 @@ def _window_files(
 
 
 def _sublake(lake: Lake, key: str) -> Lake:
-    rel = posixpath.join(TRACKING_DIR, "windows", key)
+    rel = posixpath.join(TRACKING_WINDOWS, key)
     return Lake(lake.fs, lake.path(rel), url=f"{lake.url.rstrip('/')}/{rel}")
 
 

@@ -2,7 +2,8 @@
 
 :func:`create_app` builds it from settings; :mod:`.source` reads and caches the lake,
 :mod:`.rundata` indexes one run, :mod:`.pages` says what each page shows (HTML and its JSON
-twin), :mod:`.tracking` reads lineages for the evolution view, :mod:`.security` guards it.
+twin), :mod:`.tracking` reads and indexes lineages and similar-channel ranks over time,
+:mod:`.pagecache` keeps rendered pages, :mod:`.security` guards it.
 """
 
 from __future__ import annotations

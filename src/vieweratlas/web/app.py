@@ -1,12 +1,20 @@
 """The dashboard's ASGI app: :func:`create_app` wires routes, templates and guards.
 
-Every page has a JSON twin under ``/api/`` built from the same dict (:mod:`.pages`). The
-blocking part of a request (reading a run, slicing its tables, rendering the template) runs
-in a worker thread, so one slow first read of a run never stalls the event loop.
+Every page has a JSON twin under ``/api/`` built from the same dict (:mod:`.pages`).
+
+Where a request runs: a page whose data is in memory and fresh (the run indexed, the list of
+runs and the tracking output younger than their TTL) is a few dict lookups, slices and a
+template: it is answered on the event loop (:meth:`DataSource.inline`), because a thread
+hop would only add GIL hand-offs and queueing in the thread pool behind slow reads. A page
+that needs a read (a run's first request, a TTL re-read, DuckDB's lake summary) or a big
+render (``page=all``) raises :class:`Stale` there and is redone in a worker thread, so a slow
+read never stalls the loop. Rendered pages are kept in a bounded :class:`PageCache`.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import hmac
 import html
 import io
@@ -25,8 +33,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.routing import Route
 
 from vieweratlas.config import Settings
 from vieweratlas.csvsafe import safe_csv_bytes
@@ -34,8 +41,9 @@ from vieweratlas.lake import Lake
 from vieweratlas.render.html import embed_json
 from vieweratlas.web import pages
 from vieweratlas.web import params as p
+from vieweratlas.web.pagecache import CachedPage, PageCache
 from vieweratlas.web.security import COOKIE, Guard
-from vieweratlas.web.source import DataSource, NotFound, Unreadable
+from vieweratlas.web.source import DataSource, NotFound, Stale, Unreadable
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +59,8 @@ MEDIA = {
     "png": "image/png",
     "html": "text/html; charset=utf-8",
 }
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+MAX_CACHED_QUERY = 300  # longer query strings are answered but not cached
 
 
 @dataclass(frozen=True)
@@ -60,12 +70,14 @@ class WebOptions:
     auth_token: str | None = None
     cache_runs: int = 4  # runs kept in memory
     ttl: float = 60.0  # seconds before the list of runs / tracking outputs is re-read
+    page_cache_bytes: int = 64 * 2**20  # rendered pages kept in memory
 
 
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,  # every template, whatever its name
+        auto_reload=False,  # package files: no stat() of the template on every page
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -75,9 +87,30 @@ def _environment() -> jinja2.Environment:
         "" if v is None else f"{v:,}" if isinstance(v, int) else f"{v:,.2f}"
     )
     env.filters["when"] = lambda v: "" if not v else str(v)[:16].replace("T", " ")
-    env.filters["q"] = lambda v: urllib.parse.quote(str(v), safe="")
+    env.filters["q"] = _quote
     env.filters["tojson_safe"] = embed_json
     return env
+
+
+@functools.lru_cache(maxsize=65536)
+def _quote_cached(value: str) -> str:
+    return urllib.parse.quote(value, safe="")
+
+
+def _quote(value: object) -> str:
+    """A URL path segment or query value (memoised: the same names recur on every page)."""
+    return _quote_cached(str(value))
+
+
+def _static_files() -> dict[str, tuple[bytes, str, str]]:
+    """The dashboard's own static files, read once: name → (body, media type, ETag)."""
+    out = {}
+    for path in sorted((HERE / "static").iterdir()):
+        if path.suffix in STATIC_TYPES:
+            body = path.read_bytes()
+            etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+            out[path.name] = (body, STATIC_TYPES[path.suffix], etag)
+    return out
 
 
 def create_app(settings: Settings, options: WebOptions | None = None) -> Starlette:
@@ -85,6 +118,8 @@ def create_app(settings: Settings, options: WebOptions | None = None) -> Starlet
     options = options or WebOptions()
     source = DataSource(Lake.open(settings.lake), cache_runs=options.cache_runs, ttl=options.ttl)
     env = _environment()
+    cache = PageCache(options.page_cache_bytes)
+    static = _static_files()
 
     def render(name: str, context: dict[str, Any], status: int = 200) -> Response:
         return HTMLResponse(env.get_template(name).render(**context), status_code=status)
@@ -100,17 +135,36 @@ def create_app(settings: Settings, options: WebOptions | None = None) -> Starlet
         """The HTML route and its JSON twin for one page builder."""
 
         def respond(request: Request, as_json: bool) -> Response:
-            """Build and render in one worker-thread call (one hand-off per request)."""
+            """Build and render (one worker-thread call, or inline: see the module doc)."""
+            key = None
+            query = request.url.query
+            if len(query) <= MAX_CACHED_QUERY:
+                # fresh (or re-read, off the loop) before the versions are read
+                source.runs()
+                source.tracking()
+                key = (as_json, request.url.path, query, source.versions())
+                hit = cache.get(key)
+                if hit is not None:
+                    return Response(hit.body, media_type=hit.media_type)
             context = build(request)
             if as_json:
-                return JSONResponse(context)
-            pinned = request.query_params.get("run")
-            context["pin"] = f"?run={pinned}" if pinned else ""
-            context["pin_amp"] = f"&run={pinned}" if pinned else ""
-            return render(template, context)
+                response: Response = JSONResponse(context)
+            else:
+                pinned = request.query_params.get("run")
+                context["pin"] = f"?run={pinned}" if pinned else ""
+                context["pin_amp"] = f"&run={pinned}" if pinned else ""
+                response = render(template, context)
+            if key is not None:
+                cache.put(key, CachedPage(bytes(response.body), str(response.media_type)))
+            return response
 
         async def run(request: Request, as_json: bool) -> Response:
             try:
+                try:
+                    with source.inline():
+                        return respond(request, as_json)
+                except Stale:
+                    pass  # needs a read or a big render: off the event loop
                 return await run_in_threadpool(respond, request, as_json)
             except p.BadRequest as exc:
                 return error(request, 400, str(exc))
@@ -150,7 +204,7 @@ def create_app(settings: Settings, options: WebOptions | None = None) -> Starlet
             cid,
             sort=p.choice_param(q, "sort", pages.MEMBER_SORTS, "viewers"),
             descending=p.choice_param(q, "order", ("desc", "asc"), "desc") == "desc",
-            page=p.int_param(q, "page", 1, 1, 1_000_000),
+            page=p.page_param(q),
         )
 
     def build_evolution(request: Request) -> dict[str, Any]:
@@ -215,6 +269,16 @@ def create_app(settings: Settings, options: WebOptions | None = None) -> Starlet
     async def healthz(request: Request) -> Response:
         return Response("ok\n", media_type="text/plain")
 
+    async def static_file(request: Request) -> Response:
+        found = static.get(request.path_params["name"])
+        if found is None:
+            return error(request, 404, "no such static file")
+        body, media, etag = found
+        headers = {"etag": etag, "cache-control": "public, max-age=3600"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type=media, headers=headers)
+
     async def not_found(request: Request, exc: Exception) -> Response:
         return error(request, 404, f"no page {request.url.path[:80]!r}")
 
@@ -222,10 +286,11 @@ def create_app(settings: Settings, options: WebOptions | None = None) -> Starlet
         Route("/runs/{run_id}/files/{name}", download, methods=["GET", "HEAD"]),
         Route("/login", login, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
-        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        Route("/static/{name}", static_file, methods=["GET", "HEAD"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found})
     app.state.source = source
+    app.state.page_cache = cache
     return Guard(app, token=options.auth_token)  # type: ignore[return-value]
 
 

@@ -11,18 +11,17 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
-import numpy as np
-
+from vieweratlas.web.params import BadRequest
 from vieweratlas.web.rundata import RunData
 from vieweratlas.web.source import DataSource, NotFound
-from vieweratlas.web.tracking import alluvial, colour
+from vieweratlas.web.tracking import colour
 
 log = logging.getLogger(__name__)
 
 __all__ = ["MEMBER_SORTS", "channel", "community", "evolution", "overview", "runs", "search"]
 
 MEMBER_SORTS = ("channel", "viewers", "confidence", "degree", "game", "language")
-PAGE_SIZE = 100
+PAGE_SIZE = 50  # members per page (?page=all: every one, rendered off the event loop)
 TABLES = ("nodes", "edges", "communities", "memberships", "similar", "bots")
 
 
@@ -65,11 +64,8 @@ def _community_row(data: RunData, cid: int) -> dict[str, Any]:
 
 
 def overview(src: DataSource, data: RunData) -> dict[str, Any]:
-    communities = sorted(
-        (_community_row(data, c) for c in data.communities),
-        key=lambda r: (r["community"] < 0, -int(r.get("size") or 0), r["community"]),
-    )
-    top = [data.node(int(i)) for i in data.viewers.argsort()[::-1][:10].tolist()]
+    communities = [_community_row(data, c) for c in data.community_order]
+    top = [data.node(i) for i in data.top_rows.tolist()]
     return {
         "page": "overview",
         "lake": {"url_kind": "s3" if not src.lake.is_local else "folder", **src.lake_summary()},
@@ -99,12 +95,14 @@ def channel(src: DataSource, data: RunData, platform: str, name: str, top: int) 
         for c, s in data.memberships(i)
     ]
     history: list[dict[str, Any]] = []
+    ranks: dict[str, Any] | None = None
     tracking = src.tracking()
     if tracking is not None:
         history = [
             {**h, "colour": colour(str(h["lineage"]))}
             for h in tracking.channel_history(platform, name)
         ]
+        ranks = tracking.similar_ranks(platform, name)
     return {
         "page": "channel",
         "run": _run(data),
@@ -114,34 +112,32 @@ def channel(src: DataSource, data: RunData, platform: str, name: str, top: int) 
         "has_memberships": data.has_memberships,
         "bridge": len(memberships) > 1 or bool(node.get("bridge")),
         "similar_source": "similar.parquet" if data.has_similar_file else "edges",
-        "similar": [asdict(s) for s in data.similar(i, top)],
+        "similar": [s.as_dict() for s in data.similar(i, top)],
         "history": history,
+        "similar_ranks": ranks,
         "tracking": tracking is not None,
     }
 
 
 def community(
-    src: DataSource, data: RunData, cid: int, *, sort: str, descending: bool, page: int
+    src: DataSource, data: RunData, cid: int, *, sort: str, descending: bool, page: int | None
 ) -> dict[str, Any]:
+    """The community's page; ``page`` None: every member on one page."""
     rows = data.members(cid)
     if rows.size == 0 and cid not in data.communities:
         raise NotFound(f"no community {cid} in run {data.run_id}")
     pages = max((rows.size + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    if page > pages:
-        raise NotFound(f"community {cid} has {pages} page(s) of members")
-    ordered = _sorted_rows(data, rows, sort, descending)
-    members = [data.node(i) for i in ordered[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
-    subs: dict[Any, int] = {}
-    sub_of = data.extras.get("subcommunity")
-    if sub_of is not None:
-        for i in rows.tolist():
-            if sub_of[i] is not None:
-                subs[sub_of[i]] = subs.get(sub_of[i], 0) + 1
-    children = [
-        _community_row(data, c)
-        for c, row in data.communities.items()
-        if row.get("parent") is not None and str(row.get("parent")) == str(cid)
-    ]
+    if page is not None and page > pages:
+        raise BadRequest(f"page={page}: community {cid} has {pages} page(s) of members")
+    ordered = data.sorted_members(cid, sort, descending)
+    if page is None:
+        if rows.size > PAGE_SIZE:
+            src.off_loop()  # a big render: not on the event loop
+        shown = ordered
+    else:
+        shown = ordered[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    members = [data.node(i) for i in shown.tolist()]
+    children = [_community_row(data, c) for c in data.children.get(str(cid), [])]
     info = _community_row(data, cid)
     lineage: dict[str, Any] | None = None
     tracking = src.tracking()
@@ -163,14 +159,15 @@ def community(
         "member_count": int(rows.size),
         "sort": sort,
         "order": "desc" if descending else "asc",
-        "page_number": page,
+        "page_number": page or "all",
         "pages": pages,
+        "page_size": PAGE_SIZE,
         "sorts": [
             s
             for s in MEMBER_SORTS
             if s in ("viewers", "channel", "game", "language") or s in data.extras
         ],
-        "subcommunities": [{"subcommunity": k, "channels": v} for k, v in sorted(subs.items())],
+        "subcommunities": data.subcommunities.get(cid, []),
         "children": children,
         "neighbours": data.neighbours(cid, 10),
         "lineage": lineage,
@@ -178,30 +175,11 @@ def community(
     }
 
 
-def _sorted_rows(data: RunData, rows: np.ndarray, sort: str, descending: bool) -> list[int]:
-    """Member rows ordered by ``sort``; missing values last in either direction."""
-    if sort == "viewers":  # members come most-viewed first already
-        picked: list[int] = rows.tolist() if descending else rows[::-1].tolist()
-        return picked
-    if sort == "channel":
-        values: list[Any] = [data.channel[i] for i in rows.tolist()]
-    elif sort in ("game", "language"):
-        column = data.game if sort == "game" else data.language
-        values = [column[i] for i in rows.tolist()]
-    else:
-        extra = data.extras.get(sort)
-        values = [None] * rows.size if extra is None else [extra[i] for i in rows.tolist()]
-    present = [(v, i) for v, i in zip(values, rows.tolist(), strict=True) if v is not None]
-    missing = [i for v, i in zip(values, rows.tolist(), strict=True) if v is None]
-    present.sort(key=lambda vi: vi[0], reverse=descending)
-    return [i for _, i in present] + missing
-
-
 def evolution(src: DataSource, lineage: str | None) -> dict[str, Any]:
     tracking = src.tracking()
     if tracking is None:
         return {"page": "evolution", "tracking": None, "selected": None}
-    shapes = alluvial(tracking)
+    shapes = tracking.alluvial
     selected = None
     if lineage is not None:
         sizes = tracking.lineage_sizes(lineage)
@@ -225,7 +203,7 @@ def evolution(src: DataSource, lineage: str | None) -> dict[str, Any]:
         },
         "alluvial": asdict(shapes),
         "selected": selected,
-        "recent_events": tracking.events.slice(max(tracking.events.num_rows - 30, 0)).to_pylist(),
+        "recent_events": tracking.recent_events(),
     }
 
 

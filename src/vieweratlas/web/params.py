@@ -23,6 +23,7 @@ __all__ = [
     "file_name",
     "int_param",
     "lineage_param",
+    "page_param",
     "run_param",
     "run_path",
     "text_param",
@@ -85,6 +86,16 @@ def int_param(query: Mapping[str, str], name: str, default: int, lo: int, hi: in
     if not re.fullmatch(r"[0-9]{1,9}", value) or not lo <= int(value) <= hi:
         raise BadRequest(f"{name}={_cut(value)!r}: expected a whole number from {lo} to {hi}")
     return int(value)
+
+
+def page_param(query: Mapping[str, str], name: str = "page") -> int | None:
+    """A page number from 1, or ``all`` (None): every row on one page."""
+    if query.get(name) == "all":
+        return None
+    value = query.get(name)
+    if value is not None and value != "" and not re.fullmatch(r"[0-9]{1,9}", value):
+        raise BadRequest(f"{name}={_cut(value)!r}: expected a page number from 1, or 'all'")
+    return int_param(query, name, 1, 1, 1_000_000)
 
 
 def text_param(query: Mapping[str, str], name: str, *, max_len: int = 100) -> str:

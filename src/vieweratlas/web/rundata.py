@@ -31,6 +31,7 @@ DEFAULT_PLATFORM = "twitch"  # runs made before nodes had a platform column were
 UNCLUSTERED = -1
 NODE_EXTRAS = ("subcommunity", "confidence", "bridge", "degree", "strength", "attached")
 COMMUNITY_EXTRAS = ("parent", "stability")
+SORTABLE = ("channel", "game", "language", "confidence", "degree")  # besides viewers
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,17 @@ class SimilarRow:
     share_of_channel: float
     share_of_other: float
     lift: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """As JSON-ready values (``dataclasses.asdict`` deep-copies: slow on every page)."""
+        return {
+            "platform": self.platform,
+            "channel": self.channel,
+            "shared": self.shared,
+            "share_of_channel": self.share_of_channel,
+            "share_of_other": self.share_of_other,
+            "lift": self.lift,
+        }
 
 
 def _strings(table: pa.Table, name: str, default: str | None = None) -> list[str | None]:
@@ -107,6 +119,7 @@ class RunData:
         self._edges(run)
         self._similar(run)
         self._memberships(run)
+        self._orders()
         log.info("run %s: %d channels indexed", self.run_id, n)
 
     # ------------------------------------------------------------------ building
@@ -201,7 +214,63 @@ class RunData:
             if r >= 0:
                 self._memb.setdefault(r, []).append((c, s))
 
+    def _orders(self) -> None:
+        """What the community and overview pages sort or count, done once for the run: each
+        sortable column's rank of every row (missing values last, either direction), the
+        sub-communities of each community, the children of each parent, the top channels."""
+        self._rank: dict[tuple[str, bool], np.ndarray] = {}
+        columns = {"channel": self.nodes.column("channel")}
+        for name in ("game", "language", *self.extras):
+            if name in self.nodes.column_names and name in SORTABLE:
+                columns[name] = self.nodes.column(name)
+        n = len(self.channel)
+        for name, column in columns.items():
+            for descending in (False, True):
+                order = pc.sort_indices(
+                    pa.table({"v": column}),
+                    [("v", "descending" if descending else "ascending", "at_end")],
+                ).to_numpy()
+                rank = np.empty(n, dtype=np.int64)
+                rank[order] = np.arange(n)
+                self._rank[(name, descending)] = rank
+        self.subcommunities: dict[int, list[dict[str, Any]]] = {}
+        if "subcommunity" in self.nodes.column_names:
+            counts = (
+                pa.table(
+                    {"community": pa.array(self.community),
+                     "subcommunity": self.nodes.column("subcommunity")}
+                )
+                .group_by(["community", "subcommunity"])
+                .aggregate([([], "count_all")])
+                .filter(pc.invert(pc.is_null(pc.field("subcommunity"))))
+                .sort_by([("community", "ascending"), ("subcommunity", "ascending")])
+            )  # fmt: skip
+            for c, sub, k in zip(*counts.to_pydict().values(), strict=True):
+                self.subcommunities.setdefault(int(c), []).append(
+                    {"subcommunity": sub, "channels": int(k)}
+                )
+        self.children: dict[str, list[int]] = {}
+        for cid, row in self.communities.items():
+            if row.get("parent") is not None:
+                self.children.setdefault(str(row["parent"]), []).append(cid)
+        self.top_rows = np.argsort(-self.viewers, kind="stable")[:10]
+        self.community_order = sorted(
+            self.communities,
+            key=lambda c: (c < 0, -int(self.communities[c].get("size") or 0), c),
+        )
+
     # ------------------------------------------------------------------ lookups
+
+    def sorted_members(self, community: int, sort: str, descending: bool) -> np.ndarray:
+        """The community's rows ordered by ``sort`` (a column of nodes; ``viewers`` is the
+        stored order); missing values last either way."""
+        rows = self.members(community)
+        if sort == "viewers":
+            return rows if descending else rows[::-1]
+        rank = self._rank.get((sort, descending))
+        if rank is None:  # a column this run does not have: the stored order
+            return rows
+        return rows[np.argsort(rank[rows], kind="stable")]
 
     def row(self, platform: str, channel: str) -> int | None:
         return self.index.get((platform, channel))

@@ -2,8 +2,14 @@
 
 A run's files never change once written, so a run's :class:`RunData` is built once and kept
 in a small LRU keyed by run id. What can change (the list of runs, the newest tracking
-output, the lake's presence summary) is re-read after ``ttl`` seconds. Every method here
-blocks (Parquet, DuckDB, S3): the app calls them off the event loop.
+output, the lake's presence summary) is re-read after ``ttl`` seconds; each carries a
+version that moves only when a re-read finds something new (the app's page cache keys on
+them).
+
+Reading blocks (Parquet, DuckDB, S3), so the app calls these methods off the event loop —
+except inside :meth:`DataSource.inline`: there nothing is read, a value that is in memory
+and fresh is returned and anything else raises :class:`Stale`, so the app can answer a
+request from memory on the event loop and hand only the ones that need a read to a thread.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -25,9 +33,10 @@ from vieweratlas.web.tracking import Tracking, find_tracking
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DataSource", "NotFound", "Unreadable"]
+__all__ = ["DataSource", "NotFound", "Stale", "Unreadable"]
 
 T = TypeVar("T")
+_INLINE: ContextVar[bool] = ContextVar("vieweratlas_web_inline", default=False)
 
 
 class NotFound(VieweratlasError):
@@ -38,21 +47,47 @@ class Unreadable(VieweratlasError):
     """A run exists but its files cannot be read as tables (damaged or foreign files)."""
 
 
-class _Timed:
-    """One value recomputed at most every ``ttl`` seconds (thread-safe)."""
+class Stale(Exception):  # a signal between source and app, never shown to a user
+    """Inside :meth:`DataSource.inline`: the answer needs a read; ask again off the loop."""
 
-    def __init__(self, ttl: float, compute: Callable[[], Any], clock: Callable[[], float]) -> None:
-        self._ttl, self._compute, self._clock = ttl, compute, clock
+
+class _Timed:
+    """One value recomputed at most every ``ttl`` seconds (thread-safe).
+
+    ``version`` moves when a recomputation gives a different value (``same`` decides), so
+    what was derived from the old value stays valid as long as the version does.
+    """
+
+    def __init__(
+        self,
+        ttl: float,
+        compute: Callable[[Any], Any],
+        clock: Callable[[], float],
+        same: Callable[[Any, Any], bool] = lambda a, b: bool(a == b),
+    ) -> None:
+        self._ttl, self._compute, self._clock, self._same = ttl, compute, clock, same
         self._lock = threading.Lock()
-        self._at = -float("inf")
-        self._value: Any = None
+        # (computed at, value, version): replaced as one tuple, so readers need no lock
+        self._state: tuple[float, Any, int] = (-float("inf"), None, 0)
+
+    @property
+    def version(self) -> int:
+        return self._state[2]
 
     def get(self) -> Any:
+        if _INLINE.get():
+            at, value, _ = self._state
+            if self._clock() - at >= self._ttl:
+                raise Stale
+            return value
         with self._lock:
-            if self._clock() - self._at >= self._ttl:
-                self._value = self._compute()
-                self._at = self._clock()
-            return self._value
+            at, value, version = self._state
+            if self._clock() - at >= self._ttl:
+                new = self._compute(value)
+                if version == 0 or not self._same(new, value):
+                    value, version = new, version + 1
+                self._state = (self._clock(), value, version)
+            return value
 
 
 class DataSource:
@@ -65,16 +100,36 @@ class DataSource:
         cache_runs: int = 4,
         ttl: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
-        tracking: Callable[[Lake], Tracking | None] = find_tracking,
+        tracking: Callable[[Lake, Tracking | None], Tracking | None] = find_tracking,
     ) -> None:
         self.lake = lake
         self._cache_runs = max(cache_runs, 1)
         self._runs: OrderedDict[str, RunData] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
-        self._list = _Timed(ttl, lambda: list_runs(lake), clock)
-        self._tracking = _Timed(ttl, lambda: tracking(lake), clock)
-        self._lake_summary = _Timed(max(ttl, 300.0), self._summarise_lake, clock)
+        self._list = _Timed(ttl, lambda _: list_runs(lake), clock)
+        self._tracking = _Timed(
+            ttl, lambda old: tracking(lake, old), clock, same=lambda a, b: a is b
+        )
+        self._lake_summary = _Timed(max(ttl, 300.0), lambda _: self._summarise_lake(), clock)
+
+    @contextmanager
+    def inline(self) -> Iterator[None]:
+        """Within this block nothing is read: in-memory, fresh answers or :class:`Stale`."""
+        token = _INLINE.set(True)
+        try:
+            yield
+        finally:
+            _INLINE.reset(token)
+
+    def off_loop(self) -> None:
+        """Called before a big computation: inside :meth:`inline`, hand it to a thread."""
+        if _INLINE.get():
+            raise Stale
+
+    def versions(self) -> tuple[int, int, int]:
+        """Versions of the run list, the tracking output and the lake summary."""
+        return (self._list.version, self._tracking.version, self._lake_summary.version)
 
     # ------------------------------------------------------------------ runs
 
@@ -97,6 +152,8 @@ class DataSource:
             if run_id in self._runs:
                 self._runs.move_to_end(run_id)
                 return self._runs[run_id]
+            if _INLINE.get():
+                raise Stale
             gate = self._loading.setdefault(run_id, threading.Lock())
         with gate:  # one load per run, however many requests ask at once
             with self._lock:
