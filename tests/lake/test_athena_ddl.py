@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 import yaml
 from lakedata import ROWS, channels, presence
@@ -17,8 +18,8 @@ from lakedata import ROWS, channels, presence
 from vieweratlas.cli import main
 from vieweratlas.errors import LakeError
 from vieweratlas.lake import CHANNELS, PRESENCE, Lake, TableSpec
-from vieweratlas.lake.athena import create_table, create_tables, hive_type
-from vieweratlas.lake.schema import PARTITION_SCHEMA, VODS
+from vieweratlas.lake.athena import create_table, create_tables, create_view, hive_type
+from vieweratlas.lake.schema import PARTITION_SCHEMA, TABLES, VODS
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "aws" / "template.yaml"
 DUCK = {"timestamp": "TIMESTAMP WITH TIME ZONE", "string": "VARCHAR", "int": "INTEGER",
@@ -127,3 +128,46 @@ def test_cli_prints_ddl(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["lake", "athena", "--lake", "s3://bkt/lake", "--database", "bad-name"])
     assert exc.value.code == 2
+
+
+def test_unique_views_keep_one_row_per_key_like_the_readers(tmp_path: Path) -> None:
+    """Two writers' overlapping files hold keys twice; the Athena view (run by DuckDB, whose
+    SQL accepts the same statement) sees each key once, the same row as ``Lake.read``."""
+    lake = Lake.open(str(tmp_path / "lake"))
+    lake.write("presence", presence(ROWS))
+    second = presence(ROWS[:4], source="import")  # same keys, another source: a duplicate
+    second = second.set_column(5, "messages", pa.array([0, 3, 0, 0], pa.int32()))
+    lake.write("presence", second)
+    files = [lake.path(f) for f in lake.list_files(PRESENCE.path)]
+    assert len(files) >= 3  # the overlap is really there
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone='UTC'")
+        con.execute("CREATE SCHEMA vieweratlas")
+        con.execute(
+            "CREATE VIEW vieweratlas.presence AS SELECT * FROM read_parquet("
+            f"{files!r}, hive_partitioning=true, "
+            "hive_types={'platform': 'VARCHAR', 'date': 'VARCHAR'})"
+        )
+        raw = con.execute("SELECT count(*) FROM vieweratlas.presence").fetchone()
+        con.execute(create_view(PRESENCE))
+        got = con.execute(
+            'SELECT ts, platform, channel, "user", source, messages FROM '
+            "vieweratlas.presence_unique"
+        ).fetchall()
+    finally:
+        con.close()
+    assert raw is not None and raw[0] == len(ROWS) + 4
+    want = lake.read("presence").select(["ts", "platform", "channel", "user", "source", "messages"])
+    assert sorted(got) == sorted(tuple(r.values()) for r in want.to_pylist())
+    assert len(got) == len(ROWS)
+    # The readers' rule: most messages wins (the second writer's row for bob in alpha).
+    assert ("import", 3) in {(r[4], r[5]) for r in got}
+
+
+def test_ddl_has_a_unique_view_per_time_keyed_table() -> None:
+    ddl = create_tables("s3://bkt/lake")
+    views = re.findall(r'CREATE OR REPLACE VIEW "vieweratlas"\."(\w+)"', ddl)
+    assert views == [f"{s.name}_unique" for s in TABLES.values()
+                     if s.path.startswith("curated/") and "ts" in s.key]  # fmt: skip
+    assert "presence_unique" in views

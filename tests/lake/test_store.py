@@ -13,6 +13,7 @@ from lakedata import ROWS, T0, channels, presence
 from vieweratlas.errors import LakeError
 from vieweratlas.lake import PRESENCE, Lake
 from vieweratlas.lake.schema import TS
+from vieweratlas.lake.writer import WORKERS
 
 
 def test_partition_layout(lake: Lake) -> None:
@@ -94,7 +95,7 @@ def test_parquet_writer_failure_midway_leaves_nothing(
     monkeypatch.setattr(pq.ParquetWriter, "write_table", failing)
     with pytest.raises(OSError, match="disk gone"):
         lake.write("presence", presence(ROWS))
-    assert calls == 1
+    assert 1 <= calls <= WORKERS  # groups being written when it failed; no further one
     assert lake.list_all("") == []  # the staged files went too
 
 

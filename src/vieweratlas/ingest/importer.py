@@ -9,11 +9,14 @@ exactly as it was.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -42,6 +45,7 @@ log = logging.getLogger(__name__)
 Rows = Iterable[pa.Table | pa.RecordBatch]
 STAGE_MEMORY = "768MB"  # per file group of the commit; staging itself streams to disk
 Reader = Callable[[Path, ImportOptions, Progress | None], Rows]
+PREFETCH = 2  # chunks read ahead of the one being spilled
 
 
 @dataclass(frozen=True)
@@ -201,7 +205,7 @@ def _import(
     with Stage(spec, memory_limit=STAGE_MEMORY) as stage:
         for path, rows in files:
             before = stage.rows
-            for batch in _guarded(path, rows):
+            for batch in _prefetched(_guarded(path, rows)):
                 stage.append(batch, source=str(path))
                 if before_commit is not None:
                     kept.append(
@@ -240,3 +244,43 @@ def _guarded(path: Path, rows: Callable[[], Rows]) -> Iterator[pa.Table | pa.Rec
             raise
         message = first_line(exc)
         raise InputError(str(path), f"cannot read: {message}") from None
+
+
+def _prefetched(items: Iterator[pa.Table | pa.RecordBatch]) -> Iterator[pa.Table | pa.RecordBatch]:
+    """``items`` read in a background thread, up to :data:`PREFETCH` ahead: reading and
+    checking the next chunk overlaps spilling this one (both run in Arrow and NumPy, outside
+    the GIL). An error on either side stops both; the reader's is raised here."""
+    ahead: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=PREFETCH)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+            put(("done", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="import-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = ahead.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        worker.join()

@@ -28,7 +28,7 @@ from vieweratlas.ingest.guard import InputStream, Limits, Progress, open_input
 
 CSV_BLOCK = 4 << 20  # at least; a block also holds the longest allowed line
 JSONL_BLOCK = 8 << 20
-PARQUET_BATCH = 256_000
+PARQUET_BATCH = 512_000
 PARQUET_MAGIC = b"PAR1"
 JSON_ROWS = 50_000
 

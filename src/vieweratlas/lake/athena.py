@@ -4,6 +4,12 @@
 (no crawler, no ``MSCK REPAIR``), pointing at ``<lake>/<table path>/platform=…/date=…/``.
 The CloudFormation template declares the same tables as Glue resources; tests check that
 both agree with the schemas and with files the lake wrote.
+
+Athena reads the files as they are, so a key written twice (two writers at once, an
+overlapping import) counts twice there until ``lake compact`` merges the files. Each
+time-keyed table therefore also gets a view ``<table>_unique`` that keeps one row per key
+with the readers' own rule (:func:`~vieweratlas.lake.writer.dedup_window`); its window is
+partitioned by ``platform`` and ``date`` too, so filters on them still prune partitions.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import pyarrow as pa
 from vieweratlas.errors import LakeError
 from vieweratlas.lake.s3 import parse_s3_url
 from vieweratlas.lake.schema import PARTITION_SCHEMA, TABLES, TableSpec, sql_type
+from vieweratlas.lake.writer import dedup_window
 
 PLATFORMS = ("twitch", "kick", "youtube")
 PROJECTION_START = "2020-01-01"
@@ -64,12 +71,36 @@ def create_table(spec: TableSpec, lake_url: str, *, database: str = "vieweratlas
     )
 
 
+def create_view(spec: TableSpec, *, database: str = "vieweratlas") -> str:
+    """``CREATE OR REPLACE VIEW <table>_unique``: the table with one row per key."""
+    for name in (database, spec.name):
+        if not _IDENT.match(name):
+            raise LakeError(f"{name!r} is not a valid Athena identifier")
+    columns = spec.full_schema.names
+    partition, tiebreak = dedup_window(spec, columns)
+    select = ", ".join(f'"{c}"' for c in columns)
+    # ``date`` is a function of ``ts``: partitioning by it too changes nothing but lets
+    # Athena push ``date``/``platform`` filters through the window (partition pruning).
+    # Identifiers are checked above; columns come from the table specs.
+    return (
+        f'CREATE OR REPLACE VIEW "{database}"."{spec.name}_unique" AS\n'  # noqa: S608
+        f"SELECT {select}\nFROM (\n"
+        f'  SELECT *, row_number() OVER (PARTITION BY "date", {partition} '
+        f"ORDER BY {tiebreak}) AS duplicate_rank\n"
+        f'  FROM "{database}"."{spec.name}"\n)\nWHERE duplicate_rank = 1;\n'
+    )
+
+
 def create_tables(lake_url: str, *, database: str = "vieweratlas") -> str:
-    """DDL for the database and every curated table (presence, channels, …)."""
+    """DDL for the database, every curated table (presence, channels, …) and the
+    de-duplicating view of each time-keyed one."""
     if not _IDENT.match(database):
         raise LakeError(f"{database!r} is not a valid Athena identifier")
     parts = [f"CREATE DATABASE IF NOT EXISTS `{database}`;\n"]
-    for spec in TABLES.values():
-        if spec.path.startswith("curated/"):
-            parts.append(create_table(spec, lake_url, database=database))
+    curated = [spec for spec in TABLES.values() if spec.path.startswith("curated/")]
+    for spec in curated:
+        parts.append(create_table(spec, lake_url, database=database))
+    for spec in curated:
+        if "ts" in spec.key:
+            parts.append(create_view(spec, database=database))
     return "\n".join(parts)

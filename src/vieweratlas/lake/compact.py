@@ -7,7 +7,7 @@ publishes the new files and retires the old ones (:mod:`vieweratlas.lake.txn`). 
 files become visible before any old one goes, so a reader sees the old files, or old and
 new together (they overlap in time, so reads de-duplicate them: the same rows), or the new
 ones — never a partition with rows missing. A compaction killed half-way is completed by
-the next write or compaction. Memory is bounded by one file group, as for any write.
+the next write or compaction. Memory is bounded by two file groups, as for any write.
 """
 
 from __future__ import annotations

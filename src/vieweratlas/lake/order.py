@@ -1,9 +1,15 @@
-"""Sorting and de-duplicating one file's rows with integer ranks (no string comparisons).
+"""Sorting and de-duplicating one file's rows with integer keys (no string sorting).
 
-Each ordering column becomes an int64 rank (strings through a dictionary whose entries
-are ranked once: the per-row work is hashing, not comparing strings), the ranks are packed
-into one int64 key when they fit (one ``argsort``) or sorted with ``lexsort`` otherwise,
-and duplicates of the key are adjacent afterwards: the first of each run is kept.
+The file order is the spec's ``sort`` (then the rest of the key). A leading string column
+(presence: ``user``) is ordered by a 64-bit hash of its bytes, then by the string itself:
+every value's rows stay together (one run per viewer, what the analysis and the Parquet
+dictionaries want) without sorting millions of strings — the per-row work is hashing.
+The other ordering columns become dense int64 ranks (strings through a dictionary whose
+entries are ranked once). The keys are packed into one int64 (one ``argsort``), or sorted
+with ``lexsort`` when they do not fit. Rows whose truncated hashes collide are put in exact
+order afterwards (a handful per file; any number, vectorised, for hostile input), so the
+order is a function of the rows alone: the same rows always give the same file, byte for
+byte. Duplicates of the key are then adjacent, and the preferred one of each run is kept.
 """
 
 from __future__ import annotations
@@ -14,43 +20,123 @@ import pyarrow.compute as pc
 
 from vieweratlas.lake.schema import TableSpec
 
+_MIN_HASH_BITS = 32  # fewer bits left for the hash in a packed key: lexsort instead
+_P = np.uint64(0x9E3779B97F4A7C15)  # spreads the length over the word
+
 
 def rank(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """Dense-ish int64 ranks preserving order (nulls first, as rank 0)."""
+    """Dense int64 ranks preserving order (nulls first, as rank 0)."""
     col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_dictionary(col.type):
         col = col.cast(col.type.value_type)
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-        enc = pc.dictionary_encode(col)
-        order = pc.rank(enc.dictionary, sort_keys="ascending", tiebreaker="dense")
-        ranks = np.concatenate(([0], order.to_numpy(zero_copy_only=False).astype(np.int64)))
-        idx = pc.fill_null(enc.indices.cast(pa.int64()), -1).to_numpy(zero_copy_only=False)
-        out: np.ndarray = ranks[idx + 1]
-        return out
+        return _dictionary_rank(col)
     values = col.cast(pa.int64())
     if len(values) == 0:
         return np.zeros(0, np.int64)
-    if values.null_count:  # nulls first: a dense rank with room for them at 0
-        lo = pc.min(values).as_py()
-        values = pc.fill_null(values, (lo if lo is not None else 0) - 1)
-    arr = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
-    shifted: np.ndarray = arr - arr.min()
-    return shifted
+    lo, hi = pc.min_max(values).values()
+    if lo.as_py() is None:
+        return np.zeros(len(values), np.int64)
+    if hi.as_py() - lo.as_py() >= 1 << 16:  # wide (µs times): rank the distinct values
+        return _dictionary_rank(values)
+    arr = np.asarray(pc.fill_null(values, lo.as_py() - 1).to_numpy(zero_copy_only=False))
+    shifted: np.ndarray = arr - (lo.as_py() - (1 if values.null_count else 0))
+    return shifted.astype(np.int64, copy=False)
 
 
-def _sort(keys: list[np.ndarray]) -> np.ndarray:
-    """Permutation sorting by ``keys`` (most significant first)."""
-    widths = [int(k.max()).bit_length() if len(k) else 0 for k in keys]
+def _dictionary_rank(col: pa.Array) -> np.ndarray:
+    enc = pc.dictionary_encode(col)
+    order = pc.rank(enc.dictionary, sort_keys="ascending", tiebreaker="dense")
+    ranks = np.concatenate(([0], order.to_numpy(zero_copy_only=False).astype(np.int64)))
+    idx = pc.fill_null(enc.indices.cast(pa.int64()), -1).to_numpy(zero_copy_only=False)
+    out: np.ndarray = ranks[idx + 1]
+    return out
+
+
+def string_hash(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A 64-bit hash of every string's UTF-8 bytes (nulls hash like empty strings).
+
+    Defined here, not borrowed from a library, so that files written by another version
+    sort the same way: the length, then each 8-byte little-endian word of the bytes (the
+    last one zero-padded), folded in with the splitmix64 finaliser. Vectorised per word:
+    a login is two or three words, so the per-row work is a few multiplications.
+    """
+    col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    col = pc.fill_null(col.cast(pa.large_string()), "")
+    n = len(col)
+    bufs = col.buffers()
+    offsets = np.frombuffer(bufs[1], np.int64, n + 1, col.offset * 8)
+    lengths = np.diff(offsets)
+    h = _mix(lengths.astype(np.uint64) * _P)
+    total = int(offsets[-1] - offsets[0])
+    if total == 0 or bufs[2] is None:
+        return h
+    # Every 8-byte window of the bytes, as little-endian words (7 zero bytes appended so
+    # that the last windows exist); a string's k-th word is the window at its start + 8k.
+    data = np.zeros(total + 8, np.uint8)
+    data[:total] = np.frombuffer(bufs[2], np.uint8, total, int(offsets[0]))
+    windows = np.ndarray((total + 1,), np.dtype("<u8"), data, 0, (1,))
+    starts = offsets[:-1] - offsets[0]
+    rows = np.arange(n)
+    k = 0
+    while True:
+        active = lengths[rows] > 8 * k
+        rows = rows[active]
+        if len(rows) == 0:
+            return h
+        word = windows[starts[rows] + 8 * k]
+        left = lengths[rows] - 8 * k
+        short = left < 8  # the last word: keep only the string's own bytes
+        shift = (8 * np.where(short, left, 8)).astype(np.uint64)
+        mask = np.where(short, (np.uint64(1) << (shift & np.uint64(63))) - np.uint64(1), _ALL)
+        h[rows] = _mix(h[rows] ^ (word & mask))
+        k += 1
+
+
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser (wrapping uint64 arithmetic)."""
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    out: np.ndarray = z ^ (z >> np.uint64(31))
+    return out
+
+
+def _widths(keys: list[np.ndarray]) -> list[int]:
+    return [int(k.max()).bit_length() if len(k) else 0 for k in keys]
+
+
+def _sort(lead: np.ndarray | None, keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(permutation, the major key as sorted on) for ``lead`` (a uint64 hash, or None)
+    then ``keys`` (most significant first)."""
+    widths = _widths(keys)
+    rest = sum(widths)
+    major: np.ndarray
+    if lead is not None and 63 - rest >= _MIN_HASH_BITS:
+        major = (lead >> np.uint64(64 - (63 - rest))).astype(np.int64)
+        widths = [63 - rest, *widths]
+        keys = [major, *keys]
+    elif lead is not None:
+        major = lead
+        keys = [lead, *keys]
+        widths = [64, *widths]
+    else:
+        major = keys[0]
     if sum(widths) <= 63:
         packed = np.zeros(len(keys[0]), np.int64)
         for k, w in zip(keys, widths, strict=True):
             packed = (packed << w) | k
-        # Not stable: rows with equal packed keys are equal in every ordering column, and
-        # when that includes duplicates, sort_unique orders them again by all columns.
+        # Not stable: rows with equal packed keys are equal in every ordering column (or
+        # collide on the hash, fixed by the caller), and duplicates are ordered again.
         perm: np.ndarray = np.argsort(packed)
-        return perm
+        return perm, major
     lex: np.ndarray = np.lexsort(keys[::-1])
-    return lex
+    return lex, major
 
 
 def sort_unique(spec: TableSpec, table: pa.Table) -> pa.Table | None:
@@ -64,17 +150,110 @@ def sort_unique(spec: TableSpec, table: pa.Table) -> pa.Table | None:
         return None
     if table.num_rows == 0:
         return table
-    ranks = {name: rank(table.column(name)) for name in order}
-    keys = [ranks[n] for n in order]
+    head = table.column(order[0])
+    if pa.types.is_dictionary(head.type):
+        head = head.cast(head.type.value_type)
+    hashed = pa.types.is_string(head.type) or pa.types.is_large_string(head.type)
+    if not hashed:
+        keys = [rank(table.column(n)) for n in order]
+        perm, _ = _sort(None, keys)
+        out = take(table, perm)
+        return _dedupe(table, order, out, perm, _run_starts([k[perm] for k in keys]))
+    lead = string_hash(head)
+    keys = [rank(table.column(n)) for n in order[1:]]
+    perm, major = _sort(lead, keys)
+    if major is not lead:  # a truncated hash: order the rows of equal truncations fully
+        perm = _reorder(perm, major, [lead, *keys])
+    out = take(table, perm)
+    differ = _differ(out.column(order[0]))
+    hashes = lead[perm]
+    if (differ & (hashes[1:] == hashes[:-1])).any():  # two strings, one 64-bit hash
+        exact = np.zeros(len(perm), np.int64)
+        perm = _reorder(perm, lead, [exact, *keys], strings=head)
+        out = take(table, perm)
+        differ = _differ(out.column(order[0]))
+    first = _run_starts([k[perm] for k in (lead, *keys)], differ)
+    return _dedupe(table, order, out, perm, first)
+
+
+def take(table: pa.Table, perm: np.ndarray) -> pa.Table:
+    """``table.take(perm)``, without gathering columns that hold one value (a constant
+    ``source``, an all-null ``user_id``): the gather is the costliest step of a sort."""
+    indices = pa.array(perm)
+    columns = []
+    for col in table.columns:
+        if col.null_count == len(col):
+            columns.append(pa.nulls(len(perm), col.type))
+            continue
+        if not col.null_count and not pa.types.is_dictionary(col.type):
+            lo, hi = pc.min_max(col).values()
+            if lo.is_valid and lo == hi:
+                columns.append(pa.repeat(lo, len(perm)))
+                continue
+        columns.append(col.take(indices))
+    return pa.Table.from_arrays(columns, schema=table.schema)
+
+
+def _reorder(
+    perm: np.ndarray,
+    major: np.ndarray,
+    keys: list[np.ndarray],
+    *,
+    strings: pa.ChunkedArray | pa.Array | None = None,
+) -> np.ndarray:
+    """Rows sorted by ``major`` put in order of ``keys`` within runs of one ``major`` value
+    where the first key varies (or, with ``strings``, where the strings do: the first key
+    is then replaced by the strings' exact ranks). Only those runs are touched."""
+    sorted_major = major[perm]
+    same = sorted_major[1:] == sorted_major[:-1]
+    if strings is None:
+        k0 = keys[0][perm]
+        varies = k0[1:] != k0[:-1]
+    else:
+        col = strings.combine_chunks() if isinstance(strings, pa.ChunkedArray) else strings
+        varies = _differ(col.take(pa.array(perm)))
+    bad = same & varies
+    if not bad.any():
+        return perm
+    run = np.concatenate(([0], np.cumsum(~same)))
+    marked = np.zeros(int(run[-1]) + 1, dtype=bool)
+    marked[run[1:][bad]] = True
+    pos = np.flatnonzero(marked[run])
+    rows = perm[pos]
+    sub = [k[rows] for k in keys]
+    if strings is not None:
+        sub[0] = _dictionary_rank(col.take(pa.array(rows)))
+    inner = np.lexsort([*sub[::-1], run[pos]])
+    out = perm.copy()
+    out[pos] = rows[inner]
+    return out
+
+
+def _dedupe(
+    table: pa.Table, order: list[str], out: pa.Table, perm: np.ndarray, first: np.ndarray
+) -> pa.Table:
+    """``out`` (``table`` taken by ``perm``) with one row per run of equal keys."""
+    if len(first) == len(perm):
+        return out
     prefer = []
     if "messages" in table.column_names:
         m = rank(table.column("messages"))
         prefer = [int(m.max()) - m]
-    perm = _sort([*keys, *prefer])
-    first = _run_starts([k[perm] for k in keys])
-    if len(first) < len(perm):
-        perm = perm[_winners(table, order, perm, first, prefer)]
-    return table.take(pa.array(perm))
+    chosen = _winners(table, order, perm, first, prefer)
+    keep = np.zeros(len(perm), dtype=bool)
+    keep[chosen] = True
+    return out.filter(pa.array(keep))
+
+
+def _differ(values: pa.Array) -> np.ndarray:
+    """For each adjacent pair, whether the values differ."""
+    if len(values) < 2:
+        return np.zeros(0, dtype=bool)
+    ne = pc.not_equal(values.slice(1), values.slice(0, len(values) - 1))
+    both_null = pc.and_(values.slice(1).is_null(), values.slice(0, len(values) - 1).is_null())
+    out = pc.if_else(both_null, False, pc.fill_null(ne, True))
+    arr: np.ndarray = out.to_numpy(zero_copy_only=False)
+    return arr
 
 
 def _winners(
@@ -99,10 +278,12 @@ def _winners(
     return chosen
 
 
-def _run_starts(sorted_keys: list[np.ndarray]) -> np.ndarray:
+def _run_starts(sorted_keys: list[np.ndarray], differ: np.ndarray | None = None) -> np.ndarray:
     n = len(sorted_keys[0])
     change = np.zeros(n, dtype=bool)
     change[0] = True
     for k in sorted_keys:
         change[1:] |= k[1:] != k[:-1]
+    if differ is not None:
+        change[1:] |= differ
     return np.flatnonzero(change)

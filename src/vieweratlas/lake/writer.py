@@ -6,11 +6,12 @@ written, not on the size of the partition:
 1. :meth:`Stage.append` validates and normalises each batch (required values, times in
    :data:`EARLIEST`..:data:`LATEST`, lower-case names) and spills it, ordered by time
    bucket, to one Arrow file in a private temporary folder;
-2. :meth:`Stage.commit` takes the buckets (one hour of one platform) in time order, joins
+2. :meth:`Stage.commit` takes the buckets (ten minutes of one platform) in time order, joins
    neighbours up to :data:`TARGET_ROWS` rows, and for each group drops duplicate keys, sorts
-   the rows for the analysis and writes one Parquet file named by its time range and the
-   SHA-256 of its bytes (:mod:`vieweratlas.lake.files`); then :func:`~vieweratlas.lake.txn.commit`
-   makes them all visible together.
+   the rows for the analysis (:mod:`vieweratlas.lake.order`) and writes one Parquet file
+   named by its time range and the SHA-256 of its bytes (:mod:`vieweratlas.lake.files`),
+   :data:`WORKERS` groups at a time; then :func:`~vieweratlas.lake.txn.commit` makes them
+   all visible together.
 
 Every duplicate of a key has the same ``ts``, hence the same bucket and group: one write
 never stores a key twice. The same rows written again produce byte-identical files under
@@ -27,8 +28,10 @@ import logging
 import posixpath
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -67,8 +70,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ROW_GROUP_SIZE = 1_000_000
-TARGET_ROWS = 4_000_000  # rows per data file (at most; a file is one group of buckets)
-BUCKET = timedelta(hours=1)
+# Rows per data file (at most; a file is one group of buckets). WORKERS groups are in memory
+# at once, each about 160 bytes a row while sorted: 3M rows keep an import under 2 GB.
+TARGET_ROWS = 3_000_000
+# Spill granularity: groups are cut at bucket edges, so files of one write never overlap
+# in time unless one bucket alone holds more than TARGET_ROWS rows.
+BUCKET = timedelta(minutes=10)
+WORKERS = 2  # groups sorted and encoded at once (NumPy, Arrow and Parquet release the GIL)
 EARLIEST = datetime(2005, 1, 1, tzinfo=UTC)  # before any streaming platform
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 STAGE_PREFIX = "vieweratlas-stage-"
@@ -114,7 +122,12 @@ class Stage:
         self.schema = pa.schema([*spec.schema, PARTITION_SCHEMA[0]])
         self._spill = self._dir / "rows.arrow"
         self._sink = pa.OSFile(str(self._spill), "wb")
-        self._writer = pa.ipc.new_file(self._sink, self.schema)
+        # The spill holds the file columns only (a run is one platform: its key says which),
+        # LZ4-compressed: a big import's spill is written and read back once, and at 120M
+        # rows disk throughput, not CPU, is what it costs.
+        self._writer = pa.ipc.new_file(
+            self._sink, spec.schema, options=pa.ipc.IpcWriteOptions(compression="lz4")
+        )
         self._buckets: dict[tuple[str, int], list[tuple[int, int, int]]] = {}
         self._counts: dict[tuple[str, int], int] = {}
         self._batches = 0
@@ -192,15 +205,19 @@ class Stage:
         codes = platform.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         names = platform.dictionary.to_pylist()
         key = codes * (1 << 40) + (bucket - int(bucket.min()))
-        order = np.argsort(key, kind="stable")
-        key = key[order]
-        batch = batch.take(pa.array(order))
+        batch = batch.select(self.spec.schema.names)
+        if len(key) > 1 and not bool(np.all(key[1:] >= key[:-1])):  # time-ordered input: as is
+            order = np.argsort(key, kind="stable")
+            key = key[order]
+            batch = batch.take(pa.array(order))
+        else:
+            order = np.arange(len(key))
         starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
         ends = np.append(starts[1:], len(key))
         sorted_bucket = bucket[order]
         sorted_codes = codes[order]
-        # One spilled record batch per (platform, hour) run: a commit later reads back only
-        # the runs of one group, so its memory is one group whatever the input's size.
+        # One spilled record batch per (platform, bucket) run: a commit later reads back only
+        # the runs of one group, so its memory is WORKERS groups whatever the input's size.
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
             k = (names[int(sorted_codes[s])], int(sorted_bucket[s]))
             self._writer.write_batch(batch.slice(s, e - s))
@@ -249,21 +266,25 @@ class Stage:
         groups = self.groups()
         if not groups and not retire:
             return WriteResult(self.spec.name, self.rows, 0)
-        # Read (not memory-mapped): the pages of one group are freed after it, so resident
-        # memory does not grow with the size of the whole input.
-        source = pa.ipc.open_file(pa.OSFile(str(self._spill)))
         con = session(memory_limit=self.memory_limit, spill_dir=self._dir / "spill")
+        lock = threading.Lock()  # one DuckDB connection, used by at most one group at a time
+
+        def write(item: tuple[int, _Group]) -> tuple[str, str, int]:
+            i, g = item
+            return self._write_group(lake, (con, lock), g, staging_path(txid, f"{i:06d}.parquet"))
+
         try:
             txid = new_txid()
             committed = False
             try:
-                with owned_staging(lake, txid):
-                    staged = [
-                        self._write_group(
-                            lake, con, source, g, staging_path(txid, f"{i:06d}.parquet")
-                        )
-                        for i, g in enumerate(groups)
-                    ]
+                with owned_staging(lake, txid), ThreadPoolExecutor(WORKERS) as pool:
+                    futures = [pool.submit(write, item) for item in enumerate(groups)]
+                    try:
+                        staged = [f.result() for f in futures]
+                    except BaseException:
+                        for f in futures:
+                            f.cancel()
+                        raise
                     record = Commit(txid, tuple((s, f) for s, f, _ in staged), retire)
                     write_record(lake, record)
                     committed = True  # from here on the record decides: see txn.recover
@@ -295,23 +316,31 @@ class Stage:
     def _write_group(
         self,
         lake: Lake,
-        con: duckdb.DuckDBPyConnection,
-        source: pa.ipc.RecordBatchFileReader,
+        duck: tuple[duckdb.DuckDBPyConnection, threading.Lock],
         group: _Group,
         staged: str,
     ) -> tuple[str, str, int]:
         spec = self.spec
-        table = pa.Table.from_batches(
-            [source.get_batch(b).slice(o, n) for b, o, n in group.slices], schema=self.schema
-        )
+        # Read (not memory-mapped): the pages of one group are freed after it, so resident
+        # memory does not grow with the size of the whole input.
+        with pa.OSFile(str(self._spill)) as f:
+            source = pa.ipc.open_file(f)
+            table = pa.Table.from_batches(
+                [source.get_batch(b).slice(o, n) for b, o, n in group.slices], schema=spec.schema
+            )
         rows = sort_unique(spec, table)
         if rows is None:  # a key that the sort order does not group: let DuckDB do it
-            con.register("_group", table)
-            rows = con.sql(distinct_sql(spec, "_group")).to_arrow_table()
-            con.unregister("_group")
+            con, lock = duck
+            with lock:
+                con.register(
+                    "_group",
+                    table.append_column("platform", pa.repeat(group.platform, table.num_rows)),
+                )
+                rows = con.sql(distinct_sql(spec, "_group")).to_arrow_table()
+                con.unregister("_group")
         del table
         rows = rows.select(spec.schema.names).cast(spec.schema)
-        local = Path(lake.path(staged)) if lake.is_local else self._dir / "out.parquet"
+        local = Path(lake.path(staged)) if lake.is_local else self._dir / posixpath.basename(staged)
         local.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(
             rows,
@@ -338,21 +367,26 @@ def distinct_sql(spec: TableSpec, relation: str, *, columns: list[str] | None = 
     Presence keeps the duplicate with most messages; every remaining tie is broken by the
     other columns, so the same rows always give the same output, byte for byte.
     """
-    key = ["platform", *spec.key] if "platform" not in spec.key else list(spec.key)
     cols = columns or [*spec.schema.names]
-    names = set(cols) | set(key)
-    prefer = ['"messages" DESC'] if "messages" in names else []
-    rest = [f'"{c}" ASC NULLS FIRST' for c in sorted(names - set(key) - {"messages", "date"})]
-    tiebreak = ", ".join([*prefer, *rest]) or "1"
+    partition, tiebreak = dedup_window(spec, cols)
     order = [*spec.sort, *[k for k in spec.key if k not in spec.sort]]
     select = ", ".join(_q(c) for c in cols)
-    partition = ", ".join(_q(k) for k in key)
     # Column names come from the table specs; ``relation`` is the caller's own view name.
     return (
         f"SELECT {select} FROM {relation} "  # noqa: S608
         f"QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {tiebreak}) = 1 "
         f"ORDER BY {', '.join(_q(c) for c in order)}"
     )
+
+
+def dedup_window(spec: TableSpec, columns: list[str]) -> tuple[str, str]:
+    """The ``PARTITION BY`` and ``ORDER BY`` lists of the window that numbers a key's
+    duplicates, the preferred one first (shared by readers and the Athena views)."""
+    key = ["platform", *spec.key] if "platform" not in spec.key else list(spec.key)
+    names = set(columns) | set(key)
+    prefer = ['"messages" DESC'] if "messages" in names else []
+    rest = [f'"{c}" ASC NULLS FIRST' for c in sorted(names - set(key) - {"messages", "date"})]
+    return ", ".join(_q(k) for k in key), ", ".join([*prefer, *rest]) or "1"
 
 
 def _q(name: str) -> str:
@@ -437,8 +471,10 @@ def _keeps_case(batch: pa.RecordBatch) -> pa.Array | None:
     if not sensitive or "platform" not in batch.schema.names:
         return None
     platform = batch.column("platform")
-    if pa.types.is_dictionary(platform.type):
-        platform = platform.cast(platform.type.value_type)
-    lowered = pc.utf8_lower(pc.utf8_trim_whitespace(platform.cast(pa.string())))
-    mask = pc.fill_null(pc.is_in(lowered, value_set=pa.array(sensitive)), False)
-    return mask if pc.any(mask).as_py() else None
+    if not pa.types.is_dictionary(platform.type):
+        platform = pc.dictionary_encode(platform.cast(pa.string()))  # a few distinct values
+    names = pc.utf8_lower(pc.utf8_trim_whitespace(platform.dictionary.cast(pa.string())))
+    sensitive_names = pc.fill_null(pc.is_in(names, value_set=pa.array(sensitive)), False)
+    if not pc.any(sensitive_names).as_py():
+        return None
+    return pc.fill_null(sensitive_names.take(platform.indices), False)
