@@ -157,31 +157,38 @@ def sort_unique(spec: TableSpec, table: pa.Table) -> pa.Table | None:
     if not hashed:
         keys = [rank(table.column(n)) for n in order]
         perm, _ = _sort(None, keys)
-        out = take(table, perm)
-        return _dedupe(table, order, out, perm, _run_starts([k[perm] for k in keys]))
+        return _dedupe(table, order, perm, _run_starts([k[perm] for k in keys]))
     lead = string_hash(head)
     keys = [rank(table.column(n)) for n in order[1:]]
     perm, major = _sort(lead, keys)
     if major is not lead:  # a truncated hash: order the rows of equal truncations fully
         perm = _reorder(perm, major, [lead, *keys])
-    out = take(table, perm)
-    differ = _differ(out.column(order[0]))
+    # Only the leading strings are gathered before the duplicates are known; the other
+    # columns are gathered once, for the rows kept.
+    head = head.combine_chunks() if isinstance(head, pa.ChunkedArray) else head
+    sorted_head = head.take(pa.array(perm))
+    differ = _differ(sorted_head)
     hashes = lead[perm]
     if (differ & (hashes[1:] == hashes[:-1])).any():  # two strings, one 64-bit hash
         exact = np.zeros(len(perm), np.int64)
         perm = _reorder(perm, lead, [exact, *keys], strings=head)
-        out = take(table, perm)
-        differ = _differ(out.column(order[0]))
+        sorted_head = head.take(pa.array(perm))
+        differ = _differ(sorted_head)
     first = _run_starts([k[perm] for k in (lead, *keys)], differ)
-    return _dedupe(table, order, out, perm, first)
+    same_type = table.column(order[0]).type == sorted_head.type  # not a dictionary
+    return _dedupe(table, order, perm, first, (order[0], sorted_head) if same_type else None)
 
 
-def take(table: pa.Table, perm: np.ndarray) -> pa.Table:
+def take(table: pa.Table, perm: np.ndarray, done: dict[str, pa.Array] | None = None) -> pa.Table:
     """``table.take(perm)``, without gathering columns that hold one value (a constant
-    ``source``, an all-null ``user_id``): the gather is the costliest step of a sort."""
+    ``source``, an all-null ``user_id``): the gather is the costliest step of a sort.
+    ``done`` holds columns already gathered by ``perm``."""
     indices = pa.array(perm)
     columns = []
-    for col in table.columns:
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if done and name in done:
+            columns.append(done[name])
+            continue
         if col.null_count == len(col):
             columns.append(pa.nulls(len(perm), col.type))
             continue
@@ -230,19 +237,25 @@ def _reorder(
 
 
 def _dedupe(
-    table: pa.Table, order: list[str], out: pa.Table, perm: np.ndarray, first: np.ndarray
+    table: pa.Table,
+    order: list[str],
+    perm: np.ndarray,
+    first: np.ndarray,
+    gathered: tuple[str, pa.Array] | None = None,
 ) -> pa.Table:
-    """``out`` (``table`` taken by ``perm``) with one row per run of equal keys."""
+    """``table`` taken by ``perm``, one row per run of equal keys (``first``: the sorted
+    positions where runs start); ``gathered`` is a column already taken by ``perm``."""
     if len(first) == len(perm):
-        return out
+        return take(table, perm, dict([gathered]) if gathered else None)
     prefer = []
     if "messages" in table.column_names:
         m = rank(table.column("messages"))
         prefer = [int(m.max()) - m]
-    chosen = _winners(table, order, perm, first, prefer)
-    keep = np.zeros(len(perm), dtype=bool)
-    keep[chosen] = True
-    return out.filter(pa.array(keep))
+    chosen = _winners(table, order, perm, first, prefer)  # ascending sorted positions
+    done = None
+    if gathered is not None:
+        done = {gathered[0]: gathered[1].take(pa.array(chosen))}
+    return take(table, perm[chosen], done)
 
 
 def _differ(values: pa.Array) -> np.ndarray:
