@@ -190,7 +190,7 @@ def to_names(
             raise ColumnError(0, f"expected text, got a column of {arr.type}")
     arr = pc.cast(arr, pa.string())
     _no_nulls(arr, f"a {what} name")
-    if _all_plain(arr, platform):
+    if already_normal(arr, platform):
         return arr, 0
     normal = pc.match_substring_regex(arr, f"^(?:{platform.login_rule.pattern})$")
     for prefix in platform.strip_prefixes:
@@ -236,7 +236,7 @@ def _byte_rule(platform: Platform) -> tuple[np.ndarray, int, int] | None:
     return allowed, int(m.group(2)), int(m.group(3))
 
 
-def _all_plain(arr: pa.Array, platform: Platform) -> bool:
+def already_normal(arr: pa.Array, platform: Platform) -> bool:
     """Whether every name is already in the platform's normal form, by a byte-class test
     (a few operations a byte instead of a regex a row); False means "look closer"."""
     rule = _byte_rule(platform)
