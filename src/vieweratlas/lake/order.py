@@ -111,9 +111,13 @@ def _widths(keys: list[np.ndarray]) -> list[int]:
     return [int(k.max()).bit_length() if len(k) else 0 for k in keys]
 
 
-def _sort(lead: np.ndarray | None, keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(permutation, the major key as sorted on) for ``lead`` (a uint64 hash, or None)
-    then ``keys`` (most significant first)."""
+def _sort(
+    lead: np.ndarray | None, keys: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(permutation, the major key as sorted on, the packed key or None) for ``lead`` (a
+    uint64 hash, or None) then ``keys`` (most significant first). Rows of one key have one
+    packed value; rows of two keys have two, unless their strings differ (and share the
+    truncated hash)."""
     widths = _widths(keys)
     rest = sum(widths)
     major: np.ndarray
@@ -134,9 +138,9 @@ def _sort(lead: np.ndarray | None, keys: list[np.ndarray]) -> tuple[np.ndarray, 
         # Not stable: rows with equal packed keys are equal in every ordering column (or
         # collide on the hash, fixed by the caller), and duplicates are ordered again.
         perm: np.ndarray = np.argsort(packed)
-        return perm, major
+        return perm, major, packed
     lex: np.ndarray = np.lexsort(keys[::-1])
-    return lex, major
+    return lex, major, None
 
 
 def sort_unique(spec: TableSpec, table: pa.Table) -> pa.Table | None:
@@ -156,11 +160,12 @@ def sort_unique(spec: TableSpec, table: pa.Table) -> pa.Table | None:
     hashed = pa.types.is_string(head.type) or pa.types.is_large_string(head.type)
     if not hashed:
         keys = [rank(table.column(n)) for n in order]
-        perm, _ = _sort(None, keys)
-        return _dedupe(table, order, perm, _run_starts([k[perm] for k in keys]))
+        perm, _, packed = _sort(None, keys)
+        sorted_keys = [packed[perm]] if packed is not None else [k[perm] for k in keys]
+        return _dedupe(table, order, perm, _run_starts(sorted_keys))
     lead = string_hash(head)
     keys = [rank(table.column(n)) for n in order[1:]]
-    perm, major = _sort(lead, keys)
+    perm, major, packed = _sort(lead, keys)
     if major is not lead:  # a truncated hash: order the rows of equal truncations fully
         perm = _reorder(perm, major, [lead, *keys])
     # Only the leading strings are gathered before the duplicates are known; the other
@@ -174,7 +179,10 @@ def sort_unique(spec: TableSpec, table: pa.Table) -> pa.Table | None:
         perm = _reorder(perm, lead, [exact, *keys], strings=head)
         sorted_head = head.take(pa.array(perm))
         differ = _differ(sorted_head)
-    first = _run_starts([k[perm] for k in (lead, *keys)], differ)
+    # Equal strings have equal hashes: the packed key (one gather) and where the strings
+    # differ tell the runs of one key apart.
+    sorted_keys = [packed[perm]] if packed is not None else [k[perm] for k in (lead, *keys)]
+    first = _run_starts(sorted_keys, differ)
     same_type = table.column(order[0]).type == sorted_head.type  # not a dictionary
     return _dedupe(table, order, perm, first, (order[0], sorted_head) if same_type else None)
 

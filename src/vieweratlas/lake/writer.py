@@ -128,9 +128,12 @@ class Stage:
         self._sink = pa.OSFile(str(self._spill), "wb")
         # The spill holds the file columns only (a run is one platform: its key says which),
         # LZ4-compressed: a big import's spill is written and read back once, and at 120M
-        # rows disk throughput, not CPU, is what it costs.
+        # rows disk throughput, not CPU, is what it costs. One thread: a run is small, and
+        # handing its columns to the pool costs more CPU than compressing them.
         self._writer = pa.ipc.new_file(
-            self._sink, spec.schema, options=pa.ipc.IpcWriteOptions(compression="lz4")
+            self._sink,
+            spec.schema,
+            options=pa.ipc.IpcWriteOptions(compression="lz4", use_threads=False),
         )
         self._buckets: dict[tuple[str, int], list[tuple[int, int, int]]] = {}
         self._counts: dict[tuple[str, int], int] = {}
