@@ -161,8 +161,9 @@ def sort_unique(spec: TableSpec, table: pa.Table) -> pa.Table | None:
     if not hashed:
         keys = [rank(table.column(n)) for n in order]
         perm, _, packed = _sort(None, keys)
-        sorted_keys = [packed[perm]] if packed is not None else [k[perm] for k in keys]
-        return _dedupe(table, order, perm, _run_starts(sorted_keys))
+        first = _run_starts([packed[perm]] if packed is not None else [k[perm] for k in keys])
+        del keys, packed
+        return _dedupe(table, order, perm, first)
     lead = string_hash(head)
     keys = [rank(table.column(n)) for n in order[1:]]
     perm, major, packed = _sort(lead, keys)
@@ -181,8 +182,10 @@ def sort_unique(spec: TableSpec, table: pa.Table) -> pa.Table | None:
         differ = _differ(sorted_head)
     # Equal strings have equal hashes: the packed key (one gather) and where the strings
     # differ tell the runs of one key apart.
-    sorted_keys = [packed[perm]] if packed is not None else [k[perm] for k in (lead, *keys)]
-    first = _run_starts(sorted_keys, differ)
+    first = _run_starts(
+        [packed[perm]] if packed is not None else [k[perm] for k in (lead, *keys)], differ
+    )
+    del head, lead, keys, packed, major, hashes, differ  # not held during the gather
     same_type = table.column(order[0]).type == sorted_head.type  # not a dictionary
     return _dedupe(table, order, perm, first, (order[0], sorted_head) if same_type else None)
 
