@@ -66,7 +66,9 @@ def hash_strings(values: pa.Array | pa.ChunkedArray, seed: int = 0) -> np.ndarra
         values = values.combine_chunks()
     if pa.types.is_dictionary(values.type):
         indices: np.ndarray = values.indices.to_numpy(zero_copy_only=False)
-        return hash_strings(values.dictionary, seed)[indices]
+        on_dictionary: np.ndarray = hash_strings(values.dictionary, seed)
+        taken: np.ndarray = on_dictionary[indices]
+        return taken
     arr = pc.fill_null(values.cast(pa.large_binary()), b"")
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[
         arr.offset : arr.offset + len(arr) + 1
@@ -312,6 +314,7 @@ def approx_top_similar(sk: Sketches, *, top: int, block: int = 1024) -> pa.Table
     s = sk.samples()
     st = s.T.tocsr()
     theta = sk.theta()
+    viewers = sk.viewers()
     names = _names(sk)
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for start in range(0, sk.n, block):
@@ -321,7 +324,8 @@ def approx_top_similar(sk: Sketches, *, top: int, block: int = 1024) -> pa.Table
         off = c != r
         r, c = r[off], c[off]
         est = co.data[off] / np.minimum(theta[r], theta[c])
-        order = np.lexsort((names[c], -est, r))
+        # ties as in approx_similar_to: by lift (the smaller other first), then by name
+        order = np.lexsort((names[c], viewers[c], -est, r))
         r, c, est = r[order], c[order], est[order]
         keep = np.arange(len(r)) - np.searchsorted(r, r, side="left") < top
         parts.append((r[keep], c[keep], est[keep]))
