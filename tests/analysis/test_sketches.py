@@ -12,6 +12,7 @@ from vieweratlas.analysis.sketches import (
     Sketches,
     approx_similar_to,
     approx_top_similar,
+    estimate_shared,
     hash_strings,
     hash_viewers,
     merge,
@@ -204,3 +205,13 @@ def test_hostile_names_are_just_names() -> None:
 def test_sketch_size_is_checked() -> None:
     with pytest.raises(AnalysisError, match="sketch size 4"):
         sketch_entries(np.zeros(1, np.int64), np.zeros(1, np.uint64), names(1), names(1), k=4)
+
+
+def test_pair_estimates_agree_with_one_column(
+    world: tuple[Sketches, np.ndarray, np.ndarray, int],
+) -> None:
+    sk, _, _, _ = world
+    got = {r["other"]: r["shared"] for r in approx_similar_to(sk, 3, top=None).to_pylist()}
+    others = np.array([o for o in range(sk.n) if o != 3])
+    est = estimate_shared(sk, np.full(len(others), 3), others)
+    assert {f"c{o:03d}": round(e) for o, e in zip(others, est, strict=True) if e} == got

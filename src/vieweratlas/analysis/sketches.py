@@ -333,3 +333,12 @@ def approx_top_similar(sk: Sketches, *, top: int, block: int = 1024) -> pa.Table
     c = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
     est = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
     return _table(sk, r, c, est, np.arange(len(r)))
+
+
+def estimate_shared(sk: Sketches, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Estimated shared viewers of each pair ``(a[i], b[i])`` (float64), all pairs at once."""
+    s = sk.samples().tocsc()
+    common = np.asarray(s[:, a].multiply(s[:, b]).sum(axis=0)).ravel().astype(np.float64)
+    theta = sk.theta()
+    out: np.ndarray = common / np.minimum(theta[a], theta[b])
+    return out
