@@ -215,3 +215,16 @@ def test_pair_estimates_agree_with_one_column(
     others = np.array([o for o in range(sk.n) if o != 3])
     est = estimate_shared(sk, np.full(len(others), 3), others)
     assert {f"c{o:03d}": round(e) for o, e in zip(others, est, strict=True) if e} == got
+
+
+def test_each_sketch_is_the_k_smallest_distinct_hashes() -> None:
+    channel, user = audiences(seed=9, channels=16, users=6000)
+    channel = np.concatenate([channel, np.full(5000, 15)])  # one channel of repeats
+    user = np.concatenate([user, np.full(5000, 7)])
+    for k in (16, 128, 100_000):
+        sk = build(channel, user, 16, k=k)
+        logins = pa.array([f"u{u}" for u in range(int(user.max()) + 1)])
+        h = hash_viewers(pa.repeat(pa.scalar("twitch"), len(logins)), logins)[user]
+        for c in range(16):
+            expect = np.unique(h[channel == c])[:k]
+            assert np.array_equal(sk.hashes[sk.indptr[c] : sk.indptr[c + 1]], expect)

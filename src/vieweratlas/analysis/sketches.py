@@ -100,7 +100,31 @@ def hash_viewers(platform: pa.Array | pa.ChunkedArray, user: pa.Array | pa.Chunk
 
 
 def _kmv(codes: np.ndarray, hashes: np.ndarray, n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``indptr`` and the ascending ``k`` smallest distinct hashes of each code ``0..n-1``."""
+    """``indptr`` and the ascending ``k`` smallest distinct hashes of each code ``0..n-1``.
+
+    Channels with many entries are first cut at a hash expected to keep about ``4k`` of
+    them, so the sort sees ~``4k`` entries per channel instead of all; a channel left with
+    fewer than ``k`` (many repeated rows) is done again from all its entries. Same result.
+    """
+    rows = np.bincount(codes, minlength=n)
+    busy = rows > 4 * k
+    if not busy.any():
+        return _kmv_sorted(codes, hashes, n, k)
+    cut = np.full(n, np.iinfo(np.uint64).max, dtype=np.uint64)
+    cut[busy] = np.minimum(4 * k / rows[busy] * _TWO64, _TWO64 - 4096).astype(np.uint64)
+    keep = hashes <= cut[codes]
+    indptr, kept = _kmv_sorted(codes[keep], hashes[keep], n, k)
+    short = busy & (np.diff(indptr) < k)
+    if not short.any():
+        return indptr, kept
+    log.debug("sketches: %d busy channels redone without the cut", int(short.sum()))
+    again = keep | short[codes]
+    return _kmv_sorted(codes[again], hashes[again], n, k)
+
+
+def _kmv_sorted(
+    codes: np.ndarray, hashes: np.ndarray, n: int, k: int
+) -> tuple[np.ndarray, np.ndarray]:
     order = np.lexsort((hashes, codes))
     c, h = codes[order], hashes[order]
     del order
@@ -160,15 +184,21 @@ class Sketches:
             return float(len(self.everyone))
         return (self.k - 1) / (float(self.everyone[self.k - 1]) / _TWO64)
 
+    def codes(self) -> np.ndarray:
+        """The channel of every kept hash."""
+        return np.repeat(np.arange(self.n), self.sizes())
+
+    def is_sample(self) -> np.ndarray:
+        """Per kept hash: below its channel's theta (a full sketch's k-th hash is not)."""
+        out = np.ones(len(self.hashes), dtype=bool)
+        out[self.indptr[1:][self.sizes() >= self.k] - 1] = False
+        return out
+
     def samples(self) -> sp.csr_matrix:
         """Sample × channel incidence (CSR): each channel's hashes below its theta, one row
         per distinct sampled hash."""
-        sizes = self.sizes()
-        code = np.repeat(np.arange(self.n), sizes)
-        last = self.indptr[1:] - 1
-        drop = np.zeros(len(self.hashes), dtype=bool)
-        drop[last[sizes >= self.k]] = True  # a full sketch's k-th hash is its theta
-        h, code = self.hashes[~drop], code[~drop]
+        keep = self.is_sample()
+        h, code = self.hashes[keep], self.codes()[keep]
         uniq, row = np.unique(h, return_inverse=True)
         data = np.ones(len(h), dtype=np.int32)
         return sp.csr_matrix((data, (row, code)), shape=(len(uniq), self.n))
@@ -287,9 +317,12 @@ def approx_similar_to(
 ) -> pa.Table:
     """Like :func:`vieweratlas.analysis.similar.similar_to`, estimated from the sketches:
     every channel with a sample in common with ``column``, best first."""
-    samples = sk.samples()
-    rows = samples.tocsc()[:, column].indices
-    common = np.bincount(samples[rows].indices, minlength=sk.n).astype(np.float64)
+    code, is_sample = sk.codes(), sk.is_sample()
+    lo, hi = sk.indptr[column], sk.indptr[column + 1]
+    mine = sk.hashes[lo:hi][is_sample[lo:hi]]  # ascending
+    at = np.minimum(np.searchsorted(mine, sk.hashes), max(len(mine) - 1, 0))
+    hit = is_sample & (mine[at] == sk.hashes) if len(mine) else np.zeros(len(code), bool)
+    common = np.bincount(code[hit], minlength=sk.n).astype(np.float64)
     common[column] = 0
     others = np.flatnonzero(common)
     theta = sk.theta()
