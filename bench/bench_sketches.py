@@ -91,6 +91,8 @@ elif step == "approx_all":
     sk = sketch()
     table = S.approx_top_similar(sk, top=top)
     res["s"] = time.perf_counter() - t0  # the error below is not part of the time
+    res["sketch_mb"] = (sk.hashes.nbytes + sk.indptr.nbytes) / 2**20
+    res["matrix_mb"] = (m.indices.nbytes + m.indptr.nbytes + m.data.nbytes) / 2**20
     ex = pq.read_table(out.replace("approx_all", "exact_all"))
     a = ex["channel"].to_numpy(zero_copy_only=False).astype(np.int64)
     b = ex["other"].to_numpy(zero_copy_only=False).astype(np.int64)
@@ -188,6 +190,10 @@ def main() -> None:
         f"\n{args.channels:,} channels, {args.viewers:,} viewers, {nnz:,} viewer-channel "
         f"pairs, k = {args.sketch_size}, top {args.top}; loading the matrix alone: "
         f"{r['load']['rss_mb']:.0f} MB peak\n"
+    )
+    print(
+        f"sketches {r['approx_all']['sketch_mb']:.0f} MB for the window against "
+        f"{r['approx_all']['matrix_mb']:.0f} MB for its viewer × channel matrix (CSR)\n"
     )
     print("| step | exact | approx | time approx/exact | RSS exact | RSS approx | RSS ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|")

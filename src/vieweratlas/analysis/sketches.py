@@ -125,7 +125,9 @@ def _kmv(codes: np.ndarray, hashes: np.ndarray, n: int, k: int) -> tuple[np.ndar
 def _kmv_sorted(
     codes: np.ndarray, hashes: np.ndarray, n: int, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    order = np.lexsort((hashes, codes))
+    # by hash, then stably by channel: faster than np.lexsort on two keys
+    order = np.argsort(hashes)
+    order = order[np.argsort(codes[order].astype(np.int32), kind="stable")]
     c, h = codes[order], hashes[order]
     del order
     if len(c):
@@ -219,8 +221,18 @@ def sketch_entries(
     codes = np.asarray(codes, dtype=np.int64)
     hashes = np.asarray(hashes, dtype=np.uint64)
     indptr, kept = _kmv(codes, hashes, n, k)
-    everyone = np.unique(kept)[:k]  # the k smallest overall are each in their channel's k
-    return Sketches(k, indptr, kept, platform, channel, everyone)
+    return Sketches(k, indptr, kept, platform, channel, _smallest(kept, k))
+
+
+def _smallest(hashes: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` smallest distinct values (the k smallest overall are each in their own
+    channel's k, so the sketch of all viewers comes from the channels' sketches)."""
+    m = 16 * k
+    if len(hashes) > m:
+        head = np.unique(np.partition(hashes, m)[:m])
+        if len(head) >= k:
+            return head[:k]
+    return np.unique(hashes)[:k]
 
 
 def sketch_incidence(
@@ -267,7 +279,7 @@ def merge(parts: list[Sketches]) -> Sketches:
     hashes = np.concatenate([p.hashes for p in parts])
     take = pa.array(firsts, pa.int64())
     merged = sketch_entries(codes, hashes, plats.take(take), chans.take(take), k=k)
-    everyone = np.unique(np.concatenate([p.everyone for p in parts]))[:k]
+    everyone = _smallest(np.concatenate([p.everyone for p in parts]), k)
     return Sketches(k, merged.indptr, merged.hashes, merged.platform, merged.channel, everyone)
 
 
