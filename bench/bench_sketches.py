@@ -11,7 +11,9 @@ both paths. Each step runs in a fresh process (seconds, and the child's peak RSS
 * one channel: exact ``similar_to`` (one column of ``Bᵀ·B``) against building the sketches
   plus ``approx_similar_to``;
 * every channel's top N: exact ``top_similar`` (blocked ``Bᵀ·B``) against the sketches plus
-  ``approx_top_similar``.
+  ``approx_top_similar``;
+* a month from its days: the pairs spread over 30 days, one sketch per day, then
+  ``merge``; checked identical to the sketch of the whole.
 
 Error, from the same run: relative error of the estimated ``shared`` on the 50 pairs sharing
 the most viewers and on 2,000 random pairs among the exact top-N lists (median / p95), of
@@ -100,6 +102,26 @@ elif step == "approx_all":
     viewers = np.bincount(m.indices, minlength=n)
     big = viewers >= k
     res["count_rel"] = (np.abs(sk.viewers()[big] / viewers[big] - 1)).tolist()
+elif step == "merge":
+    users = pa.array(np.arange(m.shape[0])).cast(pa.string())
+    h = S.hash_viewers(pa.repeat(pa.scalar("twitch"), m.shape[0]), users)
+    e = h[np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))]
+    day = np.random.default_rng(0).integers(0, 30, m.nnz)
+    whole = S.sketch_entries(m.indices, e, platform, channel, k=k)
+    t0 = time.perf_counter()
+    parts = []
+    for d in range(30):
+        pick = day == d
+        parts.append(S.sketch_entries(m.indices[pick], e[pick], platform, channel, k=k))
+    res["days_s"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    merged = S.merge(parts)
+    res["s"] = time.perf_counter() - t1
+    res["same"] = bool(
+        np.array_equal(merged.indptr, whole.indptr) and np.array_equal(merged.hashes, whole.hashes)
+        and merged.channel.equals(whole.channel)
+    )
+    table = None
 else:
     table = None
 res.setdefault("s", time.perf_counter() - t0)
@@ -155,7 +177,7 @@ def main() -> None:
             file=sys.stderr,
         )
         r: dict[str, dict[str, Any]] = {}
-        for step in ("load", "exact_one", "approx_one", "exact_all", "approx_all"):
+        for step in ("load", "exact_one", "approx_one", "exact_all", "approx_all", "merge"):
             print(f"  {step}…", file=sys.stderr)
             r[step] = child(step, data, work / f"{step}.parquet", args, column=0)
         exact = pq.read_table(work / "exact_all.parquet")
@@ -212,6 +234,12 @@ def main() -> None:
     print(
         f"| recall of each channel's exact top {args.top} in its approximate top "
         f"{args.top} (mean over channels) | {100 * recall.mean():.1f}% |"
+    )
+    mg = r["merge"]
+    print(
+        f"\nA month from its days: 30 daily sketches (each viewer-channel pair on one random "
+        f"day) built in {mg['days_s']:.2f} s in all, merged in {mg['s']:.2f} s; the merge "
+        f"{'equals' if mg['same'] else 'DIFFERS FROM'} the sketch of the whole window."
     )
     print(f"\nLoad average at the end {load:.1f} (a shared machine: compare the ratios).")
 
