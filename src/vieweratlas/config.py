@@ -389,8 +389,9 @@ class AnalysisSettings(_Section):
     consensus_runs: int = Field(
         10,
         ge=1,
-        description="Clusterings behind `confidence`/`stability`: one as is, the others "
-        "with noisy edge weights (1: no confidence measure, everything 1.0).",
+        description="Draws behind `confidence`/`stability`: the clustering as is, and "
+        "this minus one draws of noisy edge weights in which every channel takes its best "
+        "local move (1: no confidence measure, everything 1.0).",
     )
     sub_resolution: float = Field(
         0.7,
@@ -408,10 +409,11 @@ class AnalysisSettings(_Section):
         gt=0,
         le=1,
         description="A channel is a member of every community that gets at least this share "
-        "of its viewers' attention beyond chance (memberships); two or more: a bridge.",
+        "of its viewers' attention beyond chance (counted over the communities it is "
+        "measurably tied to: memberships); two or more: a bridge.",
     )
     bridge_min_z: float = Field(
-        1.1,
+        1.2,
         ge=0,
         description="...and whose excess attention is at least this many times its noise "
         "(sqrt of the summed squared attention of the channel's viewers).",

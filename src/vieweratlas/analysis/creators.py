@@ -110,5 +110,6 @@ def merge_creators(graph: ChannelGraph, creators: pa.Table, *, weight: Weight) -
         shared=shared,
         weight=w,
         incidence=incidence,
+        cooccurrence=None,  # merged nodes: the structure step multiplies the incidence
         stats=replace(graph.stats, channels_eligible=n_new),
     )

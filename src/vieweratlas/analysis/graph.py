@@ -39,7 +39,10 @@ class ChannelGraph:
     ``viewers`` counts unique viewers per channel after bot removal; ``shared`` the unique
     viewers two channels have in common; ``weight`` the normalised weight communities are
     found on. ``incidence`` (users × channels, snapshot counts, bots removed) is kept by
-    engines that have it in memory (the local one) for the stages that can use it.
+    engines that have it in memory (the local one) for the stages that can use it, and with
+    it ``cooccurrence``: the shared viewers of *every* pair (the upper triangle of ``Bᵀ·B``,
+    before edges are chosen), which the structure step reuses to compute where each
+    channel's viewers go without multiplying the incidence again.
     """
 
     platform: pa.Array  # string, per node
@@ -54,6 +57,7 @@ class ChannelGraph:
     bot_reasons: dict[str, int] = field(default_factory=dict)
     bot_examples: dict[str, list[str]] = field(default_factory=dict)
     incidence: sp.csr_matrix | None = field(default=None, repr=False)
+    cooccurrence: sp.csr_matrix | None = field(default=None, repr=False)  # upper triangle
 
     @property
     def n(self) -> int:
@@ -79,6 +83,8 @@ class ChannelGraph:
 
     def subgraph(self, keep: np.ndarray) -> ChannelGraph:
         """The graph restricted to nodes ``keep`` (sorted indices), re-indexed 0..len-1."""
+        if len(keep) == self.n:  # every node (sorted, so in order): nothing to slice
+            return self
         remap = np.full(self.n, -1, dtype=np.int32)
         remap[keep] = np.arange(len(keep), dtype=np.int32)
         src, dst = remap[self.src], remap[self.dst]
@@ -94,4 +100,5 @@ class ChannelGraph:
             shared=self.shared[inside],
             weight=self.weight[inside],
             incidence=None if self.incidence is None else self.incidence[:, keep],
+            cooccurrence=None,  # only the structure step reads it, on the whole graph
         )

@@ -10,6 +10,12 @@ presence; the *excess* over that is the audience tie beyond chance, and a channe
 **bridge** (a variety streamer, a bilingual channel). The same excess places channels that
 have no edge of their own (where their viewers' attention goes, beyond chance).
 
+With presence weighting, ``Wᵀ·W`` is the shared-viewer count of every pair, which the
+overlap step has already computed: :func:`excess_from_cooccurrence` gets the same attention
+as ``C·M`` for the cost of a product with the (channels × channels) counts, so the viewer
+vote and the sub-community vote never multiply the incidence again; only the noise scale
+of the final memberships needs the incidence (:func:`attention_noise`).
+
 Without an incidence (engines that keep only the graph), the edges' shared viewers stand in
 for the attention, with chance given by each community's share of all shared viewers.
 """
@@ -40,20 +46,59 @@ def excess_attention(
     busy viewers cannot make a channel look tied to a community."""
     w = sp.csr_matrix(incidence, dtype=np.float64)  # CSR: W·M is 9x faster than from CSC
     n = w.shape[1]
-    k = int(membership.max(initial=-1)) + 1
-    placed = np.flatnonzero(membership >= 0)
-    onehot = sp.csr_matrix((np.ones(len(placed)), (placed, membership[placed])), shape=(n, k))
+    placed, onehot = _onehot(membership, n)
     per_user = (w @ onehot).tocsr()  # users × k
-    wt = w.T.tocsr()  # channels × users, once for both products
-    attention = (wt @ per_user).toarray()
+    # (W·M)ᵀ·W, k × channels: streams W's rows into a short accumulator (faster than Wᵀ·(W·M))
+    attention = (per_user.T.tocsr() @ w).toarray().T
     # A viewer's presence in c itself is not attention to c's community.
     own = np.asarray(w.multiply(w).sum(axis=0)).ravel()
     attention[placed, membership[placed]] -= own[placed]
     total = np.asarray(per_user.sum(axis=0)).ravel()
+    return _beyond_chance(attention, total), _noise(w, per_user)
+
+
+def excess_from_cooccurrence(
+    upper: sp.spmatrix, mass: np.ndarray, membership: np.ndarray
+) -> np.ndarray:
+    """:func:`excess_attention`'s excess from ``Wᵀ·W`` (``upper``: its upper triangle
+    without the diagonal; ``mass``: each channel's column sum of ``W``): ``C·M`` is the
+    attention, with no product over viewers."""
+    u = sp.csr_matrix(upper, dtype=np.float64)
+    placed, onehot = _onehot(membership, u.shape[0])
+    attention = (u @ onehot).toarray() + (u.T @ onehot).toarray()
+    total = np.bincount(membership[placed], weights=mass[placed], minlength=onehot.shape[1])
+    return _beyond_chance(attention, total)
+
+
+def attention_noise(
+    incidence: sp.spmatrix, membership: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The noise scale of :func:`excess_attention` alone, and (from the same pass over the
+    viewers) each community's unique viewers: those with any presence in it."""
+    w = sp.csr_matrix(incidence, dtype=np.float64)
+    _, onehot = _onehot(membership, w.shape[1])
+    per_user = (w @ onehot).tocsr()
+    reach = np.bincount(per_user.indices[per_user.data > 0], minlength=onehot.shape[1])
+    return _noise(w, per_user), reach
+
+
+def _onehot(membership: np.ndarray, n: int) -> tuple[np.ndarray, sp.csr_matrix]:
+    k = int(membership.max(initial=-1)) + 1
+    placed = np.flatnonzero(membership >= 0)
+    onehot = sp.csr_matrix((np.ones(len(placed)), (placed, membership[placed])), shape=(n, k))
+    return placed, onehot
+
+
+def _beyond_chance(attention: np.ndarray, total: np.ndarray) -> np.ndarray:
     p = total / total.sum() if total.sum() > 0 else total
     excess: np.ndarray = attention - attention.sum(axis=1, keepdims=True) * p
-    noise = np.sqrt((wt @ per_user.multiply(per_user)).toarray()) + 1.0
-    return excess, noise
+    return excess
+
+
+def _noise(w: sp.csr_matrix, per_user: sp.csr_matrix) -> np.ndarray:
+    squared = per_user.multiply(per_user).T.tocsr()  # k × users
+    noise: np.ndarray = np.sqrt((squared @ w).toarray().T) + 1.0
+    return noise
 
 
 def excess_from_edges(
@@ -117,13 +162,21 @@ def memberships(
     min_z: float = 1.0,
 ) -> Memberships:
     """Significant (channel, community, share) rows: share ≥ ``min_share`` and excess ≥
-    ``min_z`` noise units. A channel's own community is always listed when it is placed."""
+    ``min_z`` noise units. A channel's own community is always listed when it is placed.
+
+    ``share`` is a community's part of the channel's excess attention *to communities it
+    is measurably tied to* (excess ≥ one noise unit, and its own community): with many
+    communities, the small chance-level excesses of all the others would otherwise dilute
+    every share (measured on the planted generator: bridge recall 0.73 → 0.9 at 20,000
+    channels, 166 communities, precision ≥ 0.9 at every size)."""
     n = len(membership)
-    positive = np.maximum(excess, 0.0)
+    placed = np.flatnonzero(membership >= 0)
+    tied = excess >= noise
+    tied[placed, membership[placed]] = True
+    positive = np.where(tied, np.maximum(excess, 0.0), 0.0)
     total = positive.sum(axis=1, keepdims=True)
     share = np.divide(positive, total, out=np.zeros_like(positive), where=total > 0)
     significant = (share >= min_share) & (excess >= min_z * noise)
-    placed = np.flatnonzero(membership >= 0)
     significant[placed, membership[placed]] = True
     rows, cols = np.nonzero(significant)
     bridge = np.bincount(rows, minlength=n) >= 2

@@ -8,7 +8,7 @@ weight (cosine by default: ``shared / sqrt(n_a · n_b)``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ class Overlap:
     viewers: np.ndarray  # int64 unique viewers per channel
     pairs_with_any_overlap: int  # edges before the threshold
     threshold: int = 1  # the shared-viewer threshold in effect (may be raised by a budget)
+    cooccurrence: sp.csr_matrix | None = None  # shared viewers of every pair, upper triangle
 
     @property
     def n(self) -> int:
@@ -86,7 +87,9 @@ def overlap(
     b.eliminate_zeros()
     viewers = np.asarray(b.sum(axis=0)).ravel().astype(np.int64)
     bt = b.T.tocsr()
-    co = sp.triu(bt @ b, k=1).tocoo()  # upper triangle: each pair once, no diagonal
+    upper = sp.triu(bt @ b, k=1, format="csr")  # upper triangle: each pair once, no diagonal
+    upper.sort_indices()
+    rows = np.repeat(np.arange(upper.shape[0], dtype=np.int32), np.diff(upper.indptr))
     users = int((np.diff(b.indptr) > 0).sum())
     weigh = None
     if loyalty_cap:
@@ -94,13 +97,13 @@ def overlap(
         def weigh(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
             return _loyal_weight(matrix, src, dst, weight, loyalty_cap)
 
-    return select_edges(
-        co.row,
-        co.col,
-        co.data,
+    found = select_edges(
+        rows,
+        upper.indices,
+        upper.data,
         viewers,
         users=users,
-        pairs=int(co.nnz),
+        pairs=int(upper.nnz),
         threshold=threshold,
         weight=weight,
         alpha=alpha,
@@ -109,6 +112,7 @@ def overlap(
         neighbour_alpha=neighbour_alpha,
         pair_weight=weigh,
     )
+    return replace(found, cooccurrence=upper)
 
 
 def select_edges(
@@ -141,12 +145,19 @@ def select_edges(
     ``pair_weight(src, dst)``, if given, replaces the weight computed from ``shared``
     (loyalty weighting needs the matrix, which only the local engine holds).
     """
-    keep = shared >= threshold
-    src = a[keep].astype(np.int32)
-    dst = b[keep].astype(np.int32)
-    shared = shared[keep].astype(np.int64)
-    order = np.lexsort((dst, src))  # one canonical edge order, whoever counted
-    src, dst, shared = src[order], dst[order], shared[order]
+    if threshold > 1 or (len(shared) and shared.min() < threshold):
+        keep = shared >= threshold
+        a, b, shared = a[keep], b[keep], shared[keep]
+    src = a.astype(np.int32)  # copies: never views of the caller's arrays
+    dst = b.astype(np.int32)
+    shared = shared.astype(np.int64)
+    if not _sorted_pairs(src, dst):  # one canonical edge order, whoever counted
+        order = np.lexsort((dst, src))
+        src, dst, shared = src[order], dst[order], shared[order]
+    if neighbours is not None:  # the significance test first: weights only for survivors
+        expected = expected_shared(viewers[src], viewers[dst], users)
+        sig = significant(shared, expected, neighbour_alpha)
+        src, dst, shared, expected = src[sig], dst[sig], shared[sig], expected[sig]
     if pair_weight is not None:
         w = pair_weight(src, dst)
     else:
@@ -154,15 +165,16 @@ def select_edges(
     if alpha > 0:
         from scipy.stats import poisson  # slow to import; only this option needs it
 
-        expected = viewers[src].astype(np.float64) * viewers[dst] / max(users, 1)
-        sig = poisson.sf(shared - 1, expected) < alpha
+        chance = viewers[src].astype(np.float64) * viewers[dst] / max(users, 1)
+        sig = poisson.sf(shared - 1, chance) < alpha
         src, dst, shared, w = src[sig], dst[sig], shared[sig], w[sig]
+        if neighbours is not None:
+            expected = expected[sig]
     if neighbours is not None:
-        expected = expected_shared(viewers[src], viewers[dst], users)
-        sig = significant(shared, expected, neighbour_alpha) & (w > 0)
-        src, dst, shared, w = src[sig], dst[sig], shared[sig], w[sig]
+        pos = w > 0
+        src, dst, shared, w, expected = src[pos], dst[pos], shared[pos], w[pos], expected[pos]
         # Rank by excess over chance whatever the detection weight is.
-        excess = (shared - expected[sig]) / np.sqrt(viewers[src].astype(np.float64) * viewers[dst])
+        excess = (shared - expected) / np.sqrt(viewers[src].astype(np.float64) * viewers[dst])
         chosen = top_k_per_node(src, dst, excess, len(viewers), neighbours)
         src, dst, shared, w = src[chosen], dst[chosen], shared[chosen], w[chosen]
         max_edges = None
@@ -185,6 +197,14 @@ def select_edges(
         pairs_with_any_overlap=pairs,
         threshold=threshold,
     )
+
+
+def _sorted_pairs(src: np.ndarray, dst: np.ndarray) -> bool:
+    """Whether the pairs are already in (src, dst) order (``Bᵀ·B``'s CSR output is)."""
+    if len(src) < 2:
+        return True
+    ds = np.diff(src.astype(np.int64))
+    return bool(np.all((ds > 0) | ((ds == 0) & (np.diff(dst.astype(np.int64)) > 0))))
 
 
 def loyalty_weights(matrix: sp.spmatrix, cap: int) -> sp.csc_matrix:

@@ -99,6 +99,7 @@ class LocalEngine:
             bot_reasons=bots.reasons,
             bot_examples=bots.examples,
             incidence=selected,
+            cooccurrence=found.cooccurrence,
         )
 
 

@@ -55,7 +55,7 @@ def find_communities(
     top = label_communities(
         membership, placed.channel, placed.viewers, meta["game"], meta["language"]
     )
-    top = _unique_viewers(top, membership, placed.incidence)
+    top = _unique_viewers(top, membership, placed.incidence, known=found.community_viewers)
     top = _levels(top, parent=None, stability=found.stability)
     inside = sub >= 0
     subs = label_communities(
@@ -68,7 +68,7 @@ def find_communities(
     subs = _unique_viewers(
         subs, sub[inside], None if placed.incidence is None else placed.incidence[:, inside]
     )
-    subs = _levels(subs, parent=found.parent, stability=None)
+    subs = _levels(subs, parent=found.parent, stability=found.sub_stability)
     communities = pa.concat_tables([top, subs])
     nodes = _nodes(placed, found, shown, meta, communities)
     ties = _memberships(graph, found, communities)
@@ -111,6 +111,7 @@ def _levels(
 ) -> pa.Table:
     """Add ``level`` (1 community, 2 sub-community), ``parent`` and ``stability``."""
     ids = table["community"].to_numpy()
+    first = 0
     if parent is None:
         level = np.ones(len(ids), np.int8)
         parents = pa.nulls(len(ids), pa.int32())
@@ -122,8 +123,9 @@ def _levels(
         stab = pa.nulls(len(ids), pa.float64())
     else:
         values = np.full(len(ids), np.nan)
-        ok = (ids >= 0) & (ids < len(stability))
-        values[ok] = stability[ids[ok]]
+        at = ids - first
+        ok = (at >= 0) & (at < len(stability))
+        values[ok] = stability[at[ok]]
         stab = pa.array(values, pa.float64(), from_pandas=True)
     # Appended: the leading columns (community, label, size, viewers, …) are a contract.
     table = table.append_column("parent", parents)
@@ -178,13 +180,19 @@ def with_positions(tables: RunTables, xy: np.ndarray) -> RunTables:
 
 
 def _unique_viewers(
-    communities: pa.Table, membership: np.ndarray, incidence: sp.csr_matrix | None
+    communities: pa.Table,
+    membership: np.ndarray,
+    incidence: sp.csr_matrix | None,
+    known: np.ndarray | None = None,
 ) -> pa.Table:
     """A community's ``viewers`` = unique viewers of its channels (a viewer of two of its
-    channels counts once); the plain sum over channels is kept as ``channel_viewers_sum``."""
+    channels counts once); the plain sum over channels is kept as ``channel_viewers_sum``.
+    ``known``: those counts per community id, already counted by the structure step."""
     summed = communities["viewers"]
     ids = communities["community"].to_numpy()
-    if incidence is None:
+    if known is not None and len(ids) and ids.min() >= 0 and ids.max() < len(known):
+        unique = pa.array(known[ids].astype(np.int64))
+    elif incidence is None:
         unique = pa.nulls(len(ids), pa.int64())
     else:
         b = incidence.astype(bool).astype(np.float32).tocsr()

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from vieweratlas.analysis.communities import UNCLUSTERED
-from vieweratlas.analysis.consensus import detect_with_confidence
+from vieweratlas.analysis.communities import UNCLUSTERED, EdgeList, detect
+from vieweratlas.analysis.consensus import jitter_confidence
 from vieweratlas.analysis.graph import ChannelGraph
 from vieweratlas.analysis.hierarchy import refine_within, subcommunities
 from vieweratlas.analysis.memberships import (
     Memberships,
+    attention_noise,
     excess_attention,
+    excess_from_cooccurrence,
     excess_from_edges,
     memberships,
     place,
@@ -44,6 +46,8 @@ class Structure:
     stability: np.ndarray  # float64 per community
     subcommunity: np.ndarray  # int32 sub-community id (k, k+1, …)
     parent: np.ndarray  # int32 per sub-community id − k
+    sub_stability: np.ndarray | None  # float64 per sub-community id − k
+    community_viewers: np.ndarray | None  # int64 unique viewers per community, if counted
     memberships: Memberships
     unplaced_reason: list[str | None]  # per node
     modularity: float
@@ -63,29 +67,36 @@ def find_structure(graph: ChannelGraph, cfg: AnalysisSettings) -> Structure:
             "--since/--until)"
         )
     clock = _Clock()
-    found = detect_with_confidence(
-        graph.subgraph(connected),
+    remap = np.full(graph.n, -1, dtype=np.int64)
+    remap[connected] = np.arange(len(connected))
+    found = detect(
+        EdgeList(len(connected), remap[graph.src], remap[graph.dst], graph.weight),
         algorithm=cfg.algorithm,
         resolution=cfg.resolution,
         seed=cfg.seed,
         min_size=cfg.min_community_size,
-        runs=cfg.consensus_runs,
     )
-    clock.lap("consensus")
+    clock.lap("leiden")
     membership = np.full(graph.n, UNCLUSTERED, dtype=np.int32)
-    membership[connected] = found.partition.membership
-    confidence = np.full(graph.n, np.nan)
-    confidence[connected] = found.confidence
-    excess, noise = _excess(graph, membership, cfg)
+    membership[connected] = found.membership
+    reach: dict[str, np.ndarray] = {}
+    excess, noise = _excess(graph, membership, cfg, noise=False)
     attached = np.zeros(graph.n, dtype=bool)
     if cfg.attach_unclustered:
         membership, attached = place(excess, membership)
     moved = np.zeros(graph.n, dtype=bool)
-    if cfg.refine_by_viewers:
-        membership, moved = refine(excess, noise, membership, min_z=0.0)
-        if moved.any():  # memberships against the communities as they now are
-            excess, noise = _excess(graph, membership, cfg)
+    if cfg.refine_by_viewers:  # min_z 0: any gain moves, the noise scale plays no part
+        membership, moved = refine(excess, np.zeros_like(excess), membership, min_z=0.0)
+    if moved.any() or noise is None:  # memberships against the communities as they now are
+        excess, noise = _excess(graph, membership, cfg, noise=True, reach=reach)
     clock.lap("placement_and_vote")
+    confidence, stability = jitter_confidence(
+        graph.n, graph.src, graph.dst, graph.weight, membership,
+        resolution=cfg.resolution, seed=cfg.seed, runs=cfg.consensus_runs - 1,
+    )  # fmt: skip
+    confidence[membership < 0] = np.nan
+    clock.lap("confidence")
+    assert noise is not None
     ties = memberships(
         excess, noise, membership, min_share=cfg.bridge_share, min_z=cfg.bridge_min_z
     )
@@ -103,12 +114,15 @@ def find_structure(graph: ChannelGraph, cfg: AnalysisSettings) -> Structure:
         seed=cfg.seed,
         min_size=cfg.min_community_size,
         min_modularity=cfg.sub_min_modularity,
+        runs=cfg.consensus_runs,
     )
     if cfg.refine_by_viewers and graph.incidence is not None:
         k = int(membership.max(initial=-1)) + 1
-        sub_excess, _ = excess_attention(
-            _weights(graph.incidence, cfg),
+        sub_excess, _ = _excess(
+            graph,
             np.where(hierarchy.subcommunity >= k, hierarchy.subcommunity - k, UNCLUSTERED),
+            cfg,
+            noise=False,
         )
         hierarchy, _ = refine_within(sub_excess, hierarchy, membership)
     clock.lap("subcommunities")
@@ -116,13 +130,15 @@ def find_structure(graph: ChannelGraph, cfg: AnalysisSettings) -> Structure:
         membership=membership,
         attached=attached,
         confidence=confidence,
-        stability=found.stability,
+        stability=stability,
         subcommunity=hierarchy.subcommunity,
         parent=hierarchy.parent,
+        sub_stability=hierarchy.stability,
+        community_viewers=reach.get("viewers"),
         memberships=ties,
         unplaced_reason=_reasons(graph, membership, has_edges, cfg),
-        modularity=found.partition.modularity,
-        merged=found.partition.merged,
+        modularity=found.modularity,
+        merged=found.merged,
         moved=int(moved.sum()),
         seconds=clock.seconds,
     )
@@ -148,11 +164,27 @@ def _weights(incidence: sp.csr_matrix, cfg: AnalysisSettings) -> sp.spmatrix:
 
 
 def _excess(
-    graph: ChannelGraph, membership: np.ndarray, cfg: AnalysisSettings
-) -> tuple[np.ndarray, np.ndarray]:
-    if graph.incidence is not None:
-        return excess_attention(_weights(graph.incidence, cfg), membership)
-    return excess_from_edges(graph.n, graph.src, graph.dst, graph.shared, membership)
+    graph: ChannelGraph,
+    membership: np.ndarray,
+    cfg: AnalysisSettings,
+    *,
+    noise: bool,
+    reach: dict[str, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(excess attention, its noise scale or None when not asked for and not free). Where
+    the noise needs a pass over the viewers, ``reach["viewers"]`` gets each community's
+    unique viewers from it."""
+    if graph.incidence is None:
+        return excess_from_edges(graph.n, graph.src, graph.dst, graph.shared, membership)
+    if cfg.viewer_weight == "presence" and graph.cooccurrence is not None:
+        excess = excess_from_cooccurrence(graph.cooccurrence, graph.viewers, membership)
+        if not noise:
+            return excess, None
+        scale, viewers = attention_noise(graph.incidence.astype(bool), membership)
+        if reach is not None:
+            reach["viewers"] = viewers
+        return excess, scale
+    return excess_attention(_weights(graph.incidence, cfg), membership)
 
 
 def _reasons(
