@@ -5,8 +5,9 @@
 
 Generated audiences (this script's own generator: Zipf channel popularity, viewers mostly
 inside a home group of 50 channels) as the viewer × channel matrix after bots, the input of
-both paths. Each step runs in a fresh process (seconds, and the child's peak RSS from
-``wait4``, which includes loading the matrix: the ``load`` row is that floor):
+both paths. Each step runs in a fresh process (seconds, and the child's peak RSS from its
+``VmHWM``, read as the timed part ends; it includes loading the matrix, whose floor is
+printed):
 
 * one channel: exact ``similar_to`` (one column of ``Bᵀ·B``) against building the sketches
   plus ``approx_similar_to``;
@@ -69,6 +70,11 @@ import numpy as np, pyarrow as pa, pyarrow.parquet as pq, scipy.sparse as sp
 from vieweratlas.analysis.similar import Audience, similar_to, top_similar
 from vieweratlas.analysis import sketches as S
 step, path, k, top, column, out = sys.argv[1:7]
+def hwm():  # this process's peak RSS so far, MB (VmHWM starts afresh at exec)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 k, top, column = int(k), int(top), int(column)
 m = sp.load_npz(path).tocsr()
 n = m.shape[1]
@@ -93,6 +99,7 @@ elif step == "approx_all":
     sk = sketch()
     table = S.approx_top_similar(sk, top=top)
     res["s"] = time.perf_counter() - t0  # the error below is not part of the time
+    res["rss_mb"] = hwm()
     res["sketch_mb"] = (sk.hashes.nbytes + sk.indptr.nbytes) / 2**20
     res["matrix_mb"] = (m.indices.nbytes + m.indptr.nbytes + m.data.nbytes) / 2**20
     ex = pq.read_table(out.replace("approx_all", "exact_all"))
@@ -125,6 +132,7 @@ elif step == "merge":
 else:
     table = None
 res.setdefault("s", time.perf_counter() - t0)
+res.setdefault("rss_mb", hwm())
 if table is not None:
     pq.write_table(table, out)
 print(json.dumps(res))
@@ -138,11 +146,9 @@ def child(
     proc = subprocess.Popen([*argv, str(column), str(out)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     text = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status:
-        raise SystemExit(f"child {step} failed ({status})")
+    if proc.wait():
+        raise SystemExit(f"child {step} failed ({proc.returncode})")
     result: dict[str, Any] = json.loads(text)
-    result["rss_mb"] = usage.ru_maxrss / 1024
     return result
 
 
