@@ -228,3 +228,24 @@ def test_each_sketch_is_the_k_smallest_distinct_hashes() -> None:
         for c in range(16):
             expect = np.unique(h[channel == c])[:k]
             assert np.array_equal(sk.hashes[sk.indptr[c] : sk.indptr[c + 1]], expect)
+
+
+@pytest.mark.parametrize("k", [16, 128, 100_000])
+def test_incidence_path_equals_the_general_one(k: int) -> None:
+    import scipy.sparse as sp
+
+    channel, user = audiences(seed=2, channels=24, users=5000)
+    key = np.unique(user * 24 + channel)
+    u, c = key // 24, key % 24
+    m = sp.csr_matrix((np.ones(len(key)), (u, c)), shape=(5000, 24))
+    logins = pa.array([f"u{i}" for i in range(5000)])
+    twitch = pa.repeat(pa.scalar("twitch"), 5000)
+    fast = sketch_incidence(m, twitch, logins, twitch.slice(0, 24), names(24), k=k)
+    general = build(channel, user, 24, k=k)
+    assert np.array_equal(fast.indptr, general.indptr)
+    assert np.array_equal(fast.hashes, general.hashes)
+    assert np.array_equal(fast.everyone, general.everyone)
+    # two users with one hash (here: the same login twice) are one viewer
+    twice = pa.array([*[f"u{i}" for i in range(4999)], "u0"])
+    dup = sketch_incidence(m, twitch, twice, twitch.slice(0, 24), names(24), k=k)
+    assert np.all(np.diff(dup.hashes)[np.diff(dup.codes()) == 0] > 0)

@@ -246,10 +246,31 @@ def sketch_incidence(
     seed: int = 0,
 ) -> Sketches:
     """Sketches of a users × channels incidence (row ``u`` is ``(user_platform[u],
-    users[u])``; any stored entry means present)."""
+    users[u])``; any stored entry means present).
+
+    Sorting the users (not the pairs) by hash suffices: with the rows in hash order, the
+    column-major copy lists each channel's viewers in hash order, and its first ``k`` are
+    the sketch — one sort of the users and a linear transpose. Users whose hashes collide
+    (or a matrix with repeated entries) take the general path, which gives the same result.
+    """
+    _check_k(k)
     row_hash = hash_viewers(user_platform, users, seed)
-    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-    return sketch_entries(matrix.indices, row_hash[rows], platform, channel, k=k)
+    order = np.argsort(row_hash)
+    ranked = row_hash[order]
+    by_hash = sp.csr_matrix(matrix)[order].tocsc()
+    by_hash.sort_indices()
+    n = by_hash.shape[1]
+    counts = np.diff(by_hash.indptr)
+    rank = np.arange(by_hash.nnz) - np.repeat(by_hash.indptr[:-1], counts)
+    keep = rank < k
+    kept = ranked[by_hash.indices[keep]]
+    indptr = np.concatenate([[0], np.cumsum(np.minimum(counts, k))]).astype(np.int64)
+    code = np.repeat(np.arange(n), np.diff(indptr))
+    if np.any((kept[1:] == kept[:-1]) & (code[1:] == code[:-1])):
+        log.debug("sketches: colliding hashes or repeated entries, general path")
+        rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+        return sketch_entries(matrix.indices, row_hash[rows], platform, channel, k=k)
+    return Sketches(k, indptr, kept, platform, channel, _smallest(kept, k))
 
 
 def _keys(platform: pa.Array, channel: pa.Array) -> pa.Array:
