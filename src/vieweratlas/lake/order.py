@@ -204,12 +204,23 @@ def take(table: pa.Table, perm: np.ndarray, done: dict[str, pa.Array] | None = N
             columns.append(pa.nulls(len(perm), col.type))
             continue
         if not col.null_count and not pa.types.is_dictionary(col.type):
+            if _varies_in_length(col):  # names: not constant, without comparing strings
+                columns.append(col.take(indices))
+                continue
             lo, hi = pc.min_max(col).values()
             if lo.is_valid and lo == hi:
                 columns.append(pa.repeat(lo, len(perm)))
                 continue
         columns.append(col.take(indices))
     return pa.Table.from_arrays(columns, schema=table.schema)
+
+
+def _varies_in_length(col: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether a string column holds values of different lengths (read from the offsets)."""
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        return False
+    lo, hi = pc.min_max(pc.binary_length(col)).values()
+    return bool(lo != hi)
 
 
 def _reorder(
