@@ -88,31 +88,40 @@ def top_k_per_node(
         return np.zeros(e, dtype=bool)
     if not np.isfinite(score).all():
         return _top_k_by_rank(src, dst, score, n, k)
-    degree = np.bincount(src, minlength=n) + np.bincount(dst, minlength=n)
+    degree = np.bincount(src, minlength=n)
+    degree += np.bincount(dst, minlength=n)
     busy = degree > k  # a node with at most k edges keeps them all
-    keep: np.ndarray = ~busy[src]
-    keep |= ~busy[dst]
-    from_src, from_dst = np.flatnonzero(busy[src]), np.flatnonzero(busy[dst])
-    if len(from_src) + len(from_dst) == 0:
+    ends = (busy[src], busy[dst])
+    keep: np.ndarray = ~(ends[0] & ends[1])
+    if keep.all():
         return keep
-    edge = np.concatenate([from_src, from_dst])
-    node = np.concatenate([src[from_src], dst[from_dst]]).astype(np.int64)
     score_bits = 63 - max(1, int(n - 1).bit_length())
-    key = np.left_shift(node, score_bits)
-    key |= _descending_bits(score, score_bits)[edge]
-    ordered = np.sort(key)
+    bits = _descending_bits(score, score_bits)
+    keys = []
+    for node, on in zip((src, dst), ends, strict=True):
+        key = node[on].astype(np.int64)
+        key <<= score_bits
+        key |= bits[on]
+        keys.append(key)
+    del bits
+    ordered = np.concatenate(keys)
+    ordered.sort()
     start = np.zeros(n + 1, np.int64)
     np.cumsum(np.where(busy, degree, 0), out=start[1:])
     kth = np.zeros(n, np.int64)
     kth[busy] = ordered[start[:-1][busy] + k - 1]
-    cut = kth[node]
-    keep[edge[key < cut]] = True
-    tied = np.flatnonzero(key == cut)
     # Places left for the tied entries: k minus the node's entries strictly above them.
-    left = k - (np.searchsorted(ordered, kth[busy]) - start[:-1][busy])
     places = np.zeros(n, np.int64)
-    places[busy] = left
-    tnode, tedge = node[tied], edge[tied]
+    places[busy] = k - (np.searchsorted(ordered, kth[busy]) - start[:-1][busy])
+    del ordered
+    tied_edge, tied_node = [], []
+    for key, on in zip(keys, ends, strict=True):
+        cut = kth[key >> score_bits]
+        keep[on] |= key < cut
+        at = np.flatnonzero(key == cut)
+        tied_edge.append(np.flatnonzero(on)[at] if len(at) else at)
+        tied_node.append(key[at] >> score_bits)
+    tedge, tnode = np.concatenate(tied_edge), np.concatenate(tied_node)
     order = np.lexsort((tedge, -score[tedge], tnode))
     tnode, tedge = tnode[order], tedge[order]
     first = np.searchsorted(tnode, tnode)  # each tied entry's node's first tied entry
@@ -123,11 +132,14 @@ def top_k_per_node(
 def _descending_bits(score: np.ndarray, bits: int) -> np.ndarray:
     """int64 in ``[0, 2**bits)``, non-decreasing as ``score`` decreases (finite floats;
     ``-0.0`` and ``0.0`` alike): the top ``bits`` of the float's order-preserving image."""
-    flipped = np.negative(np.asarray(score, dtype=np.float64)) + 0.0  # -0.0 becomes 0.0
-    raw = flipped.view(np.int64)
-    image = np.where(raw < 0, raw ^ np.int64(0x7FFFFFFFFFFFFFFF), raw).view(np.uint64)
-    image ^= np.uint64(1 << 63)  # signed order to unsigned order
-    out: np.ndarray = (image >> np.uint64(64 - bits)).astype(np.int64)
+    image = np.negative(np.asarray(score, dtype=np.float64))  # descending
+    image += 0.0  # -0.0 becomes 0.0
+    raw = image.view(np.int64)
+    raw[raw < 0] ^= np.int64(0x7FFFFFFFFFFFFFFF)  # negative floats: magnitude reversed
+    unsigned = raw.view(np.uint64)
+    unsigned ^= np.uint64(1 << 63)  # signed order to unsigned order
+    unsigned >>= np.uint64(64 - bits)
+    out: np.ndarray = unsigned.view(np.int64)
     return out
 
 

@@ -225,7 +225,7 @@ def _neighbour_edges(
     scale = np.asarray(viewers, dtype=np.float64)
     chance_of = max(users, 1)
     bounds = tail_bounds(shared, neighbour_alpha)
-    index: list[np.ndarray] = []
+    survives = np.zeros(len(shared), dtype=bool)
     weights: list[np.ndarray] = []
     scores: list[np.ndarray] = []
     for lo in range(0, len(shared), _BLOCK):
@@ -248,22 +248,22 @@ def _neighbour_edges(
             pos = np.flatnonzero(w > 0)
             at, w, score = at[pos], w[pos], score[pos]
             weights.append(w)
-        index.append(at + lo)
+        survives[lo + at] = True
         scores.append(score)
-    at = np.concatenate(index) if index else np.zeros(0, np.int64)
-    src, dst = a[at].astype(np.int32), b[at].astype(np.int32)
+    src, dst, shared = a[survives], b[survives], shared[survives]
+    src, dst = src.astype(np.int32, copy=False), dst.astype(np.int32, copy=False)
     score = np.concatenate(scores) if scores else np.zeros(0)
     if pair_weight is None:
         w = np.concatenate(weights) if weights else np.zeros(0)
     else:
         w = np.asarray(pair_weight(src, dst), dtype=np.float64)
         pos = np.flatnonzero(w > 0)
-        at, src, dst, w, score = at[pos], src[pos], dst[pos], w[pos], score[pos]
+        src, dst, shared, w, score = src[pos], dst[pos], shared[pos], w[pos], score[pos]
     chosen = np.flatnonzero(top_k_per_node(src, dst, score, len(viewers), neighbours))
     return Overlap(
         src=src[chosen],
         dst=dst[chosen],
-        shared=shared[at[chosen]].astype(np.int64),
+        shared=shared[chosen].astype(np.int64),
         weight=w[chosen],
         viewers=viewers,
         pairs_with_any_overlap=pairs,
