@@ -173,3 +173,16 @@ def test_top_k_with_nan_scores_ranks_them_last() -> None:
     dst = np.array([1, 2, 3, 2], np.int32)
     score = np.array([np.nan, 1.0, 2.0, np.nan])
     assert top_k_per_node(src, dst, score, 4, 1).tolist() == [True, True, True, False]
+
+
+def test_repeated_pairs_keep_their_input_order() -> None:
+    # Counting never repeats a pair, but the order of repeats stays the caller's (a stable
+    # sort by pair), not the counts'.
+    a = np.array([3, 1, 1, 0, 1], np.int32)
+    b = np.array([4, 2, 2, 1, 2], np.int32)
+    shared = np.array([5, 9, 2, 7, 4], np.int32)
+    got = select_edges(
+        a, b, shared, np.full(5, 50, np.int64), users=100, pairs=5, threshold=1, weight="shared"
+    )
+    assert got.src.tolist() == [0, 1, 1, 1, 3] and got.dst.tolist() == [1, 2, 2, 2, 4]
+    assert got.shared.tolist() == [7, 9, 2, 4, 5]
