@@ -3,6 +3,7 @@ followed over time. The analysis stack is imported inside the commands."""
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from enum import StrEnum
@@ -58,14 +59,26 @@ def similar(
         Sort, typer.Option("--sort", help="Order by shared viewers or by lift.")
     ] = Sort.shared,
     fmt: Annotated[Format, typer.Option("--format", help="table | csv | json")] = Format.table,
+    approx: Annotated[
+        bool,
+        typer.Option("--approx", help="Estimate from per-channel sketches (one channel)."),
+    ] = False,
+    sketch_size: Annotated[
+        int,
+        typer.Option("--sketch-size", min=16, help="Hashes kept per channel with --approx."),
+    ] = 1024,
 ) -> None:
     """The channels sharing the most audience with CHANNEL (several: how their audiences meet)."""
     from vieweratlas.pipeline.similar import similar_channels
+    from vieweratlas.pipeline.similar_approx import similar_channels_approx
 
     settings = resolve(lake, config, preset, **{"analysis.since": since, "analysis.until": until})
     the_lake = Lake.open(settings.lake)
+    find = similar_channels
+    if approx:
+        find = functools.partial(similar_channels_approx, k=sketch_size)
     with err_console.status("reading the window's audience"):
-        result = similar_channels(
+        result = find(
             the_lake,
             settings,
             channels,
@@ -85,6 +98,8 @@ def _as_json(result: SimilarResult) -> dict[str, Any]:
     data: dict[str, Any] = {
         "viewers_in_window": result.users,
         "communities_from_run": result.run_id,
+        "approximate": result.approximate is not None,
+        "sketch_size": result.approximate,
         "channels": [
             {"platform": p, "channel": c, "viewers": v, "similar": t.to_pylist()}
             for (p, c), v, t in zip(result.channels, result.viewers, result.tables, strict=True)
@@ -100,7 +115,12 @@ def _write_csv(result: SimilarResult) -> None:
     from vieweratlas.csvsafe import safe_csv_bytes
 
     if result.comparison is None:
-        sys.stdout.write(safe_csv_bytes(inert_table(result.tables[0])).decode())
+        out = result.tables[0]
+        if result.approximate is not None:
+            import pyarrow as pa
+
+            out = out.append_column("approximate", pa.repeat(pa.scalar(True), out.num_rows))
+        sys.stdout.write(safe_csv_bytes(inert_table(out)).decode())
         return
     # several channels: the pairs, a blank line, then the subsets (two CSV blocks)
     sys.stdout.write(safe_csv_bytes(inert_table(result.comparison.pairs)).decode())
@@ -139,6 +159,12 @@ def _show(result: SimilarResult) -> None:
         )
     if result.run_id is None:
         note("(no run in the lake yet: communities unknown)")
+    if result.approximate is not None:
+        k = result.approximate
+        note(
+            f"(approximate: sketches of {k} hashes per channel; counts within about "
+            f"±{200 / (k - 2) ** 0.5:.0f}% (2 standard errors), less precise for small overlaps)"
+        )
 
 
 def _show_similar(similar: pa.Table) -> None:

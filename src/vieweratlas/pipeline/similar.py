@@ -47,6 +47,7 @@ class SimilarResult:
     comparison: Comparison | None
     users: int  # viewers in the window after bots (N of the lift)
     run_id: str | None  # the run the communities come from
+    approximate: int | None = None  # sketch size k when estimated (``similar --approx``)
 
 
 def load_audience(lake: Lake, settings: Settings) -> Audience:
