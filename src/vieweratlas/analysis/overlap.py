@@ -304,7 +304,11 @@ def _canonical(
     """
     if _sorted_pairs(a, b):
         return a, b, shared
-    if len(a) and min(a.min(), b.min(), shared.min()) >= 0:
+    integers = all(
+        np.issubdtype(x.dtype, np.integer) and np.can_cast(x.dtype, np.int64)
+        for x in (a, b, shared)
+    )
+    if integers and len(a) and min(a.min(), b.min(), shared.min()) >= 0:
         node_bits = int(max(a.max(), b.max())).bit_length()
         count_bits = max(1, int(shared.max()).bit_length())
         if 2 * node_bits + count_bits <= 63:
