@@ -15,9 +15,12 @@ the first offending row (a Python loop on the error path only) so the error name
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -187,6 +190,8 @@ def to_names(
             raise ColumnError(0, f"expected text, got a column of {arr.type}")
     arr = pc.cast(arr, pa.string())
     _no_nulls(arr, f"a {what} name")
+    if already_normal(arr, platform):
+        return arr, 0
     normal = pc.match_substring_regex(arr, f"^(?:{platform.login_rule.pattern})$")
     for prefix in platform.strip_prefixes:
         normal = pc.and_(normal, pc.invert(pc.starts_with(arr, prefix)))
@@ -205,6 +210,49 @@ def to_names(
     mapped = pa.array(fixed, pa.string()).take(pc.index_in(arr, value_set=others))
     out = pc.if_else(normal, arr, mapped)
     return out, int(pc.sum(pc.invert(normal)).as_py())
+
+
+# A login rule that is one character class repeated (Twitch, Kick): checked byte by byte.
+_CLASS_RULE = re.compile(r"\[([^\]\\]+)\]\{(\d+),(\d+)\}")
+
+
+@functools.cache
+def _byte_rule(platform: Platform) -> tuple[np.ndarray, int, int] | None:
+    """For a rule ``[class]{lo,hi}``: which bytes may appear in a name already in normal
+    form (ASCII in the class; not upper case if the platform folds case; not the first byte
+    of a prefix it strips) and the length bounds. None for any other rule."""
+    m = _CLASS_RULE.fullmatch(platform.login_rule.pattern)
+    if m is None:
+        return None
+    one = re.compile(f"[{m.group(1)}]")
+    allowed = np.zeros(256, dtype=bool)
+    for b in range(128):
+        c = chr(b)
+        if platform.case_insensitive and c != c.lower():
+            continue
+        if any(p.startswith(c) for p in platform.strip_prefixes):
+            continue
+        allowed[b] = one.fullmatch(c) is not None
+    return allowed, int(m.group(2)), int(m.group(3))
+
+
+def already_normal(arr: pa.Array, platform: Platform) -> bool:
+    """Whether every name is already in the platform's normal form, by a byte-class test
+    (a few operations a byte instead of a regex a row); False means "look closer"."""
+    rule = _byte_rule(platform)
+    if rule is None or len(arr) == 0:
+        return False
+    allowed, lo, hi = rule
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], np.int32, len(arr) + 1, arr.offset * 4)
+    lengths = np.diff(offsets)
+    if int(lengths.min()) < lo or int(lengths.max()) > hi:
+        return False
+    start, end = int(offsets[0]), int(offsets[-1])
+    if end == start or bufs[2] is None:
+        return lo == 0
+    data = np.frombuffer(bufs[2], np.uint8, end - start, start)
+    return bool(allowed[data].all())
 
 
 def describe_rule(platform: Platform, what: str) -> str:

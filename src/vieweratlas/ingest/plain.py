@@ -39,6 +39,7 @@ from vieweratlas.ingest.guard import Limits, Progress, head
 from vieweratlas.ingest.report import ImportNotes
 from vieweratlas.ingest.tabular import Chunk, check_text, kind_of, read_chunks
 from vieweratlas.lake.schema import TS
+from vieweratlas.lake.writer import NORMALISED
 from vieweratlas.platforms import Platform
 from vieweratlas.platforms import platform as platform_named
 
@@ -239,6 +240,8 @@ def plain_presence(
         n = chunk.table.num_rows
         if snap is not None:
             opts.notes.add_snapshot(str(path), snap, n)
+        # Names went through the platform's rule and the platform is its exact name: the
+        # stage need not normalise them again.
         yield pa.table(
             {
                 "ts": cols["ts"] if snap is None else pa.repeat(pa.scalar(snap, TS), n),
@@ -248,7 +251,8 @@ def plain_presence(
                 "source": pa.repeat("import", n),
                 "messages": cols.get("messages", pa.repeat(pa.scalar(0, pa.int32()), n)),
                 "platform": pa.repeat(opts.platform, n),
-            }
+            },
+            metadata={NORMALISED: b"1"},
         )
 
 

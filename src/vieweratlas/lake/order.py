@@ -111,9 +111,13 @@ def _widths(keys: list[np.ndarray]) -> list[int]:
     return [int(k.max()).bit_length() if len(k) else 0 for k in keys]
 
 
-def _sort(lead: np.ndarray | None, keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(permutation, the major key as sorted on) for ``lead`` (a uint64 hash, or None)
-    then ``keys`` (most significant first)."""
+def _sort(
+    lead: np.ndarray | None, keys: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(permutation, the major key as sorted on, the packed key or None) for ``lead`` (a
+    uint64 hash, or None) then ``keys`` (most significant first). Rows of one key have one
+    packed value; rows of two keys have two, unless their strings differ (and share the
+    truncated hash)."""
     widths = _widths(keys)
     rest = sum(widths)
     major: np.ndarray
@@ -134,9 +138,9 @@ def _sort(lead: np.ndarray | None, keys: list[np.ndarray]) -> tuple[np.ndarray, 
         # Not stable: rows with equal packed keys are equal in every ordering column (or
         # collide on the hash, fixed by the caller), and duplicates are ordered again.
         perm: np.ndarray = np.argsort(packed)
-        return perm, major
+        return perm, major, packed
     lex: np.ndarray = np.lexsort(keys[::-1])
-    return lex, major
+    return lex, major, None
 
 
 def sort_unique(spec: TableSpec, table: pa.Table) -> pa.Table | None:
@@ -156,42 +160,67 @@ def sort_unique(spec: TableSpec, table: pa.Table) -> pa.Table | None:
     hashed = pa.types.is_string(head.type) or pa.types.is_large_string(head.type)
     if not hashed:
         keys = [rank(table.column(n)) for n in order]
-        perm, _ = _sort(None, keys)
-        out = take(table, perm)
-        return _dedupe(table, order, out, perm, _run_starts([k[perm] for k in keys]))
+        perm, _, packed = _sort(None, keys)
+        first = _run_starts([packed[perm]] if packed is not None else [k[perm] for k in keys])
+        del keys, packed
+        return _dedupe(table, order, perm, first)
     lead = string_hash(head)
     keys = [rank(table.column(n)) for n in order[1:]]
-    perm, major = _sort(lead, keys)
+    perm, major, packed = _sort(lead, keys)
     if major is not lead:  # a truncated hash: order the rows of equal truncations fully
         perm = _reorder(perm, major, [lead, *keys])
-    out = take(table, perm)
-    differ = _differ(out.column(order[0]))
+    # Only the leading strings are gathered before the duplicates are known; the other
+    # columns are gathered once, for the rows kept.
+    head = head.combine_chunks() if isinstance(head, pa.ChunkedArray) else head
+    sorted_head = head.take(pa.array(perm))
+    differ = _differ(sorted_head)
     hashes = lead[perm]
     if (differ & (hashes[1:] == hashes[:-1])).any():  # two strings, one 64-bit hash
         exact = np.zeros(len(perm), np.int64)
         perm = _reorder(perm, lead, [exact, *keys], strings=head)
-        out = take(table, perm)
-        differ = _differ(out.column(order[0]))
-    first = _run_starts([k[perm] for k in (lead, *keys)], differ)
-    return _dedupe(table, order, out, perm, first)
+        sorted_head = head.take(pa.array(perm))
+        differ = _differ(sorted_head)
+    # Equal strings have equal hashes: the packed key (one gather) and where the strings
+    # differ tell the runs of one key apart.
+    first = _run_starts(
+        [packed[perm]] if packed is not None else [k[perm] for k in (lead, *keys)], differ
+    )
+    del head, lead, keys, packed, major, hashes, differ  # not held during the gather
+    same_type = table.column(order[0]).type == sorted_head.type  # not a dictionary
+    return _dedupe(table, order, perm, first, (order[0], sorted_head) if same_type else None)
 
 
-def take(table: pa.Table, perm: np.ndarray) -> pa.Table:
+def take(table: pa.Table, perm: np.ndarray, done: dict[str, pa.Array] | None = None) -> pa.Table:
     """``table.take(perm)``, without gathering columns that hold one value (a constant
-    ``source``, an all-null ``user_id``): the gather is the costliest step of a sort."""
+    ``source``, an all-null ``user_id``): the gather is the costliest step of a sort.
+    ``done`` holds columns already gathered by ``perm``."""
     indices = pa.array(perm)
     columns = []
-    for col in table.columns:
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if done and name in done:
+            columns.append(done[name])
+            continue
         if col.null_count == len(col):
             columns.append(pa.nulls(len(perm), col.type))
             continue
         if not col.null_count and not pa.types.is_dictionary(col.type):
+            if _varies_in_length(col):  # names: not constant, without comparing strings
+                columns.append(col.take(indices))
+                continue
             lo, hi = pc.min_max(col).values()
             if lo.is_valid and lo == hi:
                 columns.append(pa.repeat(lo, len(perm)))
                 continue
         columns.append(col.take(indices))
     return pa.Table.from_arrays(columns, schema=table.schema)
+
+
+def _varies_in_length(col: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether a string column holds values of different lengths (read from the offsets)."""
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        return False
+    lo, hi = pc.min_max(pc.binary_length(col)).values()
+    return bool(lo != hi)
 
 
 def _reorder(
@@ -230,19 +259,25 @@ def _reorder(
 
 
 def _dedupe(
-    table: pa.Table, order: list[str], out: pa.Table, perm: np.ndarray, first: np.ndarray
+    table: pa.Table,
+    order: list[str],
+    perm: np.ndarray,
+    first: np.ndarray,
+    gathered: tuple[str, pa.Array] | None = None,
 ) -> pa.Table:
-    """``out`` (``table`` taken by ``perm``) with one row per run of equal keys."""
+    """``table`` taken by ``perm``, one row per run of equal keys (``first``: the sorted
+    positions where runs start); ``gathered`` is a column already taken by ``perm``."""
     if len(first) == len(perm):
-        return out
+        return take(table, perm, dict([gathered]) if gathered else None)
     prefer = []
     if "messages" in table.column_names:
         m = rank(table.column("messages"))
         prefer = [int(m.max()) - m]
-    chosen = _winners(table, order, perm, first, prefer)
-    keep = np.zeros(len(perm), dtype=bool)
-    keep[chosen] = True
-    return out.filter(pa.array(keep))
+    chosen = _winners(table, order, perm, first, prefer)  # ascending sorted positions
+    done = None
+    if gathered is not None:
+        done = {gathered[0]: gathered[1].take(pa.array(chosen))}
+    return take(table, perm[chosen], done)
 
 
 def _differ(values: pa.Array) -> np.ndarray:

@@ -81,6 +81,10 @@ EARLIEST = datetime(2005, 1, 1, tzinfo=UTC)  # before any streaming platform
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 STAGE_PREFIX = "vieweratlas-stage-"
 NEW_STAGE_PREFIX = "vieweratlas-newstage-"  # being created: its lock not taken yet
+# Schema metadata key of a batch whose names (the spec's ``lower`` columns) and ``platform``
+# are already as stored (trimmed, folded per platform): the importers' readers, which
+# normalised them with the platform's rule, say so and spare the stage a second pass.
+NORMALISED = b"vieweratlas.normalised"
 _US = 1_000_000
 _BUCKET_US = int(BUCKET.total_seconds()) * _US
 
@@ -124,9 +128,12 @@ class Stage:
         self._sink = pa.OSFile(str(self._spill), "wb")
         # The spill holds the file columns only (a run is one platform: its key says which),
         # LZ4-compressed: a big import's spill is written and read back once, and at 120M
-        # rows disk throughput, not CPU, is what it costs.
+        # rows disk throughput, not CPU, is what it costs. One thread: a run is small, and
+        # handing its columns to the pool costs more CPU than compressing them.
         self._writer = pa.ipc.new_file(
-            self._sink, spec.schema, options=pa.ipc.IpcWriteOptions(compression="lz4")
+            self._sink,
+            spec.schema,
+            options=pa.ipc.IpcWriteOptions(compression="lz4", use_threads=False),
         )
         self._buckets: dict[tuple[str, int], list[tuple[int, int, int]]] = {}
         self._counts: dict[tuple[str, int], int] = {}
@@ -175,13 +182,14 @@ class Stage:
         if missing:
             raise LakeError(f"{spec.name}: rows lack column(s) {', '.join(missing)}")
         columns = []
-        keep_case = _keeps_case(batch)
+        normalised = NORMALISED in (batch.schema.metadata or {})
+        keep_case = None if normalised else _keeps_case(batch)
         for f in self.schema:
             col = batch.column(f.name)
             try:
                 if pa.types.is_dictionary(col.type):
                     col = col.cast(col.type.value_type)
-                if f.name in spec.lower or f.name == "platform":
+                if not normalised and (f.name in spec.lower or f.name == "platform"):
                     trimmed = pc.utf8_trim_whitespace(col.cast(pa.string()))
                     col = pc.utf8_lower(trimmed)
                     if keep_case is not None and f.name != "platform":
