@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from vieweratlas.analysis.backbone import expected_shared, significant, top_k_per_node
+from vieweratlas.analysis.backbone import significant, tail_bounds, top_k_per_node
 from vieweratlas.config import AnalysisSettings, Weight
 
 
@@ -147,16 +147,25 @@ def select_edges(
     if threshold > 1 or (len(shared) and shared.min() < threshold):
         keep = shared >= threshold
         a, b, shared = a[keep], b[keep], shared[keep]
+    a, b, shared = _canonical(a, b, shared)  # one edge order, whoever counted
+    if neighbours is not None:
+        return _neighbour_edges(
+            a,
+            b,
+            shared,
+            viewers,
+            users=users,
+            pairs=pairs,
+            threshold=threshold,
+            weight=weight,
+            alpha=alpha,
+            neighbours=neighbours,
+            neighbour_alpha=neighbour_alpha,
+            pair_weight=pair_weight,
+        )
     src = a.astype(np.int32)  # copies: never views of the caller's arrays
     dst = b.astype(np.int32)
     shared = shared.astype(np.int64)
-    if not _sorted_pairs(src, dst):  # one canonical edge order, whoever counted
-        order = np.lexsort((dst, src))
-        src, dst, shared = src[order], dst[order], shared[order]
-    if neighbours is not None:  # the significance test first: weights only for survivors
-        expected = expected_shared(viewers[src], viewers[dst], users)
-        sig = significant(shared, expected, neighbour_alpha)
-        src, dst, shared, expected = src[sig], dst[sig], shared[sig], expected[sig]
     if pair_weight is not None:
         w = pair_weight(src, dst)
     else:
@@ -167,16 +176,6 @@ def select_edges(
         chance = viewers[src].astype(np.float64) * viewers[dst] / max(users, 1)
         sig = poisson.sf(shared - 1, chance) < alpha
         src, dst, shared, w = src[sig], dst[sig], shared[sig], w[sig]
-        if neighbours is not None:
-            expected = expected[sig]
-    if neighbours is not None:
-        pos = w > 0
-        src, dst, shared, w, expected = src[pos], dst[pos], shared[pos], w[pos], expected[pos]
-        # Rank by excess over chance whatever the detection weight is.
-        excess = (shared - expected) / np.sqrt(viewers[src].astype(np.float64) * viewers[dst])
-        chosen = top_k_per_node(src, dst, excess, len(viewers), neighbours)
-        src, dst, shared, w = src[chosen], dst[chosen], shared[chosen], w[chosen]
-        max_edges = None
     if weight == "excess":
         pos = w > 0
         src, dst, shared, w = src[pos], dst[pos], shared[pos], w[pos]
@@ -198,12 +197,144 @@ def select_edges(
     )
 
 
+_BLOCK = 1 << 21  # pairs tested at a time: every temporary stays a few MB
+
+
+def _neighbour_edges(
+    a: np.ndarray,
+    b: np.ndarray,
+    shared: np.ndarray,
+    viewers: np.ndarray,
+    *,
+    users: int,
+    pairs: int,
+    threshold: int,
+    weight: Weight,
+    alpha: float,
+    neighbours: int,
+    neighbour_alpha: float,
+    pair_weight: Callable[[np.ndarray, np.ndarray], np.ndarray] | None,
+) -> Overlap:
+    """The ``neighbours`` selection on canonical pairs: the significance test (and the
+    ``alpha`` test) block by block, weights and ranking scores only for the survivors,
+    then the per-channel top ``neighbours``. Every float is computed by the same operations
+    as in :func:`normalise` and :func:`~vieweratlas.analysis.backbone.expected_shared`, so
+    the edges do not depend on the block size."""
+    scale = np.asarray(viewers, dtype=np.float64)
+    chance_of = max(users, 1)
+    bounds = tail_bounds(shared, neighbour_alpha)
+    survives = np.zeros(len(shared), dtype=bool)
+    weights: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    for lo in range(0, len(shared), _BLOCK):
+        s, sa, sb = shared[lo : lo + _BLOCK], a[lo : lo + _BLOCK], b[lo : lo + _BLOCK]
+        product = scale[sa]
+        product *= scale[sb]  # n_a·n_b, as expected_shared computes it
+        expected = product / chance_of
+        at = np.flatnonzero(significant(s, expected, neighbour_alpha, bounds))
+        s, product, expected = s[at], product[at], expected[at]
+        if alpha > 0:
+            from scipy.stats import poisson  # slow to import; only this option needs it
+
+            also = np.flatnonzero(poisson.sf(s - 1, expected) < alpha)
+            at, s, product, expected = at[also], s[also], product[also], expected[also]
+        root = np.sqrt(product)
+        # Rank by excess over chance whatever the detection weight is.
+        score = (s - expected) / root
+        if pair_weight is None:
+            w = _survivor_weight(s, root, score, scale[sa[at]], scale[sb[at]], weight)
+            pos = np.flatnonzero(w > 0)
+            at, w, score = at[pos], w[pos], score[pos]
+            weights.append(w)
+        survives[lo + at] = True
+        scores.append(score)
+    src, dst, shared = a[survives], b[survives], shared[survives]
+    src, dst = src.astype(np.int32, copy=False), dst.astype(np.int32, copy=False)
+    score = np.concatenate(scores) if scores else np.zeros(0)
+    if pair_weight is None:
+        w = np.concatenate(weights) if weights else np.zeros(0)
+    else:
+        w = np.asarray(pair_weight(src, dst), dtype=np.float64)
+        pos = np.flatnonzero(w > 0)
+        src, dst, shared, w, score = src[pos], dst[pos], shared[pos], w[pos], score[pos]
+    chosen = np.flatnonzero(top_k_per_node(src, dst, score, len(viewers), neighbours))
+    return Overlap(
+        src=src[chosen],
+        dst=dst[chosen],
+        shared=shared[chosen].astype(np.int64),
+        weight=w[chosen],
+        viewers=viewers,
+        pairs_with_any_overlap=pairs,
+        threshold=threshold,
+    )
+
+
+def _survivor_weight(
+    s: np.ndarray,
+    root: np.ndarray,
+    excess: np.ndarray,
+    na: np.ndarray,
+    nb: np.ndarray,
+    kind: Weight,
+) -> np.ndarray:
+    """:func:`normalise` given what the significance test already computed (``root`` =
+    ``sqrt(n_a·n_b)``, ``excess`` = the excess weight), operation for operation."""
+    out: np.ndarray
+    if kind == "excess":
+        out = excess
+    elif kind == "cosine":
+        out = s / root
+    elif kind == "jaccard":
+        out = s / (na + nb - s)
+    elif kind == "shared":
+        out = s.astype(np.float64)
+    else:
+        raise ValueError(f"unknown weight {kind!r}")
+    return out
+
+
+def _canonical(
+    a: np.ndarray, b: np.ndarray, shared: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs in (a, b) order, each pair's count with it.
+
+    When the three fit one int64 (``a``, ``b`` and the count side by side: 17 + 17 + the
+    count's bits at 100,000 channels), one in-place sort of those integers replaces the
+    lexsort; with repeated pairs (which counting never makes) the lexsort keeps their order.
+    """
+    if _sorted_pairs(a, b):
+        return a, b, shared
+    integers = all(
+        np.issubdtype(x.dtype, np.integer) and np.can_cast(x.dtype, np.int64)
+        for x in (a, b, shared)
+    )
+    if integers and len(a) and min(a.min(), b.min(), shared.min()) >= 0:
+        node_bits = int(max(a.max(), b.max())).bit_length()
+        count_bits = max(1, int(shared.max()).bit_length())
+        if 2 * node_bits + count_bits <= 63:
+            packed = a.astype(np.int64)
+            packed <<= node_bits
+            packed |= b
+            packed <<= count_bits
+            packed |= shared
+            packed.sort()
+            pair = packed >> count_bits
+            if not np.any(pair[1:] == pair[:-1]):
+                return (
+                    (pair >> node_bits).astype(a.dtype),
+                    (pair & ((1 << node_bits) - 1)).astype(b.dtype),
+                    (packed & ((1 << count_bits) - 1)).astype(shared.dtype),
+                )
+    order = np.lexsort((b, a))
+    return a[order], b[order], shared[order]
+
+
 def _sorted_pairs(src: np.ndarray, dst: np.ndarray) -> bool:
     """Whether the pairs are already in (src, dst) order (``Bᵀ·B``'s CSR output is)."""
     if len(src) < 2:
         return True
-    ds = np.diff(src.astype(np.int64))
-    return bool(np.all((ds > 0) | ((ds == 0) & (np.diff(dst.astype(np.int64)) > 0))))
+    up = src[1:] > src[:-1]
+    return bool(np.all(up | (src[1:] == src[:-1]) & (dst[1:] > dst[:-1])))
 
 
 def loyalty_weights(matrix: sp.spmatrix, cap: int) -> sp.csc_matrix:
