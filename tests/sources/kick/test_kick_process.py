@@ -63,7 +63,13 @@ def keys(lake: Lake) -> list[tuple[object, str, str]]:
 
 
 def parquet_files(lake_dir: Path) -> list[Path]:
-    return [p for p in lake_dir.rglob("*.parquet") if not p.name.startswith(".")]
+    """Published Parquet files (not staged or temporary ones). ``os.walk`` skips a folder the
+    running receiver removes while we look, where ``rglob`` would raise."""
+    found = []
+    for folder, dirs, files in os.walk(lake_dir):
+        dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
+        found += [Path(folder, n) for n in files if n.endswith(".parquet") and n[0] != "."]
+    return found
 
 
 def test_kill_restart_and_sigterm(tmp_path: Path) -> None:

@@ -48,17 +48,22 @@ def collector_process(
 
 
 def visible_files(lake_dir: Path) -> dict[str, str]:
-    """Every file a reader could see (no dot/underscore path parts) → sha256."""
+    """Every file a reader could see (no dot/underscore path parts) → sha256. Walked with
+    ``os.walk``, which skips folders the running collector removes while we look."""
     out = {}
-    for path in lake_dir.rglob("*"):
-        rel = path.relative_to(lake_dir)
-        if path.is_file() and not any(p.startswith((".", "_")) for p in rel.parts):
-            out[str(rel)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    for folder, dirs, files in os.walk(lake_dir):
+        dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
+        for name in files:
+            if not name.startswith((".", "_")):
+                path = Path(folder, name)
+                out[str(path.relative_to(lake_dir))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 
 
 def temp_files(lake_dir: Path) -> list[str]:
-    return [p.name for p in lake_dir.rglob(".tmp-*")]
+    """Temporary files anywhere in the lake, staging included (``os.walk``: a folder removed
+    while we look is skipped, not an error)."""
+    return [n for _, _, files in os.walk(lake_dir) for n in files if n.startswith(".tmp-")]
 
 
 def settle(server: TwitchServer) -> None:
