@@ -56,6 +56,13 @@ def run_cli(args: list[str]) -> int:
     return 0
 
 
+def run_cli_output(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """:func:`run_cli`, and what it printed: (exit code, stdout, stderr)."""
+    code = run_cli(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 # Debian's Chromium, headless, software WebGL, no background traffic (render and web tests).
 CHROMIUM_ARGS = [
     "--headless=new",

@@ -17,7 +17,7 @@ import posixpath
 import re
 import secrets
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -41,6 +41,14 @@ def new_run_id(window_start: datetime, window_end: datetime, created: datetime) 
         f"{window_start:%Y%m%dT%H%M}_{window_end:%Y%m%dT%H%M}_{created:%Y%m%dT%H%M%S}_"
         f"{secrets.token_hex(3)}"
     )
+
+
+def run_created(run_id: str) -> datetime | None:
+    """When a run was made, read from its id (``None`` if it is not a run id)."""
+    if not RUN_ID_RE.fullmatch(run_id):
+        return None
+    stamp = run_id.split("_")[2] if "_" in run_id else run_id[:15]
+    return datetime.strptime(stamp.rstrip("Z"), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
 
 
 def check_run_id(run_id: str) -> str:

@@ -14,21 +14,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
+from testkit import run_cli_output as run
 from vieweratlas.cli import main
 from vieweratlas.lake import Lake
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "analysis"))
 from test_similar import brute, world
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -13,21 +13,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from vieweratlas.cli import main
+from testkit import run_cli_output as run
 from vieweratlas.lake import Lake
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "analysis"))
 from test_similar import world
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from testkit import run_cli_output as run
 from vieweratlas.analysis.quality import nmi
 from vieweratlas.cli import main
 from vieweratlas.lake import Lake
@@ -25,16 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "analysis"))
 from planted_events import EventsSpec, PlantedWeek, generate
 
 pytestmark = pytest.mark.slow  # a week of windows analysed: ~20 s
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def rows(path: Path) -> list[dict[str, str]]:

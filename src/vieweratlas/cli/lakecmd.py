@@ -21,7 +21,13 @@ from vieweratlas.lake.athena import create_tables
 from vieweratlas.lake.compact import compact as compact_lake
 from vieweratlas.lake.health import check_lake, scan_lake
 from vieweratlas.lake.inventory import describe
-from vieweratlas.lake.retention import PrunePlan, apply_prune, deliveries_keep, plan_prune
+from vieweratlas.lake.retention import (
+    ExpiredRun,
+    PrunePlan,
+    apply_prune,
+    deliveries_keep,
+    plan_prune,
+)
 
 
 @lake_app.command()
@@ -233,20 +239,23 @@ def _render(result: PrunePlan, *, show: int) -> None:
             line(f"  … and {len(items) - show} more under {rule.prefix}")
     if result.undated:
         line(f"{result.undated} file(s) without a date= partition are kept")
-    if result.runs or result.runs_kept:
-        line(f"runs: {len(result.runs)} expired, {result.runs_kept} kept")
-        for run in result.runs[:show]:
-            line(f"  expired run {run.run_id} ({run.reason}; {len(run.files)} file(s))")
-        if len(result.runs) > show:
-            line(f"  … and {len(result.runs) - show} more runs")
+    _expired_groups("runs", "run", result.runs, result.runs_kept, show)
     if not result.runs and not result.runs_kept:
         note("runs are kept: prune them with --keep-runs N or --runs-older-than 30d")
-    if result.caches or result.caches_kept:
-        line(f"tracking caches: {len(result.caches)} expired, {result.caches_kept} kept")
-        for cache in result.caches[:show]:
-            line(f"  expired cache {cache.run_id} ({cache.reason}; {len(cache.files)} file(s))")
-        if len(result.caches) > show:
-            line(f"  … and {len(result.caches) - show} more caches")
+    _expired_groups("tracking caches", "cache", result.caches, result.caches_kept, show)
+
+
+def _expired_groups(
+    title: str, kind: str, expired: tuple[ExpiredRun, ...], kept: int, show: int
+) -> None:
+    """Runs (or tracking caches) that expire, the first ``show`` of them by name."""
+    if not expired and not kept:
+        return
+    line(f"{title}: {len(expired)} expired, {kept} kept")
+    for item in expired[:show]:
+        line(f"  expired {kind} {item.run_id} ({item.reason}; {len(item.files)} file(s))")
+    if len(expired) > show:
+        line(f"  … and {len(expired) - show} more {kind}s")
 
 
 @lake_app.command()

@@ -38,6 +38,7 @@ import contextlib
 import json
 import logging
 import os
+import posixpath
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -250,9 +251,6 @@ def run_ages(lake: Lake) -> list[RunAge]:
     return out
 
 
-_CREATED = re.compile(r"^\d{8}T\d{4}_\d{8}T\d{4}_(\d{8}T\d{6})_[0-9a-z]+\.json$")
-
-
 def tracking_ages(lake: Lake) -> tuple[list[RunAge], set[str]]:
     """``track``'s window caches with the creation time of their run (files: the cache's run
     index first), and the keys the latest tracking output uses."""
@@ -270,17 +268,15 @@ def tracking_ages(lake: Lake) -> tuple[list[RunAge], set[str]]:
         parts = rel[len(root) + 1 :].split("/")
         if len(parts) >= 2:
             files.setdefault(parts[0], []).append(rel)
+    from vieweratlas.runs import run_created  # runs sits above the lake
+
     out: list[RunAge] = []
     for key, paths in sorted(files.items()):
-        created = None
-        for rel in paths:
-            m = _CREATED.match(rel.rsplit("/", 1)[-1]) if "/runs/" in rel else None
-            if m is not None:
-                stamp = datetime.strptime(m.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
-                created = stamp if created is None else max(created, stamp)
+        index = sorted(p for p in paths if "/runs/" in p)
+        stamps = [run_created(posixpath.basename(p).removesuffix(".json")) for p in index]
+        created = max((t for t in stamps if t is not None), default=None)
         if created is None:  # a skipped window (or a cache being written): kept
             continue
-        index = sorted(p for p in paths if "/runs/" in p)
         rest = sorted(p for p in paths if "/runs/" not in p)
         out.append(RunAge(key, created, (*index, *rest)))
     return out, used

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vieweratlas.analysis.aggregate import aggregate
+from vieweratlas.analysis.aggregate import Incidence, aggregate
 from vieweratlas.analysis.bots import detect_bots
 from vieweratlas.analysis.graph import ChannelGraph
 from vieweratlas.analysis.similar import (
@@ -50,9 +50,9 @@ class SimilarResult:
     approximate: int | None = None  # sketch size k when estimated (``similar --approx``)
 
 
-def load_audience(lake: Lake, settings: Settings) -> Audience:
-    """The configured window's audience with bots removed, read and filtered exactly as the
-    local graph engine does."""
+def read_incidence(lake: Lake, settings: Settings) -> tuple[Incidence, np.ndarray]:
+    """The configured window's incidence and the users the bot rules remove (a mask), read
+    and filtered exactly as the local graph engine does."""
     from vieweratlas.engines.local import read_presence
 
     cfg = settings.analysis
@@ -60,7 +60,12 @@ def load_audience(lake: Lake, settings: Settings) -> Audience:
     columns = {name: presence.column(name) for name in presence.column_names}
     del presence  # aggregate frees each column once it is encoded
     inc = aggregate(columns, default_platform=default_platform)
-    return audience_of(inc, detect_bots(inc, cfg.bots).removed)
+    return inc, detect_bots(inc, cfg.bots).removed
+
+
+def load_audience(lake: Lake, settings: Settings) -> Audience:
+    """The configured window's audience with bots removed (:func:`read_incidence`)."""
+    return audience_of(*read_incidence(lake, settings))
 
 
 def find_channel(audience: Audience, name: str, platform: str | None = None) -> int:

@@ -12,8 +12,6 @@ import logging
 
 import scipy.sparse as sp
 
-from vieweratlas.analysis.aggregate import aggregate
-from vieweratlas.analysis.bots import detect_bots
 from vieweratlas.analysis.similar import Audience
 from vieweratlas.analysis.sketches import (
     DEFAULT_K,
@@ -27,6 +25,7 @@ from vieweratlas.lake import Lake
 from vieweratlas.pipeline.similar import (
     SimilarResult,
     find_channel,
+    read_incidence,
     run_communities,
     with_communities,
 )
@@ -36,13 +35,8 @@ log = logging.getLogger(__name__)
 
 def load_sketches(lake: Lake, settings: Settings, *, k: int = DEFAULT_K) -> Sketches:
     """Sketches of the configured window's channels, bots removed as ``analyze`` does."""
-    from vieweratlas.engines.local import read_presence
-
-    cfg = settings.analysis
-    presence, default_platform = read_presence(lake, cfg)
-    inc = aggregate(presence, default_platform=default_platform)
-    del presence
-    keep = ~detect_bots(inc, cfg.bots).removed
+    inc, removed = read_incidence(lake, settings)
+    keep = ~removed
     return sketch_incidence(
         inc.matrix[keep],
         inc.user_platform.filter(keep),

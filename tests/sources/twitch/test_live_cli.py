@@ -12,20 +12,10 @@ from pathlib import Path
 import pytest
 from twitch_server import TwitchServer, joined_all
 
-from vieweratlas.cli import main
+from testkit import run_cli_output as run
 from vieweratlas.config import load_settings
 from vieweratlas.lake import Lake
 from vieweratlas.sources.common.channels import FileChannelSource, channel_source
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize(

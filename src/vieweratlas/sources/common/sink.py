@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 S = TypeVar("S")
+T_co = TypeVar("T_co", covariant=True)
+S_co = TypeVar("S_co", covariant=True)
 
 
 @dataclass
@@ -206,18 +208,29 @@ def install_stop_signals(stop: asyncio.Event) -> Callable[[], None]:
     return remove
 
 
+class Collector(Protocol[T_co, S_co]):
+    """What :func:`run_collector` drives: every platform's collector."""
+
+    @property
+    def stop_event(self) -> asyncio.Event: ...
+
+    def status(self) -> S_co: ...
+
+    def run(self, duration: timedelta | None = None) -> Awaitable[T_co]: ...
+
+
 async def run_collector(
-    run: Callable[[], Awaitable[T]],
+    collector: Collector[T, S],
+    duration: timedelta | None = None,
     *,
-    stop: asyncio.Event,
-    status: Callable[[], S],
     on_status: Callable[[S], None] | None = None,
     every: float = 1.0,
     handle_signals: bool = True,
 ) -> T:
-    """Run a collector to its end: SIGTERM/SIGINT set ``stop`` (when ``handle_signals``),
-    and ``on_status`` hears ``status()`` every ``every`` seconds. The one run loop of every
-    platform's ``collect`` command."""
+    """Run a collector to its end (or ``duration``): SIGTERM/SIGINT set its ``stop_event``
+    (when ``handle_signals``), and ``on_status`` hears ``status()`` every ``every`` seconds.
+    The one run loop of every platform's ``collect`` command."""
+    stop, status = collector.stop_event, collector.status
     remove = install_stop_signals(stop) if handle_signals else None
 
     async def report() -> None:
@@ -228,7 +241,7 @@ async def run_collector(
 
     reporter = asyncio.create_task(report()) if on_status is not None else None
     try:
-        return await run()
+        return await collector.run(duration)
     finally:
         if reporter is not None:
             reporter.cancel()

@@ -310,12 +310,7 @@ async def run_kick(
         settings, Lake.open(settings.lake), channels_file=channels_file, top=top
     )
     return await run_collector(
-        lambda: collector.run(duration),
-        stop=collector.stop_event,
-        status=collector.status,
-        on_status=on_status,
-        every=status_every,
-        handle_signals=handle_signals,
+        collector, duration, on_status=on_status, every=status_every, handle_signals=handle_signals
     )
 
 

@@ -354,10 +354,5 @@ async def run_live(
     """
     collector = LiveCollector(settings, Lake.open(settings.lake), source)
     return await run_collector(
-        lambda: collector.run(duration),
-        stop=collector.stop_event,
-        status=collector.status,
-        on_status=on_status,
-        every=status_every,
-        handle_signals=handle_signals,
+        collector, duration, on_status=on_status, every=status_every, handle_signals=handle_signals
     )

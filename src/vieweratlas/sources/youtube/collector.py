@@ -500,10 +500,5 @@ async def run_youtube(
     targets = await targets_from(channels_file, videos)
     collector = YouTubeCollector(settings, Lake.open(settings.lake), targets, replay=replay)
     return await run_collector(
-        lambda: collector.run(duration),
-        stop=collector.stop_event,
-        status=collector.status,
-        on_status=on_status,
-        every=status_every,
-        handle_signals=handle_signals,
+        collector, duration, on_status=on_status, every=status_every, handle_signals=handle_signals
     )
